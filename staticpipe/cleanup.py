@@ -1,0 +1,82 @@
+"""What the pipeline wrote and no longer needs: recorded as garbage, deleted late.
+
+A phase never deletes an output that the current manifest may name. It records
+it here; ``collect_garbage`` deletes it after the new manifest is in place, so a
+failed or killed run leaves the previous manifest and every file it names.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from . import fsutil, state
+from .config import Config
+
+MANIFEST_NAME = "staticfiles.json"
+
+
+def _garbage_file(config: Config) -> Path:
+    return config.state_path / "garbage.json"
+
+
+def add_garbage(config: Config, names: Iterable[str], live: Collection[str] = ()) -> None:
+    """Remember output names (relative to static_root) to delete after the manifest."""
+    path = _garbage_file(config)
+    saved = state.load(path)
+    before = set(saved.get("names", []))
+    after = (before | set(names)) - set(live)
+    if after != before:
+        state.save(path, {"names": sorted(after)})
+
+
+def collect_garbage(config: Config, live: Collection[str]) -> list[str]:
+    """Delete recorded garbage that is not ``live``; return what was deleted."""
+    path = _garbage_file(config)
+    names = state.load(path).get("names", [])
+    root = str(config.static_root)
+    deleted = []
+    for name in names:
+        if name in live:
+            continue
+        full = os.path.join(root, name)
+        if fsutil.remove(full):
+            deleted.append(name)
+            fsutil.remove_empty_dirs(root, full)
+    state.discard(path)
+    return deleted
+
+
+def forget_all(config: Config) -> None:
+    """Drop every phase's state (after ``--clear`` emptied static_root)."""
+    shutil.rmtree(config.state_path, ignore_errors=True)
+
+
+def owned_outputs(config: Config) -> set[str]:
+    """Every file under static_root the pipeline wrote, by its recorded state."""
+    from . import collect, postprocess
+
+    names = set(collect.load_records(config))
+    names |= set(postprocess.load_outputs(config))
+    names |= set(state.load(_garbage_file(config)).get("names", []))
+    names.add(MANIFEST_NAME)
+    return names
+
+
+def clean(config: Config) -> list[str]:
+    """Remove everything the pipeline wrote (``doit clean collect``), and nothing else."""
+    root = str(config.static_root)
+    deleted = []
+    for name in sorted(owned_outputs(config)):
+        full = os.path.join(root, name)
+        if fsutil.remove(full):
+            deleted.append(name)
+            fsutil.remove_empty_dirs(root, full)
+    forget_all(config)
+    try:
+        os.rmdir(root)
+    except OSError:
+        pass
+    return deleted

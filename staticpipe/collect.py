@@ -1,0 +1,146 @@
+"""The collect phase: copy (or symlink) every found file into static_root.
+
+Per-file state (source path, size, mtime, ctime, inode, md5) decides what to
+redo: an unchanged source whose copy is still there is not touched, and a
+content change hidden by a restored mtime is still seen through ctime/inode.
+Files that are no longer found are not deleted here but recorded as garbage,
+removed only after the new manifest is in place (see ``cleanup``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cleanup, fsutil, state
+from .config import Config
+from .finders import Found
+from .hashing import md5_file
+from .options import RunOptions
+
+# A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked]
+Record = list
+
+
+def state_file(config: Config) -> Path:
+    return config.state_path / "collect.json"
+
+
+def signature(source: str) -> list[int]:
+    stat = os.stat(source)
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+@dataclass
+class CollectResult:
+    records: dict[str, Record]
+    copied: list[str] = field(default_factory=list)
+    unmodified: list[str] = field(default_factory=list)
+
+
+def load_records(config: Config) -> dict[str, Record]:
+    saved = state.load(state_file(config))
+    if saved.get("root") != str(config.static_root):
+        return {}
+    return saved.get("files", {})
+
+
+def pending(found: dict[str, Found], config: Config, options: RunOptions) -> list[str]:
+    """Names whose copy must be (re)made; empty when the phase is up to date."""
+    records = load_records(config)
+    root = str(config.static_root)
+    stale = []
+    for name, item in found.items():
+        record = records.get(name)
+        if not _unchanged(record, item.source, options.link, os.path.join(root, name)):
+            stale.append(name)
+    return stale
+
+
+def _unchanged(record: Record | None, source: str, link: bool, dest: str) -> bool:
+    if not record or record[0] != source or record[6] != link:
+        return False
+    try:
+        if record[1:5] != signature(source):
+            return False
+    except OSError:
+        return False
+    return os.path.islink(dest) == link and os.path.lexists(dest)
+
+
+def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> list[str]:
+    """Delete every file under static_root, like ``collectstatic --clear``."""
+    deleted = []
+    root = str(config.static_root)
+    for directory, _dirs, files in os.walk(root):
+        for filename in files:
+            path = os.path.join(directory, filename)
+            relative = os.path.relpath(path, root)
+            if options.dry_run:
+                log(f"Pretending to delete '{relative}'")
+            else:
+                fsutil.remove(path)
+            deleted.append(relative)
+    if not options.dry_run:
+        cleanup.forget_all(config)
+    return deleted
+
+
+def collect(
+    found: dict[str, Found],
+    config: Config,
+    options: RunOptions,
+    log: Callable[[str], None] = print,
+) -> CollectResult:
+    records = load_records(config)
+    root = str(config.static_root)
+    result = CollectResult(records={})
+    todo: list[str] = []
+    for name, item in found.items():
+        record = records.get(name)
+        if _unchanged(record, item.source, options.link, os.path.join(root, name)):
+            result.records[name] = record
+            result.unmodified.append(name)
+        else:
+            todo.append(name)
+    if options.dry_run:
+        verb = "link" if options.link else "copy"
+        for name in todo:
+            log(f"Pretending to {verb} '{found[name].source}'")
+        result.copied = todo
+        return result
+
+    def copy_one(name: str) -> Record:
+        source = found[name].source
+        dest = os.path.join(root, name)
+        before = signature(source)
+        if options.link:
+            fsutil.symlink(source, dest, config.directory_permissions_mode)
+            digest = md5_file(source)
+        else:
+            digest = fsutil.copy_hashing(
+                source, dest, config.file_permissions_mode, config.directory_permissions_mode
+            )
+        return [source, *before, digest, options.link]
+
+    try:
+        with ThreadPoolExecutor(max(1, options.workers)) as pool:
+            for name, record in zip(todo, pool.map(copy_one, todo), strict=True):
+                result.records[name] = record
+                result.copied.append(name)
+    finally:
+        # Whatever was copied is recorded, even if a later copy failed.
+        gone = set(records) - set(found)
+        cleanup.add_garbage(config, sorted(gone), live=found.keys())
+        state.save(
+            state_file(config),
+            {"root": root, "files": {**_kept(records, found), **result.records}},
+        )
+    return result
+
+
+def _kept(records: dict[str, Record], found: dict[str, Found]) -> dict[str, Record]:
+    return {name: record for name, record in records.items() if name in found}

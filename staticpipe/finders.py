@@ -1,0 +1,134 @@
+"""Finders: where static files come from, in Django's order (dirs, then packages).
+
+The first location that has a relative path wins; later duplicates are skipped.
+Walk order matches Django's (``os.scandir`` order, a directory's files before its
+subdirectories) so the manifest's key order matches too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, Location
+from .errors import ConfigError
+from .ignore import IgnoreRules
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file to collect: ``name`` is its POSIX path under static_root."""
+
+    name: str
+    source: str  # absolute path of the source file
+    location: int  # index into the location list
+
+
+def package_location(package: str) -> Location | None:
+    """The ``static/`` directory of an importable package, or None if it has none."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"packages: cannot import {package!r}: {exc}") from None
+    if spec is None:
+        raise ConfigError(f"packages: no package named {package!r}")
+    if spec.submodule_search_locations:
+        base = Path(list(spec.submodule_search_locations)[0])
+    elif spec.origin:
+        base = Path(spec.origin).parent
+    else:
+        raise ConfigError(f"packages: {package!r} has no directory")
+    static = base / "static"
+    return Location(root=static.resolve()) if static.is_dir() else None
+
+
+def locations(config: Config) -> list[Location]:
+    """Every source location in finder order, duplicates dropped."""
+    result: list[Location] = []
+    for location in config.dirs:
+        if location not in result:
+            result.append(location)
+    for package in config.packages:
+        location = package_location(package)
+        if location is not None and location not in result:
+            result.append(location)
+    return result
+
+
+def _walk(root: str, rules: IgnoreRules, rel: str, seen: frozenset) -> Iterator[str]:
+    """Relative POSIX paths of the files under ``root/rel``, Django's order."""
+    directories: list[str] = []
+    try:
+        entries = list(os.scandir(os.path.join(root, rel) if rel else root))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        if is_dir:
+            directories.append(entry.name)
+            continue
+        path = f"{rel}/{entry.name}" if rel else entry.name
+        if not rules.ignores_file(path) and entry.is_file():
+            yield path
+    for name in directories:
+        path = f"{rel}/{name}" if rel else name
+        if rules.ignores_dir(path):
+            continue
+        stat = os.stat(os.path.join(root, path))
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen:  # a symlink loop
+            continue
+        yield from _walk(root, rules, path, seen | {key})
+
+
+def list_location(location: Location, rules: IgnoreRules) -> Iterator[str]:
+    root = str(location.root)
+    if not os.path.isdir(root):
+        return
+    stat = os.stat(root)
+    for rel in _walk(root, rules, "", frozenset({(stat.st_dev, stat.st_ino)})):
+        yield f"{location.prefix}/{rel}" if location.prefix else rel
+
+
+def find_all(config: Config, rules: IgnoreRules | None = None) -> dict[str, Found]:
+    """Every file to collect, keyed by name, in Django's collection order."""
+    rules = rules or IgnoreRules(config.ignore_patterns)
+    found: dict[str, Found] = {}
+    for index, location in enumerate(locations(config)):
+        root = str(location.root)
+        skip = len(location.prefix) + 1 if location.prefix else 0
+        for name in list_location(location, rules):
+            if name not in found:
+                found[name] = Found(name, os.path.join(root, name[skip:]), index)
+    return found
+
+
+def _inside(root: str, path: str) -> str | None:
+    """``root/path`` if it stays inside ``root`` (no ``..`` or absolute escape)."""
+    candidate = os.path.normpath(os.path.join(root, path))
+    if candidate != root and not candidate.startswith(root.rstrip("/") + "/"):
+        return None
+    return candidate
+
+
+def find(config: Config, path: str, first: bool = False) -> list[str]:
+    """Where ``path`` is found, like Django's findstatic: all matches in finder order."""
+    matches: list[str] = []
+    for location in locations(config):
+        relative = path
+        if location.prefix:
+            if not path.startswith(location.prefix + "/"):
+                continue
+            relative = path[len(location.prefix) + 1 :]
+        candidate = _inside(str(location.root), relative)
+        if candidate and os.path.exists(candidate):
+            matches.append(candidate)
+            if first:
+                break
+    return matches

@@ -1,0 +1,37 @@
+"""Content hashes and hashed file names, exactly as Django's HashedFilesMixin makes them."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Iterable
+
+CHUNK = 1 << 20
+
+
+def md5_bytes(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def md5_file(path: str) -> str:
+    """md5 of a file's content, read in chunks (never the whole file at once)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def md5_parts(parts: Iterable[str]) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def hashed_path(name: str, digest: str) -> str:
+    """``dir/a.b.css`` + digest -> ``dir/a.b.<digest[:12]>.css`` (Django's rule)."""
+    directory, filename = posixpath.split(name)
+    root, ext = posixpath.splitext(filename)
+    return posixpath.join(directory, f"{root}.{digest[:12]}{ext}")

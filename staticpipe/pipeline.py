@@ -1,0 +1,73 @@
+"""The whole pipeline in plain Python: discover -> collect -> post-process -> manifest.
+
+The doit tasks (``tasks.py``) call these same phase functions one task per
+phase; the watcher, the benchmark and the tests call ``run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import cleanup, collect, finders, manifest, postprocess, state
+from .config import Config
+from .options import RunOptions, Summary
+
+
+def discover(config: Config) -> dict[str, finders.Found]:
+    return finders.find_all(config)
+
+
+def post_process_and_manifest(
+    found: dict[str, finders.Found],
+    records: dict[str, collect.Record],
+    config: Config,
+    summary: Summary,
+    options: RunOptions,
+    log: Callable[[str], None],
+) -> None:
+    result = postprocess.post_process(list(found), records, config, log, options.workers)
+    summary.post_processed = result.processed
+    summary.warnings = result.warnings
+    write_manifest(found, result.hashed, config)
+    finish(config, found, result.hashed.values(), summary)
+
+
+def write_manifest(found: dict, hashed: dict[str, str], config: Config) -> None:
+    manifest.write(config, manifest.render(manifest.ordered_paths(found, hashed)))
+
+
+def finish(config: Config, found: dict, hashed_names, summary: Summary) -> None:
+    """Delete what this run made obsolete, now that the new manifest is in place."""
+    live = set(found) | set(hashed_names)
+    if config.storage == "manifest":
+        live.add(cleanup.MANIFEST_NAME)
+    summary.deleted = cleanup.collect_garbage(config, live)
+
+
+def drop_post_processing(config: Config) -> None:
+    """``storage = "plain"``: what an earlier manifest build wrote becomes garbage."""
+    outputs = postprocess.load_outputs(config)
+    if outputs or manifest.manifest_path(config).exists():
+        cleanup.add_garbage(config, [*outputs, cleanup.MANIFEST_NAME])
+        state.discard(postprocess.state_file(config))
+
+
+def run(
+    config: Config, options: RunOptions | None = None, log: Callable[[str], None] = print
+) -> Summary:
+    """Run every phase once, incrementally; raise StaticpipeError on bad input."""
+    options = options or RunOptions()
+    summary = Summary(root=str(config.static_root), link=options.link)
+    found = discover(config)
+    if options.clear:
+        summary.deleted = collect.clear(config, options, log)
+    result = collect.collect(found, config, options, log)
+    summary.copied, summary.unmodified = result.copied, result.unmodified
+    if options.dry_run:
+        return summary
+    if config.storage == "plain":
+        drop_post_processing(config)
+        finish(config, found, (), summary)
+    elif options.post_process:
+        post_process_and_manifest(found, result.records, config, summary, options, log)
+    return summary

@@ -1,0 +1,327 @@
+"""The hash + rewrite phase: every file gets its hashed name, CSS/JS are rewritten.
+
+Each adjustable file is parsed once (and re-parsed only when its content
+changes); the reference graph is processed component by component, dependencies
+first, so each file is rewritten and hashed once, after everything it points at.
+On an acyclic graph this gives exactly Django's names and bytes. A cycle's
+members share one hash computed from the whole component (see ``_cycle``).
+
+A file is redone only when its *key* changes: its own md5 plus the hashed
+names of what it references, so an edit redoes that file and, transitively,
+the files that reference it, and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cleanup, fsutil, state
+from .collect import Record
+from .config import Config
+from .errors import DecodeError, MissingReferenceError
+from .graph import components, is_cycle
+from .hashing import hashed_path, md5_bytes, md5_parts
+from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
+
+_CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
+
+
+def state_file(config: Config) -> Path:
+    return config.state_path / "postprocess.json"
+
+
+def settings_token(config: Config) -> str:
+    return md5_parts(
+        [
+            "2",
+            config.static_url,
+            str(config.js_modules),
+            config.missing,
+            config.sourcemap_policy,
+            config.encoding_errors,
+        ]
+    )
+
+
+def load_outputs(config: Config) -> dict[str, str]:
+    """name -> hashed name, as recorded by the last run (for cleaning)."""
+    saved = state.load(state_file(config))
+    return {
+        entry["hashed"]: name for name, entry in saved.get("files", {}).items() if "hashed" in entry
+    }
+
+
+@dataclass
+class PostProcessResult:
+    hashed: dict[str, str]
+    processed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Text:
+    text: str | None  # None: not rewritable (copied as is under encoding_errors="copy")
+    encoding: str
+
+
+def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
+    """CSS/JS bytes as text: UTF-8 (as Django), else a declared CSS @charset."""
+    try:
+        return _Text(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError as exc:
+        error = exc
+    declared = _CHARSET.match(data) if name.endswith(".css") else None
+    if declared:
+        encoding = declared.group(1).decode("ascii")
+        try:
+            return _Text(data.decode(encoding), encoding)
+        except LookupError:
+            error = None
+            detail = f"unknown @charset {encoding!r}"
+        except UnicodeDecodeError as exc:
+            error = exc
+    if error is not None:
+        encoding = error.encoding
+        detail = f"not valid {encoding} at byte offset {error.start}"
+    if policy == "copy":
+        return _Text(None, "")
+    raise DecodeError(f"{where}: {detail} (set encoding_errors = \"copy\" to collect it unrewritten)")
+
+
+class _Run:
+    """One post-process run: state in, outputs written, state out."""
+
+    def __init__(self, config: Config, records: dict[str, Record], log: Callable[[str], None]):
+        self.config = config
+        self.records = records
+        self.log = log
+        self.root = str(config.static_root)
+        self.token = settings_token(config)
+        saved = state.load(state_file(config))
+        if saved.get("root") != self.root or saved.get("token") != self.token:
+            saved = {"files": saved.get("files", {}) if saved.get("root") == self.root else {}}
+            for entry in saved["files"].values():
+                entry.pop("key", None)
+                entry.pop("refs", None)
+        self.old: dict[str, dict] = saved.get("files", {})
+        self.new: dict[str, dict] = {}
+        self.final: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.processed: list[str] = []
+
+    # -- helpers -------------------------------------------------------------
+    def where(self, name: str) -> str:
+        source = self.records[name][0]
+        try:
+            return os.path.relpath(source)
+        except ValueError:
+            return source
+
+    def text(self, name: str) -> _Text:
+        """The file's text, read when needed (never all files' contents at once)."""
+        with open(self.records[name][0], "rb") as handle:
+            data = handle.read()
+        return decode(data, name, self.where(name), self.config.encoding_errors)
+
+    def exists(self, hashed: str) -> bool:
+        return os.path.exists(os.path.join(self.root, hashed))
+
+    # -- references ----------------------------------------------------------
+    def refs(self, name: str) -> list[str] | None:
+        """Keys referenced by an adjustable file (cached by md5); None if not rewritable."""
+        md5 = self.records[name][5]
+        old = self.old.get(name, {})
+        if old.get("md5") == md5 and "refs" in old:
+            return old["refs"]
+        text = self.text(name)
+        if text.text is None:
+            self.warnings.append(f"{self.where(name)}: not rewritten (undecodable), copied as is")
+            return None
+        patterns = patterns_for(name, self.config.js_modules)
+        found = references(text.text, name, patterns, self.config.static_url)
+        return sorted({target.key for target, _ in found})
+
+    def resolver(
+        self, in_cycle: dict[str, str] | None = None, report: bool = True
+    ) -> Callable[[Target, Occurrence], str | None]:
+        config = self.config
+
+        def resolve(target: Target, occurrence: Occurrence) -> str | None:
+            if in_cycle is not None and target.key in in_cycle:
+                return in_cycle[target.key]
+            hashed = self.final.get(target.key)
+            if hashed is not None:
+                return hashed
+            if occurrence.kind == SOURCEMAP:
+                policy = config.sourcemap_policy
+            else:
+                policy = "ignore" if occurrence.in_comment else config.missing
+            line = f"{self.where(occurrence.source)}:{occurrence.line}: {occurrence.url}"
+            if not report:
+                pass
+            elif policy == "error":
+                self.problems.append(line)
+            elif policy == "warn":
+                self.warnings.append(f"{line} (missing, left as written)")
+            return None
+
+        return resolve
+
+    def rewrite_bytes(self, name: str, resolve: Callable) -> bytes:
+        text = self.text(name)
+        patterns = patterns_for(name, self.config.js_modules)
+        output = rewrite(text.text, name, patterns, self.config.static_url, resolve)
+        try:
+            return output.encode(text.encoding)
+        except UnicodeEncodeError as exc:
+            raise DecodeError(
+                f"{self.where(name)}: rewritten URL cannot be written in {text.encoding} "
+                f"at offset {exc.start}"
+            ) from None
+
+    def ref_key(self, name: str, refs: list[str]) -> list[str]:
+        return [self.records[name][5], *(f"{key}={self.final.get(key, '')}" for key in refs)]
+
+    # -- outputs -------------------------------------------------------------
+    def write(
+        self, name: str, hashed: str, data: bytes, key: str | None, refs: list[str]
+    ) -> None:
+        fsutil.write_bytes(
+            os.path.join(self.root, hashed),
+            data,
+            self.config.file_permissions_mode,
+            self.config.directory_permissions_mode,
+        )
+        self.processed.append(name)
+        self.record(name, hashed, key, refs)
+
+    def record(self, name: str, hashed: str, key: str | None, refs: list[str] | None = None) -> None:
+        entry = {"md5": self.records[name][5], "hashed": hashed}
+        if key is not None and refs is not None:
+            entry["key"] = key
+            entry["refs"] = refs
+        self.new[name] = entry
+        self.final[name] = hashed
+
+    def reusable(self, name: str, key: str) -> str | None:
+        old = self.old.get(name, {})
+        if old.get("key") == key and self.exists(old["hashed"]):
+            return old["hashed"]
+        return None
+
+    # -- the phase ------------------------------------------------------------
+    def plain_files(self, names: list[str], workers: int) -> None:
+        """Non-adjustable files: hashed copy of the original bytes."""
+        todo = []
+        for name in names:
+            hashed = hashed_path(name, self.records[name][5])
+            self.final[name] = hashed
+            old = self.old.get(name, {})
+            self.new[name] = {"md5": self.records[name][5], "hashed": hashed}
+            if old.get("hashed") != hashed or not self.exists(hashed):
+                todo.append((name, hashed))
+
+        def make(item: tuple[str, str]) -> None:
+            name, hashed = item
+            collected = os.path.join(self.root, name)
+            source = collected if not os.path.islink(collected) else self.records[name][0]
+            fsutil.link_or_copy(
+                source,
+                os.path.join(self.root, hashed),
+                self.config.file_permissions_mode,
+                self.config.directory_permissions_mode,
+            )
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for (name, _), _ in zip(todo, pool.map(make, todo), strict=True):
+                self.processed.append(name)
+
+    def single(self, name: str, refs: list[str]) -> None:
+        key = md5_parts([self.token, *self.ref_key(name, refs)])
+        hashed = self.reusable(name, key)
+        if hashed is not None:
+            self.record(name, hashed, key, refs)
+            return
+        before = len(self.problems)
+        data = self.rewrite_bytes(name, self.resolver())
+        ok = len(self.problems) == before
+        self.write(name, hashed_path(name, md5_bytes(data)), data, key if ok else None, refs)
+
+    def cycle(self, members: list[str], refs: dict[str, list[str]]) -> None:
+        """A reference cycle: one hash for all members, from the whole component.
+
+        Each member is rewritten with references inside the cycle left unhashed
+        (and references outside it hashed); the md5 of those normalised texts,
+        member by member in sorted order, is the shared hash. Members are then
+        written with in-cycle references pointing at each other's hashed names.
+        """
+        key = md5_parts([self.token, *(p for m in members for p in [m, *self.ref_key(m, refs[m])])])
+        previous = [self.reusable(member, key) for member in members]
+        if all(previous):
+            for member, hashed in zip(members, previous, strict=True):
+                self.record(member, hashed, key, refs[member])
+            return
+        before = len(self.problems)
+        identity = {member: member for member in members}
+        parts = []
+        for member in members:
+            parts += [member, md5_bytes(self.rewrite_bytes(member, self.resolver(identity)))]
+        digest = md5_parts(parts)
+        names = {member: hashed_path(member, digest) for member in members}
+        ok = len(self.problems) == before
+        for member in members:
+            data = self.rewrite_bytes(member, self.resolver(names, report=False))
+            self.write(member, names[member], data, key if ok else None, refs[member])
+
+    def run(self, order: list[str], workers: int) -> None:
+        names_adjustable = [name for name in order if adjustable(name)]
+        refs: dict[str, list[str]] = {}
+        plain = [name for name in order if not adjustable(name)]
+        for name in names_adjustable:
+            found = self.refs(name)
+            if found is None:
+                plain.append(name)
+            else:
+                refs[name] = found
+        self.plain_files(plain, workers)
+        for component in components(refs):
+            if is_cycle(component, refs):
+                self.cycle(component, refs)
+            else:
+                self.single(component[0], refs[component[0]])
+
+    def save(self) -> None:
+        garbage = [
+            old["hashed"]
+            for name, old in self.old.items()
+            if "hashed" in old and self.new.get(name, {}).get("hashed") != old["hashed"]
+        ]
+        cleanup.add_garbage(self.config, garbage, live=self.final.values())
+        files = {**{n: e for n, e in self.old.items() if n in self.records}, **self.new}
+        state.save(state_file(self.config), {"root": self.root, "token": self.token, "files": files})
+
+
+def post_process(
+    order: list[str],
+    records: dict[str, Record],
+    config: Config,
+    log: Callable[[str], None] = print,
+    workers: int = 4,
+) -> PostProcessResult:
+    """Hash every collected file and rewrite CSS/JS; raise on missing references."""
+    run = _Run(config, records, log)
+    try:
+        run.run(order, workers)
+    finally:
+        run.save()
+    for warning in run.warnings:
+        log(f"warning: {warning}")
+    if run.problems:
+        raise MissingReferenceError(run.problems)
+    return PostProcessResult(hashed=run.final, processed=run.processed, warnings=run.warnings)

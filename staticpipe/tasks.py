@@ -1,0 +1,399 @@
+"""doit tasks: one task per phase, each with its inputs as file_dep and its outputs as targets.
+
+In a project directory whose pyproject.toml has ``[tool.staticpipe]``, a dodo.py of
+one line, ``from staticpipe.tasks import *``, gives ``doit collect``, ``doit
+findstatic``, ``doit watch`` and ``doit serve``. An existing dodo.py can instead
+call :func:`make_tasks` with a Config and a name prefix.
+
+The doit layer is thin: it discovers files when tasks are created (file_dep
+must be known then), and each action calls a phase function of the core. Each
+phase keeps its own per-file state (see collect.py, postprocess.py), so doit's
+``changed`` list is not needed; a phase's ``uptodate`` compares that state with
+the sources, catching what mtimes hide (restored mtimes, deleted outputs).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from doit import task_params
+from doit.exceptions import TaskFailed
+
+from . import cleanup, collect, finders, manifest, pipeline, postprocess, state
+from .config import Config, load_config
+from .errors import StaticpipeError
+from .options import RunOptions, Summary
+
+DOIT_CONFIG = {
+    "default_tasks": ["collect"],
+    "backend": "sqlite3",
+    "dep_file": ".staticpipe-doit.sqlite3",
+    "check_file_uptodate": "timestamp",
+}
+
+COLLECT_PARAMS: list[dict[str, Any]] = [
+    {"name": "clear", "long": "clear", "type": bool, "default": False,
+     "help": "Delete every file in static_root before collecting."},
+    {"name": "dry_run", "long": "dry-run", "short": "n", "type": bool, "default": False,
+     "help": "Print what would be done; change nothing."},
+    {"name": "link", "long": "link", "short": "l", "type": bool, "default": False,
+     "help": "Symlink each file instead of copying it."},
+    {"name": "no_post_process", "long": "no-post-process", "type": bool, "default": False,
+     "help": "Collect only: no hashing, no rewriting, no manifest."},
+    {"name": "ignore", "long": "ignore", "short": "i", "type": list, "default": [],
+     "help": "Ignore files matching this gitignore-style pattern (repeatable)."},
+    {"name": "no_default_ignore", "long": "no-default-ignore", "type": bool, "default": False,
+     "help": "Don't ignore the defaults 'CVS', '.*' and '*~'."},
+]  # fmt: skip
+
+ConfigSource = Config | Callable[[], Config] | str | os.PathLike[str] | None
+
+
+def _resolve_config(source: ConfigSource) -> Config:
+    if isinstance(source, Config):
+        return source
+    if callable(source):
+        return source()
+    if source is None and os.environ.get("STATICPIPE_CONFIG"):
+        source = os.environ["STATICPIPE_CONFIG"]
+    return load_config(source)
+
+
+_locks: dict[str, int] = {}
+
+
+def _lock(config: Config) -> None:
+    """Hold an exclusive lock on the state directory until this process exits."""
+    key = str(config.state_path)
+    if key in _locks:
+        return
+    config.state_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(config.state_path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"staticpipe: waiting for another run using {key} ...", file=sys.stderr)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _locks[key] = fd
+
+
+def _failed(error: Exception) -> TaskFailed:
+    print(f"staticpipe: error: {error}", file=sys.stderr)
+    return TaskFailed(str(error))
+
+
+class CollectRun:
+    """The data one ``doit collect`` passes between its phase tasks, in memory."""
+
+    def __init__(self, config: Config, options: RunOptions):
+        self.config = config
+        self.options = options
+        self.found = pipeline.discover(config)
+        self.summary = Summary(root=str(config.static_root), link=options.link)
+        self.records: dict[str, collect.Record] | None = None
+        self.hashed: dict[str, str] | None = None
+        state_dir = config.state_path
+        self.found_file = state_dir / "found.json"
+        self.collect_file = collect.state_file(config)
+        self.post_file = postprocess.state_file(config)
+        self.manifest_file = manifest.manifest_path(config)
+        self.log = print
+
+    # -- discover --------------------------------------------------------------
+    def listing(self) -> bytes:
+        settings = {
+            "static_root": str(self.config.static_root),
+            "storage": self.config.storage,
+            "link": self.options.link,
+            "post_process": self.options.post_process,
+            "token": postprocess.settings_token(self.config),
+        }
+        files = [[name, item.source] for name, item in self.found.items()]
+        return json.dumps({"settings": settings, "files": files}).encode()
+
+    def discover_uptodate(self) -> bool:
+        try:
+            return self.found_file.read_bytes() == self.listing()
+        except OSError:
+            return False
+
+    def discover(self) -> None:
+        if not self.options.dry_run and not self.discover_uptodate():
+            from .fsutil import write_bytes
+
+            write_bytes(str(self.found_file), self.listing())
+
+    # -- collect ---------------------------------------------------------------
+    def copy_uptodate(self) -> bool:
+        return not self.options.clear and not collect.pending(
+            self.found, self.config, self.options
+        )
+
+    def copy(self) -> TaskFailed | None:
+        try:
+            if self.options.clear:
+                self.summary.deleted = collect.clear(self.config, self.options, self.log)
+            result = collect.collect(self.found, self.config, self.options, self.log)
+        except (StaticpipeError, OSError) as error:
+            return _failed(error)
+        self.records = result.records
+        self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
+        if not self.options.dry_run and self.config.storage == "plain":
+            pipeline.drop_post_processing(self.config)
+            pipeline.finish(self.config, self.found, (), self.summary)
+        return None
+
+    def current_records(self) -> dict[str, collect.Record]:
+        if self.records is None:
+            self.records = collect.load_records(self.config)
+            self.summary.unmodified = list(self.found)
+        return self.records
+
+    # -- post-process ------------------------------------------------------------
+    def post_uptodate(self) -> bool:
+        saved = state.load(self.post_file)
+        files = saved.get("files", {})
+        records = collect.load_records(self.config)
+        if saved.get("token") != postprocess.settings_token(self.config) or set(files) != set(
+            self.found
+        ):
+            return False
+        root = str(self.config.static_root)
+        for name, entry in files.items():
+            record = records.get(name)
+            if record is None or entry.get("md5") != record[5]:
+                return False
+            if "refs" not in entry and name.endswith((".css", ".js")):
+                return False
+            if not os.path.exists(os.path.join(root, entry["hashed"])):
+                return False
+        return True
+
+    def post_process(self) -> TaskFailed | None:
+        try:
+            result = postprocess.post_process(
+                list(self.found), self.current_records(), self.config, self.log,
+                self.options.workers,
+            )  # fmt: skip
+        except (StaticpipeError, OSError) as error:
+            return _failed(error)
+        self.hashed = result.hashed
+        self.summary.post_processed = result.processed
+        self.summary.warnings = result.warnings
+        return None
+
+    # -- manifest --------------------------------------------------------------
+    def current_hashed(self) -> dict[str, str]:
+        if self.hashed is None:
+            files = state.load(self.post_file).get("files", {})
+            self.hashed = {name: files[name]["hashed"] for name in self.found}
+        return self.hashed
+
+    def manifest_bytes(self) -> bytes:
+        return manifest.render(manifest.ordered_paths(self.found, self.current_hashed()))
+
+    def manifest_uptodate(self) -> bool:
+        try:
+            return self.manifest_file.read_bytes() == self.manifest_bytes()
+        except (OSError, KeyError):
+            return False
+
+    def write_manifest(self) -> TaskFailed | None:
+        try:
+            manifest.write(self.config, self.manifest_bytes())
+            pipeline.finish(self.config, self.found, self.current_hashed().values(), self.summary)
+        except (StaticpipeError, OSError, KeyError) as error:
+            return _failed(error)
+        return None
+
+    # -- summary ---------------------------------------------------------------
+    def report(self) -> None:
+        if self.records is None and not self.options.dry_run:
+            self.summary.unmodified = list(self.found)
+        print(self.summary.line())
+
+
+def _collect_tasks(config: Config, options: RunOptions, prefix: str):
+    run = CollectRun(config, options)
+    if not options.dry_run:
+        _lock(config)
+    name = f"{prefix}collect"
+    config_dep = [str(config.config_file)] if config.config_file else []
+    sources = [item.source for item in run.found.values()]
+    yield {
+        "basename": f"{name}_discover",
+        "doc": "Find static files in dirs and packages (finders, ignore patterns).",
+        "actions": [run.discover],
+        "file_dep": config_dep,
+        "targets": [str(run.found_file)],
+        "uptodate": [run.discover_uptodate],
+        "verbosity": 2,
+    }
+    yield {
+        "basename": f"{name}_copy",
+        "doc": "Copy (or symlink) found files into static_root.",
+        "actions": [run.copy],
+        "file_dep": [str(run.found_file), *sources],
+        "targets": [str(run.collect_file)],
+        "uptodate": [run.copy_uptodate, not options.dry_run],
+        "verbosity": 2,
+    }
+    phases = [f"{name}_discover", f"{name}_copy"]
+    if config.storage == "manifest" and options.post_process and not options.dry_run:
+        yield {
+            "basename": f"{name}_postprocess",
+            "doc": "Hash files and rewrite CSS/JS references, dependencies first.",
+            "actions": [run.post_process],
+            "file_dep": [str(run.collect_file)],
+            "targets": [str(run.post_file)],
+            "uptodate": [run.post_uptodate],
+            "verbosity": 2,
+        }
+        yield {
+            "basename": f"{name}_manifest",
+            "doc": "Write staticfiles.json (atomically, last) and delete obsolete files.",
+            "actions": [run.write_manifest],
+            "file_dep": [str(run.post_file)],
+            "targets": [str(run.manifest_file)],
+            "uptodate": [run.manifest_uptodate],
+            "verbosity": 2,
+        }
+        phases += [f"{name}_postprocess", f"{name}_manifest"]
+    yield {
+        "basename": name,
+        "doc": "Collect static files into static_root, hash them, write staticfiles.json.",
+        "actions": [run.report],
+        "task_dep": phases,
+        "uptodate": [False],
+        "clean": [lambda: _clean(config)],
+        "verbosity": 2,
+    }
+
+
+def _clean(config: Config) -> None:
+    deleted = cleanup.clean(config)
+    print(f"{len(deleted)} files removed from '{config.static_root}'.")
+
+
+def _config_error_task(name: str, error: Exception) -> dict[str, Any]:
+    return {"basename": name, "actions": [lambda: _failed(error)], "verbosity": 2}
+
+
+def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Callable]:
+    """Task creators for a dodo.py: ``globals().update(make_tasks(config, "static_"))``.
+
+    ``config`` is a Config, a callable returning one, a path to a pyproject.toml
+    (or its directory), or None for the nearest ``[tool.staticpipe]`` from the
+    current directory. Tasks are named ``<prefix>collect``, ``<prefix>findstatic``,
+    ``<prefix>watch`` and ``<prefix>serve``.
+    """
+
+    @task_params(COLLECT_PARAMS)
+    def collect_creator(clear, dry_run, link, no_post_process, ignore, no_default_ignore):
+        try:
+            base = _resolve_config(config)
+            effective = base.with_options(
+                ignore=base.ignore + tuple(ignore),
+                default_ignore=base.default_ignore and not no_default_ignore,
+            )
+        except StaticpipeError as error:
+            yield _config_error_task(f"{prefix}collect", error)
+            return
+        options = RunOptions(
+            clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process
+        )
+        yield from _collect_tasks(effective, options, prefix)
+
+    collect_creator.__doc__ = "Collect, hash and rewrite static files; write staticfiles.json."
+
+    def findstatic_creator():
+        """Print where static files are found: doit findstatic PATH... [--first]."""
+
+        def action(paths, first):
+            try:
+                found_config = _resolve_config(config)
+            except StaticpipeError as error:
+                return _failed(error)
+            # doit parses task options only before positional arguments; accept
+            # Django's "findstatic PATH --first" order too.
+            first = first or "--first" in paths
+            paths = [path for path in paths if path != "--first"]
+            if not paths:
+                return _failed(StaticpipeError("findstatic needs at least one path"))
+            for path in paths:
+                matches = finders.find(found_config, path.lstrip("/"), first=first)
+                if not matches:
+                    print(f"No matching file found for '{path}'.", file=sys.stderr)
+                    continue
+                print(f"Found '{path}' here:")
+                for match in matches:
+                    print(f"  {match}")
+            return None
+
+        return {
+            "basename": f"{prefix}findstatic",
+            "actions": [action],
+            "pos_arg": "paths",
+            "params": [
+                {"name": "first", "long": "first", "type": bool, "default": False,
+                 "help": "Only print the first match."},
+            ],  # fmt: skip
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
+    def watch_creator():
+        """Collect, then watch the sources and pyproject.toml and re-run on change."""
+
+        def action():
+            from . import watcher
+
+            return watcher.main(lambda: _resolve_config(config))
+
+        return {"basename": f"{prefix}watch", "actions": [action], "uptodate": [False],
+                "verbosity": 2}  # fmt: skip
+
+    def serve_creator():
+        """Serve static files over HTTP: from the finders, or --collected."""
+
+        def action(host, port, collected, watch):
+            from . import server
+
+            return server.main(
+                lambda: _resolve_config(config), host=host, port=port,
+                collected=collected, watch=watch,
+            )  # fmt: skip
+
+        return {
+            "basename": f"{prefix}serve",
+            "actions": [action],
+            "params": [
+                {"name": "host", "long": "host", "type": str, "default": "127.0.0.1",
+                 "help": "Address to listen on."},
+                {"name": "port", "long": "port", "short": "p", "type": int, "default": 8000,
+                 "help": "Port to listen on."},
+                {"name": "collected", "long": "collected", "type": bool, "default": False,
+                 "help": "Serve static_root (hashed names, long cache) like production."},
+                {"name": "watch", "long": "watch", "type": bool, "default": False,
+                 "help": "Rebuild on change and reload open pages."},
+            ],  # fmt: skip
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
+    return {
+        f"task_{prefix}collect": collect_creator,
+        f"task_{prefix}findstatic": findstatic_creator,
+        f"task_{prefix}watch": watch_creator,
+        f"task_{prefix}serve": serve_creator,
+    }
+
+
+globals().update(make_tasks())
+__all__ = ["DOIT_CONFIG", "task_collect", "task_findstatic", "task_watch", "task_serve"]
