@@ -49,8 +49,17 @@ def collect_garbage(config: Config, live: Collection[str]) -> list[str]:
     return deleted
 
 
+def forget_outputs(config: Config) -> None:
+    """Drop the state of what was written (after ``--clear`` emptied static_root)."""
+    from . import collect, postprocess
+
+    for path in (collect.state_file(config), postprocess.state_file(config)):
+        state.discard(path)
+    state.discard(_garbage_file(config))
+
+
 def forget_all(config: Config) -> None:
-    """Drop every phase's state (after ``--clear`` emptied static_root)."""
+    """Drop the whole state directory (``doit clean collect``)."""
     shutil.rmtree(config.state_path, ignore_errors=True)
 
 

@@ -85,7 +85,7 @@ def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> li
                 fsutil.remove(path)
             deleted.append(relative)
     if not options.dry_run:
-        cleanup.forget_all(config)
+        cleanup.forget_outputs(config)
     return deleted
 
 

@@ -27,20 +27,28 @@ class Found:
     location: int  # index into the location list
 
 
-def package_location(package: str) -> Location | None:
-    """The ``static/`` directory of an importable package, or None if it has none."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError) as exc:
-        raise ConfigError(f"packages: cannot import {package!r}: {exc}") from None
-    if spec is None:
-        raise ConfigError(f"packages: no package named {package!r}")
-    if spec.submodule_search_locations:
-        base = Path(list(spec.submodule_search_locations)[0])
-    elif spec.origin:
-        base = Path(spec.origin).parent
+def package_location(package: str, project_dir: Path | None = None) -> Location | None:
+    """The ``static/`` directory of a package, or None if it has none.
+
+    The package is looked up in the project directory first (like a Django app
+    next to manage.py), then through ``importlib`` without importing it.
+    """
+    local = project_dir / package.replace(".", "/") if project_dir else None
+    if local is not None and (local / "__init__.py").is_file():
+        base = local
     else:
-        raise ConfigError(f"packages: {package!r} has no directory")
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"packages: cannot import {package!r}: {exc}") from None
+        if spec is None:
+            raise ConfigError(f"packages: no package named {package!r}")
+        if spec.submodule_search_locations:
+            base = Path(list(spec.submodule_search_locations)[0])
+        elif spec.origin:
+            base = Path(spec.origin).parent
+        else:
+            raise ConfigError(f"packages: {package!r} has no directory")
     static = base / "static"
     return Location(root=static.resolve()) if static.is_dir() else None
 
@@ -52,7 +60,7 @@ def locations(config: Config) -> list[Location]:
         if location not in result:
             result.append(location)
     for package in config.packages:
-        location = package_location(package)
+        location = package_location(package, config.project_dir)
         if location is not None and location not in result:
             result.append(location)
     return result

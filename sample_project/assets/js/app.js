@@ -1,0 +1,7 @@
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.body.classList.add("js");
+  });
+})();
+//# sourceMappingURL=app.js.map

@@ -1,0 +1,1 @@
+from staticpipe.tasks import *  # noqa: F403
