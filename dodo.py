@@ -20,7 +20,10 @@ def task_test():
 def task_lint():
     """ruff check and ruff format --check."""
     return {
-        "actions": [f"{sys.executable} -m ruff check .", f"{sys.executable} -m ruff format --check ."],
+        "actions": [
+            f"{sys.executable} -m ruff check .",
+            f"{sys.executable} -m ruff format --check .",
+        ],
         "verbosity": 2,
     }
 
@@ -36,8 +39,15 @@ def task_bench():
 
     return {
         "actions": [run],
-        "params": [{"name": "quick", "long": "quick", "type": bool, "default": False,
-                    "help": "Fewer repetitions, no 100k tree."}],
+        "params": [
+            {
+                "name": "quick",
+                "long": "quick",
+                "type": bool,
+                "default": False,
+                "help": "Fewer repetitions, no 100k tree.",
+            }
+        ],
         "uptodate": [False],
         "verbosity": 2,
     }

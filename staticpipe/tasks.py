@@ -138,7 +138,9 @@ class CollectRun:
     def copy(self) -> TaskFailed | None:
         try:
             if self.options.clear:
-                self.summary.deleted = collect.clear(self.config, self.options, self.log)
+                self.summary.deleted = collect.clear(
+                    self.config, self.options, self.log
+                )
             result = collect.collect(self.found, self.config, self.options, self.log)
         except (StaticpipeError, OSError) as error:
             return _failed(error)
@@ -160,9 +162,9 @@ class CollectRun:
         saved = state.load(self.post_file)
         files = saved.get("files", {})
         records = collect.load_records(self.config)
-        if saved.get("token") != postprocess.settings_token(self.config) or set(files) != set(
-            self.found
-        ):
+        if saved.get("token") != postprocess.settings_token(self.config) or set(
+            files
+        ) != set(self.found):
             return False
         root = str(self.config.static_root)
         for name, entry in files.items():
@@ -196,7 +198,9 @@ class CollectRun:
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
-        return manifest.render(manifest.ordered_paths(self.found, self.current_hashed()))
+        return manifest.render(
+            manifest.ordered_paths(self.found, self.current_hashed())
+        )
 
     def manifest_uptodate(self) -> bool:
         try:
@@ -207,7 +211,9 @@ class CollectRun:
     def write_manifest(self) -> TaskFailed | None:
         try:
             manifest.write(self.config, self.manifest_bytes())
-            pipeline.finish(self.config, self.found, self.current_hashed().values(), self.summary)
+            pipeline.finish(
+                self.config, self.found, self.current_hashed().values(), self.summary
+            )
         except (StaticpipeError, OSError, KeyError) as error:
             return _failed(error)
         return None
@@ -231,7 +237,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "doc": "Find static files in dirs and packages (finders, ignore patterns).",
         "actions": [run.discover],
         "file_dep": config_dep,
-        "targets": [str(run.found_file)],
+        "targets": [] if options.dry_run else [str(run.found_file)],
         "uptodate": [run.discover_uptodate],
         "verbosity": 2,
     }
@@ -239,8 +245,8 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "basename": f"{name}_copy",
         "doc": "Copy (or symlink) found files into static_root.",
         "actions": [run.copy],
-        "file_dep": [str(run.found_file), *sources],
-        "targets": [str(run.collect_file)],
+        "file_dep": ([] if options.dry_run else [str(run.found_file)]) + sources,
+        "targets": [] if options.dry_run else [str(run.collect_file)],
         "uptodate": [run.copy_uptodate, not options.dry_run],
         "verbosity": 2,
     }
@@ -295,7 +301,9 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     """
 
     @task_params(COLLECT_PARAMS)
-    def collect_creator(clear, dry_run, link, no_post_process, ignore, no_default_ignore):
+    def collect_creator(
+        clear, dry_run, link, no_post_process, ignore, no_default_ignore
+    ):
         try:
             base = _resolve_config(config)
             effective = base.with_options(
@@ -310,7 +318,9 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         )
         yield from _collect_tasks(effective, options, prefix)
 
-    collect_creator.__doc__ = "Collect, hash and rewrite static files; write staticfiles.json."
+    collect_creator.__doc__ = (
+        "Collect, hash and rewrite static files; write staticfiles.json."
+    )
 
     def findstatic_creator():
         """Print where static files are found: doit findstatic PATH... [--first]."""
@@ -341,8 +351,13 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
             "actions": [action],
             "pos_arg": "paths",
             "params": [
-                {"name": "first", "long": "first", "type": bool, "default": False,
-                 "help": "Only print the first match."},
+                {
+                    "name": "first",
+                    "long": "first",
+                    "type": bool,
+                    "default": False,
+                    "help": "Only print the first match.",
+                },
             ],  # fmt: skip
             "uptodate": [False],
             "verbosity": 2,
@@ -374,14 +389,35 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
             "basename": f"{prefix}serve",
             "actions": [action],
             "params": [
-                {"name": "host", "long": "host", "type": str, "default": "127.0.0.1",
-                 "help": "Address to listen on."},
-                {"name": "port", "long": "port", "short": "p", "type": int, "default": 8000,
-                 "help": "Port to listen on."},
-                {"name": "collected", "long": "collected", "type": bool, "default": False,
-                 "help": "Serve static_root (hashed names, long cache) like production."},
-                {"name": "watch", "long": "watch", "type": bool, "default": False,
-                 "help": "Rebuild on change and reload open pages."},
+                {
+                    "name": "host",
+                    "long": "host",
+                    "type": str,
+                    "default": "127.0.0.1",
+                    "help": "Address to listen on.",
+                },
+                {
+                    "name": "port",
+                    "long": "port",
+                    "short": "p",
+                    "type": int,
+                    "default": 8000,
+                    "help": "Port to listen on.",
+                },
+                {
+                    "name": "collected",
+                    "long": "collected",
+                    "type": bool,
+                    "default": False,
+                    "help": "Serve static_root (hashed names, long cache) like production.",
+                },
+                {
+                    "name": "watch",
+                    "long": "watch",
+                    "type": bool,
+                    "default": False,
+                    "help": "Rebuild on change and reload open pages.",
+                },
             ],  # fmt: skip
             "uptodate": [False],
             "verbosity": 2,
