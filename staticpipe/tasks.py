@@ -1,4 +1,4 @@
-"""doit tasks: one task per phase, each with its inputs as file_dep and its outputs as targets.
+"""doit tasks: one task per phase, inputs as file_dep, outputs as targets.
 
 In a project directory whose pyproject.toml has ``[tool.staticpipe]``, a dodo.py of
 one line, ``from staticpipe.tasks import *``, gives ``doit collect``, ``doit
@@ -19,7 +19,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from doit import task_params
@@ -131,16 +130,12 @@ class CollectRun:
 
     # -- collect ---------------------------------------------------------------
     def copy_uptodate(self) -> bool:
-        return not self.options.clear and not collect.pending(
-            self.found, self.config, self.options
-        )
+        return not self.options.clear and not collect.pending(self.found, self.config, self.options)
 
     def copy(self) -> TaskFailed | None:
         try:
             if self.options.clear:
-                self.summary.deleted = collect.clear(
-                    self.config, self.options, self.log
-                )
+                self.summary.deleted = collect.clear(self.config, self.options, self.log)
             result = collect.collect(self.found, self.config, self.options, self.log)
         except (StaticpipeError, OSError) as error:
             return _failed(error)
@@ -162,9 +157,9 @@ class CollectRun:
         saved = state.load(self.post_file)
         files = saved.get("files", {})
         records = collect.load_records(self.config)
-        if saved.get("token") != postprocess.settings_token(self.config) or set(
-            files
-        ) != set(self.found):
+        if saved.get("token") != postprocess.settings_token(self.config) or set(files) != set(
+            self.found
+        ):
             return False
         root = str(self.config.static_root)
         for name, entry in files.items():
@@ -198,9 +193,7 @@ class CollectRun:
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
-        return manifest.render(
-            manifest.ordered_paths(self.found, self.current_hashed())
-        )
+        return manifest.render(manifest.ordered_paths(self.found, self.current_hashed()))
 
     def manifest_uptodate(self) -> bool:
         try:
@@ -211,9 +204,7 @@ class CollectRun:
     def write_manifest(self) -> TaskFailed | None:
         try:
             manifest.write(self.config, self.manifest_bytes())
-            pipeline.finish(
-                self.config, self.found, self.current_hashed().values(), self.summary
-            )
+            pipeline.finish(self.config, self.found, self.current_hashed().values(), self.summary)
         except (StaticpipeError, OSError, KeyError) as error:
             return _failed(error)
         return None
@@ -301,9 +292,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     """
 
     @task_params(COLLECT_PARAMS)
-    def collect_creator(
-        clear, dry_run, link, no_post_process, ignore, no_default_ignore
-    ):
+    def collect_creator(clear, dry_run, link, no_post_process, ignore, no_default_ignore):
         try:
             base = _resolve_config(config)
             effective = base.with_options(
@@ -318,9 +307,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         )
         yield from _collect_tasks(effective, options, prefix)
 
-    collect_creator.__doc__ = (
-        "Collect, hash and rewrite static files; write staticfiles.json."
-    )
+    collect_creator.__doc__ = "Collect, hash and rewrite static files; write staticfiles.json."
 
     def findstatic_creator():
         """Print where static files are found: doit findstatic PATH... [--first]."""
@@ -431,5 +418,9 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     }
 
 
-globals().update(make_tasks())
+_default = make_tasks()
+task_collect = _default["task_collect"]
+task_findstatic = _default["task_findstatic"]
+task_watch = _default["task_watch"]
+task_serve = _default["task_serve"]
 __all__ = ["DOIT_CONFIG", "task_collect", "task_findstatic", "task_watch", "task_serve"]

@@ -64,9 +64,7 @@ class Project:
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
-            raise AssertionError(
-                f"doit {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-            )
+            raise AssertionError(f"doit {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return result
 
     def manifest(self) -> dict[str, str]:
@@ -80,9 +78,7 @@ def snapshot(root: Path) -> dict[str, bytes | str]:
         for filename in files:
             path = Path(directory, filename)
             name = path.relative_to(root).as_posix()
-            result[name] = (
-                f"-> {os.readlink(path)}" if path.is_symlink() else path.read_bytes()
-            )
+            result[name] = f"-> {os.readlink(path)}" if path.is_symlink() else path.read_bytes()
     return result
 
 

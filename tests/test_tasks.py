@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from projects import DEFAULT_CONFIG, Project, mtimes, snapshot
 
 PNG = b"\x89PNG\r\n\x1a\nfake image"
@@ -38,9 +37,7 @@ def clean_build(project: Project, tmp_path: Path) -> dict[str, bytes | str]:
 
 def test_collect_writes_hashed_files_manifest_and_django_summary(project: Project):
     result = project.doit("collect")
-    assert result.summary == (
-        f"6 static files copied to '{project.root}', 6 post-processed."
-    )
+    assert result.summary == (f"6 static files copied to '{project.root}', 6 post-processed.")
     manifest = project.manifest()
     assert set(manifest) == {
         "img/a.png", "img/b.png", "css/uses_a.css", "css/main.css", "css/other.css", "js/app.js"
@@ -130,9 +127,7 @@ def test_dry_run_prints_and_changes_nothing(project):
 def test_link_symlinks_originals_and_writes_real_hashed_files(project):
     result = project.doit("collect", "--link")
     assert "6 static files symlinked" in result.summary
-    assert os.readlink(project.root / "img/a.png") == str(
-        project.path / "assets/img/a.png"
-    )
+    assert os.readlink(project.root / "img/a.png") == str(project.path / "assets/img/a.png")
     hashed = project.root / project.manifest()["img/a.png"]
     assert not hashed.is_symlink() and hashed.read_bytes() == PNG
 
@@ -174,19 +169,14 @@ def test_default_ignores_and_no_default_ignore(project):
     project.write("css/backup.css~", "a{}")
     project.write("CVS/Entries", "cvs")
     project.doit("collect")
-    assert not {"css/.hidden.css", "css/backup.css~", "CVS/Entries"} & set(
-        project.manifest()
-    )
+    assert not {"css/.hidden.css", "css/backup.css~", "CVS/Entries"} & set(project.manifest())
     project.doit("collect", "--no-default-ignore")
-    assert {"css/.hidden.css", "css/backup.css~", "CVS/Entries"} <= set(
-        project.manifest()
-    )
+    assert {"css/.hidden.css", "css/backup.css~", "CVS/Entries"} <= set(project.manifest())
 
 
 def test_file_and_directory_permission_modes(project):
     project.write_config(
-        DEFAULT_CONFIG
-        + "file_permissions_mode = 0o640\ndirectory_permissions_mode = 0o750\n"
+        DEFAULT_CONFIG + "file_permissions_mode = 0o640\ndirectory_permissions_mode = 0o750\n"
     )
     project.doit("collect")
     manifest = project.manifest()
@@ -203,9 +193,7 @@ def test_file_and_directory_permission_modes(project):
 def test_missing_reference_fails_naming_file_line_url_and_keeps_old_manifest(project):
     project.doit("collect")
     good = (project.root / "staticfiles.json").read_bytes()
-    project.write(
-        "css/main.css", '@import "uses_a.css";\n\nbody { background: url(gone.png); }\n'
-    )
+    project.write("css/main.css", '@import "uses_a.css";\n\nbody { background: url(gone.png); }\n')
     result = project.doit("collect", check=False)
     assert result.returncode != 0
     assert "assets/css/main.css:3: gone.png" in result.stderr + result.stdout
@@ -215,9 +203,7 @@ def test_missing_reference_fails_naming_file_line_url_and_keeps_old_manifest(pro
 
 
 def test_bad_config_is_a_one_line_error(project):
-    project.write_config(
-        '[tool.staticpipe]\nstatic_root = "build/static"\nstorage = "s3"\n'
-    )
+    project.write_config('[tool.staticpipe]\nstatic_root = "build/static"\nstorage = "s3"\n')
     result = project.doit("collect", check=False)
     assert result.returncode != 0
     assert "storage must be one of" in result.stderr
@@ -265,10 +251,7 @@ def test_findstatic_prints_every_match_or_the_first(project):
     assert f"  {project.path / 'assets/css/main.css'}" in result.stdout
     first = project.doit("findstatic", "img/a.png", "--first")
     assert str(second / "img/a.png") not in first.stdout
-    assert (
-        "No matching file found for 'nope.css'"
-        in project.doit("findstatic", "nope.css").stderr
-    )
+    assert "No matching file found for 'nope.css'" in project.doit("findstatic", "nope.css").stderr
 
 
 def test_clean_removes_only_what_the_pipeline_wrote(project):
