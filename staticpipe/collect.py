@@ -10,6 +10,7 @@ removed only after the new manifest is in place (see ``cleanup``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,8 +22,13 @@ from .finders import Found
 from .hashing import md5_file
 from .options import RunOptions
 
-# A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked]
+# A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy]
 Record = list
+
+# A file modified this close to when it was recorded may be modified again
+# within the filesystem's timestamp granularity without its stat changing
+# (git's "racy clean" problem): such records are re-checked by content.
+RACY_NS = 2_000_000_000
 
 
 def state_file(config: Config) -> Path:
@@ -66,9 +72,15 @@ def _unchanged(record: Record | None, source: str, link: bool, dest: str) -> boo
     try:
         if record[1:5] != signature(source):
             return False
+        if len(record) > 7 and record[7] and md5_file(source) != record[5]:
+            return False
     except OSError:
         return False
     return os.path.islink(dest) == link and os.path.lexists(dest)
+
+
+def _racy(mtime_ns: int, ctime_ns: int) -> bool:
+    return time.time_ns() - max(mtime_ns, ctime_ns) < RACY_NS
 
 
 def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> list[str]:
@@ -102,6 +114,8 @@ def collect(
     for name, item in found.items():
         record = records.get(name)
         if _unchanged(record, item.source, options.link, os.path.join(root, name)):
+            if len(record) > 7 and record[7]:  # verified by content: settle it
+                record = [*record[:7], _racy(record[2], record[3])]
             result.records[name] = record
             result.unmodified.append(name)
         else:
@@ -124,7 +138,7 @@ def collect(
             digest = fsutil.copy_hashing(
                 source, dest, config.file_permissions_mode, config.directory_permissions_mode
             )
-        return [source, *before, digest, options.link]
+        return [source, *before, digest, options.link, _racy(before[1], before[2])]
 
     try:
         with ThreadPoolExecutor(max(1, options.workers)) as pool:

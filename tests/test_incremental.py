@@ -1,0 +1,145 @@
+"""Property: whatever the edit sequence, an incremental `doit collect` equals a clean build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from projects import snapshot
+from staticpipe.tasks import DOIT_CONFIG, make_tasks
+
+IMAGES = ["img/a.png", "img/b.png", "img/sub/c.png"]
+STYLES = ["css/a.css", "css/b.css", "css/sub/c.css", "vendor.css"]
+OTHER = ["notes.txt", "js/app.js"]
+NAMES = IMAGES + STYLES + OTHER
+
+CONFIG = """\
+[tool.staticpipe]
+static_root = "build/static"
+static_url = "{url}"
+dirs = ["assets"]
+missing = "ignore"
+ignore = [{ignore}]
+"""
+
+
+def css_text(name: str, refs: list[str], url: str) -> str:
+    """CSS referencing other files: relative, absolute and @import forms."""
+    lines = []
+    base = os.path.dirname(name)
+    for index, ref in enumerate(refs):
+        relative = os.path.relpath(ref, base or ".")
+        if ref.endswith(".css"):
+            lines.append(f'@import "{relative}";')
+        elif index % 2:
+            lines.append(f".r{index} {{ background: url({url}{ref}); }}")
+        else:
+            lines.append(f".r{index} {{ background: url('{relative}#frag'); }}")
+    return "\n".join(lines) + "\n"
+
+
+def content(name: str, seed: int, refs: list[str], url: str) -> bytes:
+    if name.endswith(".css"):
+        return css_text(name, refs, url).encode()
+    if name.endswith(".js"):
+        return f"console.log({seed});\n//# sourceMappingURL=app.js.map\n".encode()
+    return b"\x89PNG" + bytes([seed % 256]) * (seed % 7 + 1)
+
+
+writes = st.tuples(
+    st.just("write"),
+    st.sampled_from(NAMES),
+    st.integers(0, 50),
+    st.lists(st.sampled_from(IMAGES + STYLES), max_size=3),
+)
+operations = st.one_of(
+    writes,
+    st.tuples(st.just("delete"), st.sampled_from(NAMES)),
+    st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
+    st.tuples(st.just("restore_mtime_edit"), st.sampled_from(IMAGES), st.integers(0, 50)),
+    st.tuples(st.just("config"), st.sampled_from(["/static/", "/s/"]), st.booleans()),
+)
+
+
+class Site:
+    def __init__(self, path: Path):
+        self.path = path
+        self.assets = path / "assets"
+        path.mkdir(parents=True, exist_ok=True)
+        self.url, self.ignore_txt = "/static/", False
+        self.write_config()
+
+    def write_config(self) -> None:
+        ignore = '"*.txt"' if self.ignore_txt else ""
+        (self.path / "pyproject.toml").write_text(CONFIG.format(url=self.url, ignore=ignore))
+
+    def apply(self, op: tuple) -> None:
+        kind = op[0]
+        if kind == "write":
+            _, name, seed, refs = op
+            target = self.assets / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content(name, seed, refs, self.url))
+        elif kind == "delete":
+            (self.assets / op[1]).unlink(missing_ok=True)
+        elif kind == "rename":
+            source, dest = self.assets / op[1], self.assets / op[2]
+            if source.exists() and source != dest:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                source.rename(dest)
+        elif kind == "restore_mtime_edit":
+            target = self.assets / op[1]
+            if target.exists():
+                info = target.stat()
+                old = target.read_bytes()
+                target.write_bytes(bytes([(old[-1] + 1) % 256]) * len(old))
+                os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+        elif kind == "config":
+            self.url, self.ignore_txt = op[1], op[2]
+            self.write_config()
+
+    def collect(self) -> int:
+        namespace = {
+            **make_tasks(str(self.path / "pyproject.toml")),
+            "DOIT_CONFIG": {**DOIT_CONFIG, "dep_file": str(self.path / ".doit.sqlite3")},
+        }
+        return DoitMain(ModuleTaskLoader(namespace)).run(["collect"])
+
+
+def clean_build(site: Site, scratch: Path) -> dict:
+    fresh = Site(scratch)
+    fresh.url, fresh.ignore_txt = site.url, site.ignore_txt
+    fresh.write_config()
+    shutil.copytree(site.assets, fresh.assets, symlinks=True)
+    assert fresh.collect() == 0
+    return snapshot(fresh.path / "build/static")
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    initial=st.lists(writes, min_size=2, max_size=6),
+    edits=st.lists(operations, min_size=1, max_size=6),
+)
+def test_incremental_runs_equal_a_clean_build(initial, edits):
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Site(Path(tmp, "site"))
+        site.assets.mkdir()
+        for op in initial:
+            site.apply(op)
+        assert site.collect() == 0
+        for step, op in enumerate(edits):
+            site.apply(op)
+            assert site.collect() == 0
+            expected = clean_build(site, Path(tmp, f"clean{step}"))
+            assert snapshot(site.path / "build/static") == expected, op
