@@ -93,7 +93,9 @@ def download(wheel: Wheel, wheels: Path, timeout: float = 300) -> Path:
         raise RegistryUnavailable(f"cannot run pip: {exc}") from None
     cached = _cached_wheel(wheels, wheel)
     if done.returncode != 0 or cached is None:
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        errors = [line for line in lines if line.startswith("ERROR")]
+        tail = " | ".join(errors or lines[-3:])
         raise RegistryUnavailable(
             f"pip download {wheel.requirement} failed (exit {done.returncode}): {tail}"
         )
@@ -124,9 +126,7 @@ def extract(wheel_file: Path, dest: Path) -> list[Path]:
             partial = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
             try:
                 for name in names:
-                    if name.endswith("/") or not any(
-                        name.startswith(root + "/") for root in roots
-                    ):
+                    if name.endswith("/") or not any(name.startswith(root + "/") for root in roots):
                         continue
                     archive.extract(name, partial)
                 (partial / ".complete").write_text("\n".join(roots) + "\n")
