@@ -11,8 +11,8 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from projects import snapshot
+
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
 IMAGES = ["img/a.png", "img/b.png", "img/sub/c.png"]
