@@ -36,7 +36,18 @@ Keywords, ``from``, ``as``, whitespace and word characters are matched with
 small anchored regexes, so case folding (``İ``, ``ſ``) and Unicode ``\\s``/``\\w``
 are Python's own, as in Django.
 
-One deliberate difference: D (dynamic ``import("...")``) matches any quoted
+Where Django is wrong, two deliberate differences:
+
+* Django's A can swallow an ``export ... from "./x.js";`` statement (an
+  ``import`` word before it, e.g. ``import "./p.js";``, lazily extends to the
+  first ``from`` tail, which is the export's) and rewrite its URL; B then
+  matches that export again and hashes the already hashed URL:
+  ``./x.<hash>.<hash>.js``, a file that does not exist, or a ValueError when
+  the hashed file is not on disk yet (it depends on the processing order). The
+  same happens the other way round (an ``export`` before an ``import ... from``
+  statement). Here each tail is rewritten once: B skips a match that ends where
+  one of A's replacements ends (A hands those offsets to B with its output).
+* D (dynamic ``import("...")``) matches any quoted
 string in Django, so a bare specifier (``import("react")``, resolved by an
 import map, never a file) makes Django look for ``<dir>/react`` and fail. Here
 the converter is only called when the specifier starts with ``.`` or ``/``
@@ -48,6 +59,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from collections.abc import Callable, Iterator
 
 from .references import JS_MODULE, Pattern
@@ -158,6 +170,16 @@ class _Tails:
         return self.starts[index] if index < len(self.starts) else None
 
 
+class _Handoff(threading.local):
+    """What A rewrote, for B: A's output text and where its replacements end."""
+
+    text: str | None = None
+    ends: frozenset[int] = frozenset()
+
+
+_HANDOFF = _Handoff()
+
+
 class _Matcher:
     """A compiled-pattern stand-in: ``sub`` and ``finditer`` as ``re.Pattern``'s."""
 
@@ -181,16 +203,24 @@ class _Matcher:
                 position = match.end()
 
     def sub(self, repl: Callable[[ModuleMatch], str], text: str) -> str:
+        """``re.Pattern.sub`` with a callable: each match replaced by ``repl(match)``."""
+        return self.substitute(repl, text)[0]
+
+    def substitute(self, repl: Callable[[ModuleMatch], str], text: str) -> tuple[str, list[int]]:
+        """The new text, and the offsets in it where each replacement ends."""
         parts = []
-        position = 0
+        ends = []
+        length = position = 0
         for match in self.finditer(text):
-            parts.append(text[position : match.start()])
-            parts.append(self.replace(repl, match))
+            for part in (text[position : match.start()], self.replace(repl, match)):
+                parts.append(part)
+                length += len(part)
+            ends.append(length)
             position = match.end()
         if not parts:
-            return text
+            return text, ends
         parts.append(text[position:])
-        return "".join(parts)
+        return "".join(parts), ends
 
     def replace(self, repl: Callable[[ModuleMatch], str], match: ModuleMatch) -> str:
         return repl(match)
@@ -210,6 +240,19 @@ class FromMatcher(_Matcher):
         self.group = group
         self.star = star
         super().__init__()
+
+    def sub(self, repl: Callable[[ModuleMatch], str], text: str) -> str:
+        if self.keyword == "export":  # B: skip the tails A has just rewritten
+            handled = _HANDOFF.ends if _HANDOFF.text is text else frozenset()
+            _HANDOFF.text, _HANDOFF.ends = None, frozenset()
+
+            def once(match: ModuleMatch) -> str:
+                return match.group("matched") if match.end() in handled else repl(match)
+
+            return self.substitute(once, text)[0]
+        output, ends = self.substitute(repl, text)
+        _HANDOFF.text, _HANDOFF.ends = output, frozenset(ends)
+        return output
 
     def prepare(self, text: str) -> _Tails:
         return _Tails(text)
