@@ -38,7 +38,7 @@ def state_file(config: Config) -> Path:
 def settings_token(config: Config) -> str:
     return md5_parts(
         [
-            "2",
+            "3",  # bump when the rewriting rules change: old outputs are redone
             config.static_url,
             str(config.js_modules),
             config.missing,
@@ -90,7 +90,7 @@ def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
         detail = f"not valid {encoding} at byte offset {error.start}"
     if policy == "copy":
         return _Text(None, "")
-    raise DecodeError(f"{where}: {detail} (set encoding_errors = \"copy\" to collect it unrewritten)")
+    raise DecodeError(f'{where}: {detail} (set encoding_errors = "copy" to collect it unrewritten)')
 
 
 class _Run:
@@ -114,6 +114,7 @@ class _Run:
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.processed: list[str] = []
+        self._directories: set[str] | None = None
 
     # -- helpers -------------------------------------------------------------
     def where(self, name: str) -> str:
@@ -131,6 +132,18 @@ class _Run:
 
     def exists(self, hashed: str) -> bool:
         return os.path.exists(os.path.join(self.root, hashed))
+
+    def is_directory(self, key: str) -> bool:
+        """Whether ``key`` names a directory of collected files (or the root)."""
+        if self._directories is None:
+            self._directories = {"."}
+            for name in self.records:
+                while "/" in name:
+                    name = name.rsplit("/", 1)[0]
+                    if name in self._directories:
+                        break
+                    self._directories.add(name)
+        return key in self._directories
 
     # -- references ----------------------------------------------------------
     def refs(self, name: str) -> list[str] | None:
@@ -158,6 +171,8 @@ class _Run:
             hashed = self.final.get(target.key)
             if hashed is not None:
                 return hashed
+            if self.is_directory(target.key):
+                return target.key  # Django: a directory exists but is not hashed
             if occurrence.kind == SOURCEMAP:
                 policy = config.sourcemap_policy
             else:
@@ -186,12 +201,17 @@ class _Run:
             ) from None
 
     def ref_key(self, name: str, refs: list[str]) -> list[str]:
-        return [self.records[name][5], *(f"{key}={self.final.get(key, '')}" for key in refs)]
+        return [self.records[name][5], *(f"{key}={self.target_state(key)}" for key in refs)]
+
+    def target_state(self, key: str) -> str:
+        """What a reference to ``key`` resolves to: a hashed name, a directory, nothing."""
+        hashed = self.final.get(key)
+        if hashed is not None:
+            return hashed
+        return "/" if self.is_directory(key) else ""
 
     # -- outputs -------------------------------------------------------------
-    def write(
-        self, name: str, hashed: str, data: bytes, key: str | None, refs: list[str]
-    ) -> None:
+    def write(self, name: str, hashed: str, data: bytes, key: str | None, refs: list[str]) -> None:
         fsutil.write_bytes(
             os.path.join(self.root, hashed),
             data,
@@ -201,7 +221,9 @@ class _Run:
         self.processed.append(name)
         self.record(name, hashed, key, refs)
 
-    def record(self, name: str, hashed: str, key: str | None, refs: list[str] | None = None) -> None:
+    def record(
+        self, name: str, hashed: str, key: str | None, refs: list[str] | None = None
+    ) -> None:
         entry = {"md5": self.records[name][5], "hashed": hashed}
         if key is not None and refs is not None:
             entry["key"] = key
@@ -304,7 +326,9 @@ class _Run:
         ]
         cleanup.add_garbage(self.config, garbage, live=self.final.values())
         files = {**{n: e for n, e in self.old.items() if n in self.records}, **self.new}
-        state.save(state_file(self.config), {"root": self.root, "token": self.token, "files": files})
+        state.save(
+            state_file(self.config), {"root": self.root, "token": self.token, "files": files}
+        )
 
 
 def post_process(

@@ -76,6 +76,8 @@ class Target:
     url_path: str  # without its fragment
     fragment: str
     lookup_name: str  # the normalised name Django hashes (may carry a ?query)
+    name: str = ""  # the unquoted target name Django's _url() receives
+    directory: bool = False  # ends with "/": written back unhashed, never resolved
 
 
 _SCHEME = re.compile(r"^[a-z]+:")
@@ -94,30 +96,59 @@ def parse_target(source: str, url: str, static_url: str) -> Target | None:
         target_name = url_path.removeprefix(static_url)
     else:
         target_name = posixpath.join(posixpath.dirname(source), url_path)
-    target = unquote(target_name)
-    clean, _ = urldefrag(target)
+    name = unquote(target_name)
+    clean, _ = urldefrag(name)
     if urlsplit(clean).path.endswith("/"):
-        return None  # Django leaves directory URLs alone (the output is unchanged)
+        # Django does not hash directory URLs but still writes them back through
+        # its template (``url(fonts/)`` becomes ``url("fonts/")``).
+        return Target(clean, url, url_path, fragment, clean, name, directory=True)
     lookup_name = posixpath.normpath(clean)
     key = urlsplit(unquote(lookup_name)).path.strip()
-    return Target(key, url, url_path, fragment, lookup_name)
+    return Target(key, url, url_path, fragment, lookup_name, name)
 
 
 def _storage_url(static_url: str, name: str) -> str:
+    """FileSystemStorage.url(): ``filepath_to_uri`` joined to the base URL."""
     return urljoin(static_url, quote(name, safe="/~!*()'").lstrip("/"))
 
 
-def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
-    """The URL written back for ``target`` when its file is named ``hashed_key``."""
+def _stored_name(target: Target, hashed_key: str) -> str:
+    """What Django's ``_stored_name`` returns for ``target`` stored as ``hashed_key``."""
+    if target.directory:
+        return target.name
     if target.lookup_name == target.key:
-        stored = hashed_key
-    else:  # Django's hashed_name(): keep the query, and the "?#iefix" mark
-        parsed = list(urlsplit(unquote(target.lookup_name)))
-        parsed[2] = hashed_key
-        stored = urlunsplit(parsed)
-        if "?#" in target.lookup_name and not parsed[3]:
-            stored += "?"
-    final = unquote(_storage_url(static_url, stored))
+        return hashed_key
+    # Django's hashed_name(): keep the query, and the "?#" (iefix) mark
+    parsed = list(urlsplit(unquote(target.lookup_name)))
+    parsed[2] = hashed_key
+    stored = urlunsplit(parsed)
+    if "?#" in target.lookup_name and not parsed[3]:
+        stored += "?"
+    return stored
+
+
+def _django_url(name: str, stored: str, static_url: str) -> str:
+    """Django's ``HashedFilesMixin._url()`` for ``name`` once it is stored as ``stored``."""
+    _, fragment = urldefrag(name)
+    final_url = _storage_url(static_url, stored)
+    query_fragment = "?#" in name
+    if fragment or query_fragment:
+        parts = list(urlsplit(final_url))
+        if fragment and not parts[4]:
+            parts[4] = fragment
+        if query_fragment and not parts[3]:
+            parts[2] += "?"
+        final_url = urlunsplit(parts)
+    return unquote(final_url)
+
+
+def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
+    """The URL written back for ``target`` when its file is named ``hashed_key``.
+
+    Django's ``url_converter``: the last path segment of the stored URL replaces
+    the last segment of the URL as written; the fragment is restored.
+    """
+    final = _django_url(target.name, _stored_name(target, hashed_key), static_url)
     transformed = "/".join(target.url_path.split("/")[:-1] + final.split("/")[-1:])
     if target.fragment:
         transformed += ("?#" if "?#" in target.url else "#") + target.fragment
@@ -170,11 +201,20 @@ def rewrite(
         spans = comment_spans(text) if is_css else []
         starts = [start for start, _ in spans]
 
-        def convert(match: re.Match[str], text: str = text) -> str:
+        def convert(
+            match: re.Match[str],
+            text: str = text,
+            pattern: Pattern = pattern,
+            spans: list[tuple[int, int]] = spans,
+            starts: list[int] = starts,
+        ) -> str:
             groups = match.groupdict()
             target = parse_target(source, groups["url"], static_url)
             if target is None:
                 return groups["matched"]
+            if target.directory:
+                groups["url"] = hashed_url(target, target.key, static_url)
+                return pattern.template % groups
             occurrence = Occurrence(
                 source,
                 text.count("\n", 0, match.start()) + 1,
