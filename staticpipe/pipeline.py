@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cleanup, collect, finders, manifest, postprocess, state
+from . import cleanup, collect, finders, lock, manifest, postprocess, state
 from .config import Config
 from .options import RunOptions, Summary
 
@@ -57,6 +57,13 @@ def run(
 ) -> Summary:
     """Run every phase once, incrementally; raise StaticpipeError on bad input."""
     options = options or RunOptions()
+    if options.dry_run:
+        return _run(config, options, log)
+    with lock.locked(config):
+        return _run(config, options, log)
+
+
+def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Summary:
     summary = Summary(root=str(config.static_root), link=options.link)
     found = discover(config)
     if options.clear:

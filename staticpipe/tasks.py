@@ -14,7 +14,6 @@ the sources, catching what mtimes hide (restored mtimes, deleted outputs).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 from doit import task_params
 from doit.exceptions import TaskFailed
 
-from . import cleanup, collect, finders, manifest, pipeline, postprocess, state
+from . import cleanup, collect, finders, lock, manifest, pipeline, postprocess, state
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
@@ -62,24 +61,6 @@ def _resolve_config(source: ConfigSource) -> Config:
     if source is None and os.environ.get("STATICPIPE_CONFIG"):
         source = os.environ["STATICPIPE_CONFIG"]
     return load_config(source)
-
-
-_locks: dict[str, int] = {}
-
-
-def _lock(config: Config) -> None:
-    """Hold an exclusive lock on the state directory until this process exits."""
-    key = str(config.state_path)
-    if key in _locks:
-        return
-    config.state_path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(config.state_path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"staticpipe: waiting for another run using {key} ...", file=sys.stderr)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    _locks[key] = fd
 
 
 def _failed(error: Exception) -> TaskFailed:
@@ -123,7 +104,10 @@ class CollectRun:
             return False
 
     def discover(self) -> None:
-        if not self.options.dry_run and not self.discover_uptodate():
+        if self.options.dry_run:
+            return
+        lock.hold(self.config)  # until this doit run ends
+        if not self.discover_uptodate():
             from .fsutil import write_bytes
 
             write_bytes(str(self.found_file), self.listing())
@@ -133,6 +117,8 @@ class CollectRun:
         return not self.options.clear and not collect.pending(self.found, self.config, self.options)
 
     def copy(self) -> TaskFailed | None:
+        if not self.options.dry_run:
+            lock.hold(self.config)
         try:
             if self.options.clear:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
@@ -173,6 +159,7 @@ class CollectRun:
         return True
 
     def post_process(self) -> TaskFailed | None:
+        lock.hold(self.config)
         try:
             result = postprocess.post_process(
                 list(self.found), self.current_records(), self.config, self.log,
@@ -202,6 +189,7 @@ class CollectRun:
             return False
 
     def write_manifest(self) -> TaskFailed | None:
+        lock.hold(self.config)
         try:
             manifest.write(self.config, self.manifest_bytes())
             pipeline.finish(self.config, self.found, self.current_hashed().values(), self.summary)
@@ -218,8 +206,6 @@ class CollectRun:
 
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     run = CollectRun(config, options)
-    if not options.dry_run:
-        _lock(config)
     name = f"{prefix}collect"
     config_dep = [str(config.config_file)] if config.config_file else []
     sources = [item.source for item in run.found.values()]

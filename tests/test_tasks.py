@@ -302,3 +302,22 @@ def test_python_m_staticpipe_runs_without_a_dodo(project):
     assert proc.returncode == 0, proc.stderr
     assert "6 static files copied" in proc.stdout
     assert len(project.manifest()) == 6
+
+
+def test_a_second_run_waits_for_the_first(project):
+    from staticpipe import lock
+    from staticpipe.config import load_config
+
+    config = load_config(project.path)
+    with lock.locked(config):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "doit", "collect"],
+            cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        assert not project.root.exists()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "waiting for another run" in err
+    assert len(project.manifest()) == 6

@@ -1,0 +1,51 @@
+"""One run at a time per state directory: an exclusive ``flock`` on ``<state>/lock``.
+
+Two concurrent runs on one project would do the work twice or interleave their
+state and garbage; the second waits for the first instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .config import Config
+
+_held: dict[str, int] = {}  # state dir -> fd, for locks this process holds
+
+
+def _acquire(config: Config) -> int:
+    config.state_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(config.state_path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"staticpipe: waiting for another run using {config.state_path} ...", file=sys.stderr)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def hold(config: Config) -> None:
+    """Take the lock until this process exits (a doit run)."""
+    key = str(config.state_path)
+    if key not in _held:
+        _held[key] = _acquire(config)
+
+
+@contextmanager
+def locked(config: Config) -> Iterator[None]:
+    """Hold the lock for a block (a watcher's rebuild); re-entrant within a process."""
+    key = str(config.state_path)
+    if key in _held:
+        yield
+        return
+    _held[key] = fd = _acquire(config)
+    try:
+        yield
+    finally:
+        del _held[key]
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
