@@ -46,7 +46,7 @@ from .errors import StaticpipeError
 from .ignore import IgnoreRules
 from .manifest import manifest_path
 from .runtime import ManifestCache
-from .watcher import BuildResult, Watcher, ignored, stop_on_signals
+from .watcher import BuildResult, Watcher, ignored, stop_on_signals, wait_for_item
 
 try:
     from whitenoise import WhiteNoise
@@ -58,6 +58,8 @@ except ImportError:  # pragma: no cover - whitenoise is a dependency of serving
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT_MAX_AGE = 60  # seconds, for collected names without a hash
 DEV_CACHE = "no-cache"
+# Types WhiteNoise's table leaves as application/octet-stream.
+EXTRA_TYPES = {".map": "application/json", ".webmanifest": "application/manifest+json"}
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -115,7 +117,7 @@ class FinderFiles:
         ]
         self.static_root = os.path.realpath(config.static_root)
         self.manifest = ManifestCache(manifest_path(config))
-        self.media_types = MediaTypes()
+        self.media_types = MediaTypes(extra_types=EXTRA_TYPES)
 
     def resolve(self, name: str) -> str | None:
         """The file that serves ``name``, or None (missing, ignored, or escaping)."""
@@ -183,6 +185,7 @@ class CollectedFiles:
             not_found,
             autorefresh=True,  # see a new build without a restart
             max_age=SHORT_MAX_AGE,
+            mimetypes=EXTRA_TYPES,
             add_headers_function=self._cache_headers,
         )
         self.app.add_files(str(config.static_root), prefix=self.prefix)
@@ -365,7 +368,7 @@ def main(
             if watcher is not None:
                 watcher.run()
             else:
-                stopped.get()
+                wait_for_item(stopped)
     except KeyboardInterrupt:
         pass
     finally:

@@ -422,7 +422,7 @@ class Watcher:
 
     def next_batch(self) -> list[Change] | None:
         """The next burst of changes, or None when asked to stop."""
-        item = self.queue.get()
+        item = wait_for_item(self.queue)
         if item is STOP:
             return None
         batch = [item]
@@ -482,6 +482,20 @@ class Watcher:
         if self.on_config is not None:
             self.on_config(config)
         return True
+
+
+def wait_for_item(items: queue.SimpleQueue, poll: float = 0.2) -> object:
+    """``items.get()``, waking up regularly so that signal handlers can run.
+
+    A signal delivered to another thread does not interrupt the main thread's
+    blocking wait, and Python runs handlers only in the main thread, between
+    bytecodes: an unbounded ``get()`` could sleep through Ctrl-C for good.
+    """
+    while True:
+        try:
+            return items.get(timeout=poll)
+        except queue.Empty:
+            continue
 
 
 @contextmanager
