@@ -67,6 +67,7 @@ EVENT_TYPES: list[type[FileSystemEvent]] = [
     DirMovedEvent,
     FileClosedEvent,
 ]
+CHANGE_TYPES = frozenset(cls.event_type for cls in EVENT_TYPES)
 DEBOUNCE = 0.05  # seconds without events that end a burst
 MAX_DELAY = 2.0  # a continuous stream of events still builds this often
 
@@ -197,6 +198,8 @@ class _Handler(FileSystemEventHandler):
         self.watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in CHANGE_TYPES:  # opened, closed without writing
+            return
         plan = self.watcher.plan
         paths = [event.src_path]
         if getattr(event, "dest_path", ""):
