@@ -69,25 +69,44 @@ class _Text:
     encoding: str
 
 
+_ASCII_BYTES = [bytes([byte]) for byte in range(128)]
+
+
+def _rewritable_in(encoding: str, data: bytes, text: str) -> bool:
+    """Whether a declared charset can be rewritten in: ASCII bytes mean ASCII, one
+    by one (as the @charset rule and the URL patterns assume: not UTF-16, UTF-7,
+    EBCDIC or a Python-only codec such as unicode_escape), and the text encodes
+    back to exactly the original bytes (every byte outside a URL is kept)."""
+    try:
+        if any(byte.decode(encoding) != byte.decode("ascii") for byte in _ASCII_BYTES):
+            return False
+        return text.encode(encoding) == data
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return False
+
+
 def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
     """CSS/JS bytes as text: UTF-8 (as Django), else a declared CSS @charset."""
     try:
         return _Text(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError as exc:
-        error = exc
+        detail = f"not valid utf-8 at byte offset {exc.start}"
     declared = _CHARSET.match(data) if name.endswith(".css") else None
     if declared:
         encoding = declared.group(1).decode("ascii")
         try:
-            return _Text(data.decode(encoding), encoding)
+            text = data.decode(encoding)
         except LookupError:
-            error = None
             detail = f"unknown @charset {encoding!r}"
         except UnicodeDecodeError as exc:
-            error = exc
-    if error is not None:
-        encoding = error.encoding
-        detail = f"not valid {encoding} at byte offset {error.start}"
+            detail = f"not valid {encoding} at byte offset {exc.start}"
+        else:
+            if _rewritable_in(encoding, data, text):
+                return _Text(text, encoding)
+            detail += (
+                f"; its @charset {encoding!r} cannot be used "
+                "(not ASCII-compatible, or the bytes do not round-trip)"
+            )
     if policy == "copy":
         return _Text(None, "")
     raise DecodeError(f'{where}: {detail} (set encoding_errors = "copy" to collect it unrewritten)')
@@ -135,6 +154,7 @@ class _Run:
 
     def is_directory(self, key: str) -> bool:
         """Whether ``key`` names a directory of collected files (or the root)."""
+        key = key.rstrip("/") or "."
         if self._directories is None:
             self._directories = {"."}
             for name in self.records:
@@ -172,12 +192,13 @@ class _Run:
             if hashed is not None:
                 return hashed
             if self.is_directory(target.key):
-                return target.key  # Django: a directory exists but is not hashed
+                return target.lookup_name  # Django: a directory exists, is not hashed
             if occurrence.kind == SOURCEMAP:
                 policy = config.sourcemap_policy
             else:
                 policy = "ignore" if occurrence.in_comment else config.missing
-            line = f"{self.where(occurrence.source)}:{occurrence.line}: {occurrence.url}"
+            url = occurrence.url.strip()  # a sourcemap URL may end in spaces
+            line = f"{self.where(occurrence.source)}:{occurrence.line}: {url}"
             if not report:
                 pass
             elif policy == "error":

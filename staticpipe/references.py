@@ -116,8 +116,8 @@ def _stored_name(target: Target, hashed_key: str) -> str:
     """What Django's ``_stored_name`` returns for ``target`` stored as ``hashed_key``."""
     if target.directory:
         return target.name
-    if target.lookup_name == target.key:
-        return hashed_key
+    if target.lookup_name in (target.key, hashed_key):
+        return hashed_key  # the hashed name, or a directory's name as Django leaves it
     # Django's hashed_name(): keep the query, and the "?#" (iefix) mark
     parsed = list(urlsplit(unquote(target.lookup_name)))
     parsed[2] = hashed_key

@@ -209,6 +209,8 @@ def test_directory_urls_match_django(trees):
                 "a { background: url(fonts/); }\n"
                 "b { background: url(fonts); }\n"
                 "c { background: url(fonts/?v=1#x); }\n"
+                "d { background: url( fonts ); }\n"
+                "e { background: url(fonts/  ); }\n"
             ),
             "css/fonts/f.woff": WOFF,
         }
@@ -216,6 +218,7 @@ def test_directory_urls_match_django(trees):
     trees.assert_parity([src])
     out = text(trees, "css/a.css")
     assert 'url("fonts/")' in out and 'url("fonts")' in out
+    assert 'url("fonts ")' in out and 'url("fonts/  ")' in out  # Django keeps the blanks
 
 
 # -- @import chains and reference graphs ------------------------------------------
