@@ -72,21 +72,22 @@ class _Text:
 _ASCII_BYTES = [bytes([byte]) for byte in range(128)]
 
 
-def _rewritable_in(encoding: str, data: bytes, text: str) -> bool:
-    """Whether a declared charset can be rewritten in: ASCII bytes mean ASCII, one
-    by one (as the @charset rule and the URL patterns assume: not UTF-16, UTF-7,
-    EBCDIC or a Python-only codec such as unicode_escape), and the text encodes
-    back to exactly the original bytes (every byte outside a URL is kept)."""
+def _ascii_compatible(encoding: str) -> bool:
+    """ASCII bytes mean ASCII, one by one, as the @charset rule and the URL patterns
+    assume: not UTF-16, UTF-7, EBCDIC or a Python-only codec (unicode_escape).
+    Raises LookupError for an unknown encoding."""
     try:
-        if any(byte.decode(encoding) != byte.decode("ascii") for byte in _ASCII_BYTES):
-            return False
-        return text.encode(encoding) == data
-    except (UnicodeError, LookupError, ValueError, TypeError):
+        return all(byte.decode(encoding) == byte.decode("ascii") for byte in _ASCII_BYTES)
+    except (UnicodeError, ValueError, TypeError):
         return False
 
 
 def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
-    """CSS/JS bytes as text: UTF-8 (as Django), else a declared CSS @charset."""
+    """CSS/JS bytes as text: UTF-8 (as Django), else a declared CSS @charset.
+
+    A declared charset is used only if it is ASCII-compatible and the text encodes
+    back to exactly the original bytes (every byte outside a URL is kept).
+    """
     try:
         return _Text(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError as exc:
@@ -94,19 +95,22 @@ def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
     declared = _CHARSET.match(data) if name.endswith(".css") else None
     if declared:
         encoding = declared.group(1).decode("ascii")
+        unusable = (
+            f"; its @charset {encoding!r} cannot be used "
+            "(not ASCII-compatible, or the bytes do not round-trip)"
+        )
         try:
-            text = data.decode(encoding)
+            if not _ascii_compatible(encoding):
+                detail += unusable
+            else:
+                text = data.decode(encoding)
+                if text.encode(encoding, "replace") == data:
+                    return _Text(text, encoding)
+                detail += unusable
         except LookupError:
             detail = f"unknown @charset {encoding!r}"
         except UnicodeDecodeError as exc:
             detail = f"not valid {encoding} at byte offset {exc.start}"
-        else:
-            if _rewritable_in(encoding, data, text):
-                return _Text(text, encoding)
-            detail += (
-                f"; its @charset {encoding!r} cannot be used "
-                "(not ASCII-compatible, or the bytes do not round-trip)"
-            )
     if policy == "copy":
         return _Text(None, "")
     raise DecodeError(f'{where}: {detail} (set encoding_errors = "copy" to collect it unrewritten)')
