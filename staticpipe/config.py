@@ -90,8 +90,11 @@ def validate(config: Config) -> None:
             raise ConfigError(
                 f"{where}: dirs prefix must not start or end with '/': {location.prefix!r}"
             )
-        if ".." in location.prefix.split("/"):
-            raise ConfigError(f"{where}: dirs prefix must not contain '..': {location.prefix!r}")
+        if location.prefix and {"", ".", ".."} & set(location.prefix.split("/")):
+            raise ConfigError(
+                f"{where}: dirs prefix must be a plain relative path "
+                f"(no '.', '..' or empty parts): {location.prefix!r}"
+            )
         if os.path.realpath(location.root) == root:
             raise ConfigError(f"{where}: dirs must not contain static_root: {location.root}")
 

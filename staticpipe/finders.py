@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +66,14 @@ def locations(config: Config) -> list[Location]:
     return result
 
 
-def _walk(root: str, rules: IgnoreRules, rel: str, seen: frozenset) -> Iterator[str]:
-    """Relative POSIX paths of the files under ``root/rel``, Django's order."""
+def _walk(
+    root: str, rules: IgnoreRules, rel: str, seen: frozenset, exclude: frozenset = frozenset()
+) -> Iterator[str]:
+    """Relative POSIX paths of the files under ``root/rel``, Django's order.
+
+    Directories in ``exclude`` (dev, inode) are skipped: static_root and the state
+    directory, so a location that contains them never collects our own outputs.
+    """
     directories: list[str] = []
     try:
         entries = list(os.scandir(os.path.join(root, rel) if rel else root))
@@ -90,17 +96,30 @@ def _walk(root: str, rules: IgnoreRules, rel: str, seen: frozenset) -> Iterator[
             continue
         stat = os.stat(os.path.join(root, path))
         key = (stat.st_dev, stat.st_ino)
-        if key in seen:  # a symlink loop
+        if key in seen or key in exclude:  # a symlink loop, or our own output
             continue
-        yield from _walk(root, rules, path, seen | {key})
+        yield from _walk(root, rules, path, seen | {key}, exclude)
 
 
-def list_location(location: Location, rules: IgnoreRules) -> Iterator[str]:
+def _identities(paths: Iterable[Path]) -> frozenset:
+    keys = set()
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        keys.add((stat.st_dev, stat.st_ino))
+    return frozenset(keys)
+
+
+def list_location(
+    location: Location, rules: IgnoreRules, exclude: frozenset = frozenset()
+) -> Iterator[str]:
     root = str(location.root)
     if not os.path.isdir(root):
         return
     stat = os.stat(root)
-    for rel in _walk(root, rules, "", frozenset({(stat.st_dev, stat.st_ino)})):
+    for rel in _walk(root, rules, "", frozenset({(stat.st_dev, stat.st_ino)}), exclude):
         yield f"{location.prefix}/{rel}" if location.prefix else rel
 
 
@@ -108,10 +127,11 @@ def find_all(config: Config, rules: IgnoreRules | None = None) -> dict[str, Foun
     """Every file to collect, keyed by name, in Django's collection order."""
     rules = rules or IgnoreRules(config.ignore_patterns)
     found: dict[str, Found] = {}
+    exclude = _identities([config.static_root, config.state_path])
     for index, location in enumerate(locations(config)):
         root = str(location.root)
         skip = len(location.prefix) + 1 if location.prefix else 0
-        for name in list_location(location, rules):
+        for name in list_location(location, rules, exclude):
             if name not in found:
                 found[name] = Found(name, os.path.join(root, name[skip:]), index)
     return found

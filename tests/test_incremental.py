@@ -26,6 +26,7 @@ static_root = "build/static"
 static_url = "{url}"
 dirs = ["assets"]
 missing = "ignore"
+encoding_errors = "copy"
 ignore = [{ignore}]
 """
 
