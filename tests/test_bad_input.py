@@ -306,7 +306,9 @@ def _files(base: Path) -> list[str]:
     return sorted(p.relative_to(base).as_posix() for p in base.rglob("*"))
 
 
-@pytest.mark.parametrize("prefix", ["..", "../outside", "a/../../outside", "a/..", "/abs", ".", "./css", "a//b"])
+@pytest.mark.parametrize(
+    "prefix", ["..", "../outside", "a/../../outside", "a/..", "/abs", ".", "./css", "a//b"]
+)
 def test_dirs_prefix_that_escapes_is_rejected(tmp_path, prefix):
     project = _project(tmp_path)
     before = _files(tmp_path)
