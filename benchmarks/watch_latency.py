@@ -98,16 +98,16 @@ def main() -> None:
         wall = time.perf_counter() - start
         print(f"{tree.files:,} files; first build: {first} (wall {wall:.1f} s)")
 
-        def leaf(counter: int) -> None:  # an image one CSS file references
-            path = base / "app0001/img/img0.png"
+        def leaf(counter: int) -> None:  # one image
+            path = base / "app0000/img/img1.png"
             path.write_bytes(path.read_bytes() + f"edit {counter}".encode())
 
         def append_js(counter: int) -> None:
-            with (base / "app0002/js/m0.js").open("a") as handle:
+            with (base / "app0000/js/m3.js").open("a") as handle:
                 handle.write(f"var edit{counter};\n")
 
         def atomic_css(counter: int) -> None:  # an editor's save: temp file + rename
-            path = base / "app0003/css/c9.css"
+            path = base / "app0000/css/c9.css"
             temp = path.with_name(f".c9.css.{counter}.tmp")
             temp.write_text(path.read_text() + f".edit{counter} {{ color: red; }}\n")
             os.replace(temp, path)

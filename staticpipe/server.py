@@ -342,11 +342,11 @@ def main(
     except (StaticpipeError, OSError) as error:
         return fail(error)
 
-    source = (
-        f"static_root {config.static_root}"
-        if collected
-        else f"{len(app.files.locations)} source location(s)"  # type: ignore[union-attr]
-    )
+    if collected:
+        source = f"static_root {config.static_root}"
+    else:
+        count = len(app.files.locations)  # type: ignore[union-attr]
+        source = f"{count} source location{'' if count == 1 else 's'}"
     stopped: queue.SimpleQueue = queue.SimpleQueue()  # SimpleQueue.put is signal-safe
     try:
         with stop_on_signals(watcher.stop if watcher else lambda: stopped.put(True)):
