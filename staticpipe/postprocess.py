@@ -294,11 +294,24 @@ class _Run:
         hashed = self.reusable(name, key)
         if hashed is not None:
             self.record(name, hashed, key, refs)
+            self.replay_warnings(name)
             return
-        before = len(self.problems)
+        before, warned = len(self.problems), len(self.warnings)
         data = self.rewrite_bytes(name, self.resolver())
         ok = len(self.problems) == before
         self.write(name, hashed_path(name, md5_bytes(data)), data, key if ok else None, refs)
+        self.keep_warnings(name, warned)
+
+    def keep_warnings(self, name: str, start: int) -> None:
+        """Remember the warnings a file's rewrite gave, to repeat them when it is reused."""
+        if len(self.warnings) > start:
+            self.new[name]["warnings"] = self.warnings[start:]
+
+    def replay_warnings(self, name: str) -> None:
+        warnings = self.old.get(name, {}).get("warnings")
+        if warnings:
+            self.warnings.extend(warnings)
+            self.new[name]["warnings"] = warnings
 
     def cycle(self, members: list[str], refs: dict[str, list[str]]) -> None:
         """A reference cycle: one hash for all members, from the whole component.
@@ -313,18 +326,25 @@ class _Run:
         if all(previous):
             for member, hashed in zip(members, previous, strict=True):
                 self.record(member, hashed, key, refs[member])
+                self.replay_warnings(member)
             return
         before = len(self.problems)
         identity = {member: member for member in members}
         parts = []
+        warned = {}
         for member in members:
+            warned[member] = len(self.warnings)
             parts += [member, md5_bytes(self.rewrite_bytes(member, self.resolver(identity)))]
+        warned_end = len(self.warnings)
         digest = md5_parts(parts)
         names = {member: hashed_path(member, digest) for member in members}
         ok = len(self.problems) == before
-        for member in members:
+        for index, member in enumerate(members):
             data = self.rewrite_bytes(member, self.resolver(names, report=False))
             self.write(member, names[member], data, key if ok else None, refs[member])
+            end = warned[members[index + 1]] if index + 1 < len(members) else warned_end
+            if end > warned[member]:
+                self.new[member]["warnings"] = self.warnings[warned[member] : end]
 
     def run(self, order: list[str], workers: int) -> None:
         names_adjustable = [name for name in order if adjustable(name)]

@@ -522,3 +522,21 @@ def test_files_outside_a_cycle_follow_it(trees):
     assert after["css/img/x.png"] == before["css/img/x.png"]
     data = json.loads((root / "staticfiles.json").read_bytes())
     assert data["paths"] == after and data["version"] == "1.1"
+
+
+def test_warnings_are_repeated_on_a_rerun_that_reuses_the_file(tmp_path):
+    from staticpipe import pipeline
+    from staticpipe.config import from_mapping
+
+    project = _project(tmp_path)
+    (project / "assets" / "css" / "w.css").write_text(".w { background: url(gone.png); }\n")
+    config = from_mapping(
+        {"static_root": "build/static", "dirs": ["assets"], "missing": "warn"}, project
+    )
+    lines: list[str] = []
+    first = pipeline.run(config, log=lines.append)
+    second = pipeline.run(config, log=lines.append)
+    assert "css/w.css" not in second.post_processed  # reused, not rewritten again
+    for summary in (first, second):
+        assert [w for w in summary.warnings if "css/w.css:1: gone.png" in w], summary.warnings
+    assert sum("css/w.css:1: gone.png" in line for line in lines) == 2
