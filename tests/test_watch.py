@@ -344,3 +344,32 @@ def test_plan_classifies_events_like_the_finders(tmp_path):
     assert (static, True) in plan.watches()
     assert (str(tmp_path), False) in plan.watches()  # config dir, missing's parent
     assert json.dumps(sorted(plan.watches()))  # plain data
+
+
+def test_polling_observer_in_process(project):
+    """The fallback when inotify limits are reached, driven in a thread."""
+    from staticpipe.config import load_config
+    from staticpipe.watcher import Watcher
+
+    lines: list[str] = []
+    results = []
+    watcher = Watcher(
+        lambda: load_config(project.path), polling=True, out=lines.append, on_build=results.append
+    )
+    watcher.start()
+    assert type(watcher._observer).__name__ == "PollingObserver"
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        before = project.manifest()
+        project.write("img/bg.png", b"polled")
+        wait_until(manifest_changes(project, before), what="a rebuild seen by polling")
+        wait_until(lambda: len(results) == 2, what="the on_build callback")
+        assert results[1].changed and results[1].error is None
+        assert results[1].names["modified"] == ["img/bg.png"]
+    finally:
+        watcher.stop()
+        thread.join(TIMEOUT)
+        watcher.close()
+    assert not thread.is_alive()
+    assert lines[0].startswith("staticpipe: built in")
