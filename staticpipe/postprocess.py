@@ -38,7 +38,7 @@ def state_file(config: Config) -> Path:
 def settings_token(config: Config) -> str:
     return md5_parts(
         [
-            "3",  # bump when the rewriting rules change: old outputs are redone
+            "4",  # bump when the rewriting rules change: old outputs are redone
             config.static_url,
             str(config.js_modules),
             config.missing,

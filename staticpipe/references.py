@@ -3,6 +3,12 @@
 The patterns, their order and the way a matched URL is turned into the hashed
 URL are Django's (``HashedFilesMixin.patterns`` and ``url_converter``), so the
 output is byte-identical to ManifestStaticFilesStorage wherever Django succeeds.
+
+CSS is also tokenized (a small hand-written tokenizer for comments, strings,
+``url()`` and ``@import``, see ``scan_css``). Where CSS and Django's regex read
+a reference as different files (``url( 'x.png' )``, ``url(a\\ b.png)``,
+``@import "it's.css"``), Django looks up a file that does not exist and fails;
+there the URL CSS sees is rewritten and every other byte is kept.
 """
 
 from __future__ import annotations
@@ -155,18 +161,178 @@ def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
     return unquote(transformed)
 
 
-def comment_spans(text: str) -> list[tuple[int, int]]:
-    """``/* ... */`` comment spans of CSS text, strings skipped."""
-    spans = []
-    for match in _CSS_COMMENT_OR_STRING.finditer(text):
-        if match.group(1) is not None:
-            spans.append(match.span(1))
-    return spans
+# -- CSS syntax ------------------------------------------------------------------
+# A small hand-written tokenizer for the parts of CSS Syntax Level 3 that decide
+# what a reference is: comments, strings, ``url(`` (a url token, or a function
+# whose argument is a string) and ``@import <string>``, with CSS escapes. It
+# only runs on CSS and only tells ``rewrite`` where a real reference starts,
+# what its URL is once unescaped, and which bytes hold it.
 
-
-_CSS_COMMENT_OR_STRING = re.compile(
-    r""""(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|(/\*.*?(?:\*/|\Z))""", re.DOTALL
+_CSS_WS = " \t\n\r\f"
+_HEX = frozenset("0123456789abcdefABCDEF")
+_NAME_BEFORE = r"A-Za-z0-9_\-\\@#\x80-\U0010ffff"
+_CSS_START = re.compile(
+    rf"""/\*|["'\\]|(?<![{_NAME_BEFORE}])(?:url\(|@import(?![A-Za-z0-9_\-\\\x80-\U0010ffff]))""",
+    re.IGNORECASE,
 )
+_STRING_CHUNK = {q: re.compile(rf"[^{q}\\\n\r\f]+") for q in "\"'"}
+_URL_CHUNK = re.compile(r"""[^) \t\n\r\f"'(\\\x00-\x08\x0b\x0e-\x1f\x7f]+""")
+_BAD_URL_REST = re.compile(r"(?:[^)\\]|\\.)*\)?", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class CssRef:
+    """A reference as CSS parses it: ``url(...)`` or ``@import "..."``."""
+
+    kind: str  # URL or IMPORT
+    start: int  # the "u" of url( or the "@" of @import
+    end: int  # after the ")" or the closing quote
+    value_start: int  # the URL's raw bytes: text[value_start:value_end]
+    value_end: int
+    value: str  # unescaped, as a browser reads it (blanks around it stripped)
+    quote: str  # '"', "'" or "" (an unquoted url token)
+
+
+@dataclass
+class CssScan:
+    comments: list[tuple[int, int]]
+    refs: dict[int, CssRef]
+
+    def __post_init__(self) -> None:
+        self.comment_starts = [start for start, _ in self.comments]
+
+    def in_comment(self, position: int) -> bool:
+        return in_spans(position, self.comments, self.comment_starts)
+
+
+def _escape(text: str, i: int) -> tuple[str, int]:
+    """The escape starting with the backslash at ``i``: (character, end)."""
+    j = i + 1
+    if j >= len(text):
+        return "\ufffd", j
+    if text[j] in _HEX:
+        k = j
+        while k < len(text) and k - j < 6 and text[k] in _HEX:
+            k += 1
+        code = int(text[j:k], 16)
+        if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            code = 0xFFFD
+        if text.startswith("\r\n", k):
+            k += 2
+        elif k < len(text) and text[k] in _CSS_WS:
+            k += 1
+        return chr(code), k
+    return text[j], j + 1
+
+
+def _string(text: str, start: int) -> tuple[int, str, bool]:
+    """The string token at ``start`` (a quote): (end, value, well-formed)."""
+    quote = text[start]
+    chunk = _STRING_CHUNK[quote]
+    value: list[str] = []
+    i = start + 1
+    while i < len(text):
+        match = chunk.match(text, i)
+        if match:
+            value.append(match.group())
+            i = match.end()
+            continue
+        char = text[i]
+        if char == quote:
+            return i + 1, "".join(value), True
+        if char != "\\":
+            return i, "".join(value), False  # a newline: a bad string
+        if i + 1 < len(text) and text[i + 1] in "\n\r\f":  # an escaped newline
+            i += 3 if text.startswith("\r\n", i + 1) else 2
+            continue
+        decoded, i = _escape(text, i)
+        value.append(decoded)
+    return i, "".join(value), False  # unterminated
+
+
+def _skip_blanks(text: str, i: int, comments: bool = False) -> int:
+    while i < len(text):
+        if text[i] in _CSS_WS:
+            i += 1
+        elif comments and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+        else:
+            break
+    return i
+
+
+def _url(text: str, start: int) -> tuple[CssRef | None, int]:
+    """``url(`` at ``start``: the reference (None if malformed) and where it ends."""
+    i = _skip_blanks(text, start + 4)
+    if i < len(text) and text[i] in "\"'":  # url( <string> ): a function
+        end, value, ok = _string(text, i)
+        if not ok:
+            return None, end
+        close = _skip_blanks(text, end, comments=True)
+        if not text.startswith(")", close):
+            return None, end  # modifiers or garbage: not a plain url()
+        ref = CssRef(URL, start, close + 1, i + 1, end - 1, value.strip(_CSS_WS), text[i])
+        return ref, close + 1
+    value: list[str] = []
+    value_start = value_end = i
+    while i < len(text):
+        match = _URL_CHUNK.match(text, i)
+        if match:
+            value.append(match.group())
+            i = value_end = match.end()
+            continue
+        char = text[i]
+        if char == ")":
+            return CssRef(URL, start, i + 1, value_start, value_end, "".join(value), ""), i + 1
+        if char in _CSS_WS:
+            i = _skip_blanks(text, i)
+            if text.startswith(")", i):
+                continue
+        elif char == "\\" and i + 1 < len(text) and text[i + 1] not in "\n\r\f":
+            decoded, i = _escape(text, i)
+            value.append(decoded)
+            value_end = i
+            continue
+        break
+    # a bad url (or unterminated): consume up to the ")" as CSS does
+    return None, _BAD_URL_REST.match(text, i).end()
+
+
+def scan_css(text: str) -> CssScan:
+    """Comments and the real ``url()``/``@import`` references of a CSS text."""
+    comments: list[tuple[int, int]] = []
+    refs: dict[int, CssRef] = {}
+    i = 0
+    while (match := _CSS_START.search(text, i)) is not None:
+        start, token = match.start(), match.group()
+        if token == "/*":
+            end = text.find("*/", start + 2)
+            i = len(text) if end < 0 else end + 2
+            comments.append((start, i))
+        elif token in ("'", '"'):
+            i = _string(text, start)[0]
+        elif token == "\\":
+            i = start + 2
+        elif token[0] in "uU":
+            ref, i = _url(text, start)
+            if ref is not None:
+                refs[start] = ref
+        else:  # @import
+            i = _skip_blanks(text, match.end())
+            if i < len(text) and text[i] in "\"'":
+                end, value, ok = _string(text, i)
+                if ok:
+                    refs[start] = CssRef(
+                        IMPORT, start, end, i + 1, end - 1, value.strip(_CSS_WS), text[i]
+                    )
+                i = end
+    return CssScan(comments, refs)
+
+
+def comment_spans(text: str) -> list[tuple[int, int]]:
+    """``/* ... */`` comment spans of CSS text (strings and url tokens skipped)."""
+    return scan_css(text).comments
 
 
 def in_spans(position: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
@@ -174,6 +340,21 @@ def in_spans(position: int, spans: list[tuple[int, int]], starts: list[int]) -> 
     return index >= 0 and spans[index][0] <= position < spans[index][1]
 
 
+def serialize_url(url: str, quote: str) -> str:
+    """``url`` escaped for a CSS string in ``quote``, or for an unquoted url token."""
+
+    def hex_escape(match: re.Match[str]) -> str:
+        return f"\\{ord(match.group()):x} "
+
+    url = url.replace("\\", "\\\\")
+    if quote:
+        url = url.replace(quote, "\\" + quote)
+        return re.sub(r"[\n\r\f]", hex_escape, url)
+    url = re.sub(r"""(["'() ])""", r"\\\1", url)
+    return re.sub(r"[\n\r\f\t\x00-\x08\x0b\x0e-\x1f\x7f]", hex_escape, url)
+
+
+# -- rewriting ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Occurrence:
     """One matched reference, for error messages and the missing-file policy."""
@@ -188,6 +369,118 @@ class Occurrence:
 Resolver = Callable[[Target, Occurrence], "str | None"]
 
 
+class _Lines:
+    """Line numbers of offsets in a text (newline positions found once)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.newlines: list[int] | None = None
+
+    def __call__(self, position: int) -> int:
+        if self.newlines is None:
+            self.newlines = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_left(self.newlines, position) + 1
+
+
+def _target_id(target: Target) -> str:
+    """The file or directory a target names (``fonts/`` and ``fonts`` are one)."""
+    return posixpath.normpath(urlsplit(target.key).path.strip())
+
+
+class _Converter:
+    """Django's ``url_converter`` for one pattern over one text."""
+
+    def __init__(
+        self,
+        text: str,
+        source: str,
+        pattern: Pattern,
+        static_url: str,
+        resolve: Resolver,
+        scan: CssScan | None,
+    ):
+        self.text = text
+        self.source = source
+        self.pattern = pattern
+        self.static_url = static_url
+        self.resolve = resolve
+        self.scan = scan
+        self.line = _Lines(text)
+
+    def new_url(self, target: Target, url: str, position: int, in_comment: bool) -> str | None:
+        """The URL to write back for ``target``, or None to leave it as written."""
+        if target.directory:
+            return hashed_url(target, target.key, self.static_url)
+        occurrence = Occurrence(
+            self.source, self.line(position), url, self.pattern.kind, in_comment
+        )
+        hashed = self.resolve(target, occurrence)
+        if hashed is None:
+            return None
+        return hashed_url(target, hashed, self.static_url)
+
+    def __call__(self, match: re.Match[str]) -> str:
+        """Django's converter: the match, written back through the template."""
+        groups = match.groupdict()
+        target = parse_target(self.source, groups["url"], self.static_url)
+        if target is None:
+            return groups["matched"]
+        in_comment = self.scan is not None and self.scan.in_comment(match.start())
+        url = self.new_url(target, groups["url"], match.start(), in_comment)
+        if url is None:
+            return groups["matched"]
+        groups["url"] = url
+        return self.pattern.template % groups
+
+    def css_ref(self, match: re.Match[str]) -> CssRef | None:
+        """The reference CSS sees where Django's pattern matched, if CSS reads it
+        differently: another file (or none) than the one Django would look up."""
+        ref = self.scan.refs.get(match.start()) if self.scan else None
+        if ref is None or ref.kind != self.pattern.kind:
+            return None
+        django = parse_target(self.source, match.group("url"), self.static_url)
+        if django is None or django.directory:
+            return None  # Django looks nothing up: it cannot fail, keep its output
+        css = parse_target(self.source, ref.value, self.static_url)
+        if css is not None and _target_id(css) == _target_id(django):
+            return None
+        return ref
+
+    def rewrite_ref(self, ref: CssRef) -> str:
+        """Only the URL of ``ref`` rewritten; every other byte kept."""
+        original = self.text[ref.start : ref.end]
+        target = parse_target(self.source, ref.value, self.static_url)
+        url = target and self.new_url(target, ref.value, ref.start, False)
+        if url is None:
+            return original
+        raw = self.text[ref.value_start : ref.value_end]
+        lead = raw[: len(raw) - len(raw.lstrip(_CSS_WS))] if ref.quote else ""
+        trail = raw[len(raw.rstrip(_CSS_WS)) :] if ref.quote else ""
+        return (
+            self.text[ref.start : ref.value_start]
+            + lead
+            + serialize_url(url, ref.quote)
+            + trail
+            + self.text[ref.value_end : ref.end]
+        )
+
+    def sub(self) -> str:
+        """``pattern.regex.sub(self, text)``, except where CSS reads a reference
+        differently from Django's pattern: there CSS wins (Django would fail)."""
+        text, out, position = self.text, [], 0
+        search = self.pattern.regex.search
+        while (match := search(text, position)) is not None:
+            ref = self.css_ref(match) if self.pattern.kind in (URL, IMPORT) else None
+            if ref is None:
+                out += [text[position : match.start()], self(match)]
+                position = match.end()
+            else:
+                out += [text[position : ref.start], self.rewrite_ref(ref)]
+                position = ref.end
+        out.append(text[position:])
+        return "".join(out)
+
+
 def rewrite(
     text: str, source: str, patterns: tuple[Pattern, ...], static_url: str, resolve: Resolver
 ) -> str:
@@ -195,40 +488,20 @@ def rewrite(
 
     ``resolve`` returns the hashed name of the target's file, or None to leave the
     reference exactly as written (a missing file that the policy tolerates).
+
+    CSS: Django's patterns decide what is rewritten and how, so the output is
+    Django's wherever Django succeeds. Where CSS itself reads a ``url()`` or
+    ``@import`` differently (blanks around a quoted URL, escapes, quotes of the
+    other kind inside the URL), Django looks up a file that does not exist and
+    fails; there the reference CSS sees is rewritten, only its URL replaced.
     """
     is_css = source.endswith(".css")
     for pattern in patterns:
-        spans = comment_spans(text) if is_css else []
-        starts = [start for start, _ in spans]
-
-        def convert(
-            match: re.Match[str],
-            text: str = text,
-            pattern: Pattern = pattern,
-            spans: list[tuple[int, int]] = spans,
-            starts: list[int] = starts,
-        ) -> str:
-            groups = match.groupdict()
-            target = parse_target(source, groups["url"], static_url)
-            if target is None:
-                return groups["matched"]
-            if target.directory:
-                groups["url"] = hashed_url(target, target.key, static_url)
-                return pattern.template % groups
-            occurrence = Occurrence(
-                source,
-                text.count("\n", 0, match.start()) + 1,
-                groups["url"],
-                pattern.kind,
-                bool(spans) and in_spans(match.start(), spans, starts),
-            )
-            hashed = resolve(target, occurrence)
-            if hashed is None:
-                return groups["matched"]
-            groups["url"] = hashed_url(target, hashed, static_url)
-            return pattern.template % groups
-
-        text = pattern.regex.sub(convert, text)
+        if is_css and pattern.regex.search(text) is None:
+            continue
+        scan = scan_css(text) if is_css and pattern.kind in (URL, IMPORT) else None
+        converter = _Converter(text, source, pattern, static_url, resolve, scan)
+        text = converter.sub() if is_css else pattern.regex.sub(converter, text)
     return text
 
 
