@@ -131,7 +131,8 @@ class Plan:
 
     def _linked_dirs(self, root: str, index: int) -> Iterator[Root]:
         """Symlinked directories the finders follow out of ``root`` (loops skipped)."""
-        seen = {os.stat(root).st_ino}
+        stat = os.stat(root)
+        seen = {(stat.st_dev, stat.st_ino)}
         pending = [(root, "")]
         while pending:
             directory, relative = pending.pop()
@@ -143,7 +144,8 @@ class Plan:
                 try:
                     if not entry.is_dir():
                         continue
-                    inode = entry.stat().st_ino
+                    stat = entry.stat()
+                    inode = (stat.st_dev, stat.st_ino)
                 except OSError:
                     continue
                 path = f"{relative}/{entry.name}" if relative else entry.name
