@@ -13,8 +13,11 @@ common ``--ignore '*.map'``, which leaves CSS/JS pointing at sourcemaps that
 are not collected), the test says so and asserts staticpipe's documented
 behaviour instead (``missing_sourcemap``).
 
-staticpipe is run the way users run it: ``doit collect`` in a project
-directory with a pyproject.toml and a one-line dodo.py.
+The oracle is ``run_django`` from conftest.py (collectstatic with
+ManifestStaticFilesStorage, in process). staticpipe is run the way users run
+it: ``doit collect`` in a project directory with a pyproject.toml and a
+one-line dodo.py. Output trees are compared file by file, streaming (they hold
+~230 MB each).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pathlib import Path
 import pytest
 from projects import Project
 
+from conftest import run_django
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import realtrees  # noqa: E402
 
@@ -37,39 +42,6 @@ pytestmark = pytest.mark.slow
 
 STATIC_URL = "/static/"
 MIN_FILES = 11_000  # the pinned trees hold 11,449 files: never compare nothing
-
-
-# -- the oracle: Django's collectstatic, in process ----------------------------
-
-
-def django_collectstatic(
-    root: Path, dirs: list[Path], static_url: str = STATIC_URL, **options
-) -> None:
-    """``collectstatic --noinput`` with ManifestStaticFilesStorage into ``root``."""
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.test import override_settings
-
-    if not settings.configured:
-        settings.configure(
-            INSTALLED_APPS=["django.contrib.staticfiles"],
-            USE_TZ=True,
-            STATIC_URL=static_url,
-        )
-        django.setup()
-    storages = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
-    }
-    with override_settings(
-        STATIC_ROOT=str(root),
-        STATIC_URL=static_url,
-        STATICFILES_DIRS=[str(d) for d in dirs],
-        STATICFILES_FINDERS=["django.contrib.staticfiles.finders.FileSystemFinder"],
-        STORAGES=storages,
-    ):
-        call_command("collectstatic", interactive=False, verbosity=0, **options)
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -135,7 +107,7 @@ def real_dirs() -> list[Path]:
 @pytest.fixture(scope="module")
 def django_root(real_dirs, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("django") / "static"
-    django_collectstatic(root, real_dirs)
+    run_django(root, real_dirs)
     return root
 
 
@@ -201,7 +173,7 @@ def test_real_trees_incremental_edits_equal_django_clean_build(real_dirs, tmp_pa
     assert "fontawesomefree/svgs/regular/star-renamed.svg" in after
 
     expected = tmp_path / "django" / "static"
-    django_collectstatic(expected, dirs)
+    run_django(expected, dirs)
     assert (project.root / "staticfiles.json").read_bytes() == (
         expected / "staticfiles.json"
     ).read_bytes()
@@ -230,7 +202,7 @@ def test_ignored_sourcemaps_django_fails_staticpipe_warns(real_dirs, django_root
     # Django fails.
     django_failed = tmp_path / "django" / "static"
     with pytest.raises(ValueError, match=r"\.map' could not be found"):
-        django_collectstatic(django_failed, dirs, ignore_patterns=["*.map"])
+        run_django(django_failed, dirs, ignore=["*.map"])
     assert not (django_failed / "staticfiles.json").exists()
 
     # staticpipe, default policy: a clear error, no manifest.
@@ -267,7 +239,7 @@ def test_ignored_sourcemaps_django_fails_staticpipe_warns(real_dirs, django_root
 
     # Compare with what Django makes from the full trees (maps included).
     expected = tmp_path / "django-full" / "static"
-    django_collectstatic(expected, dirs)
+    run_django(expected, dirs)
     django_paths = manifest_paths(expected)
     for name, url in referencing.items():
         # Django's bytes with the sourcemap comment put back as written (Django
