@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from staticpipe.options import RunOptions, Summary
 MANIFEST_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 # The same storage with enough passes to converge on long reference chains in an
 # order Django's 5 passes cannot resolve: the fixed point Django would reach.
-PATIENT_STORAGE = "conftest.PatientManifestStorage"
+PATIENT_STORAGE = "staticpipe_test_storages.PatientManifestStorage"
 
 # A source directory: a path, or (prefix, path) as in STATICFILES_DIRS.
 Dir = str | os.PathLike | tuple[str, str | os.PathLike]
@@ -47,6 +48,15 @@ def _setup_django() -> None:
         import django
 
         django.setup()
+    if "staticpipe_test_storages" not in sys.modules:  # importable by PATIENT_STORAGE
+        from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
+
+        class PatientManifestStorage(ManifestStaticFilesStorage):
+            max_post_process_passes = 50
+
+        module = types.ModuleType("staticpipe_test_storages")
+        module.PatientManifestStorage = PatientManifestStorage
+        sys.modules[module.__name__] = module
 
 
 def _reset_django_caches() -> None:
@@ -111,24 +121,6 @@ def run_django(
         finally:
             _reset_django_caches()
     return static_root
-
-
-def _patient_storage():
-    from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
-
-    class PatientManifestStorage(ManifestStaticFilesStorage):
-        max_post_process_passes = 50
-
-    return PatientManifestStorage
-
-
-def __getattr__(name: str):  # the storage class, built once Django is configured
-    if name == "PatientManifestStorage":
-        _setup_django()
-        cls = _patient_storage()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(name)
 
 
 # -- staticpipe ----------------------------------------------------------------
