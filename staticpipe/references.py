@@ -398,6 +398,7 @@ class _Converter:
         static_url: str,
         resolve: Resolver,
         scan: CssScan | None,
+        on_directory: Resolver | None = None,
     ):
         self.text = text
         self.source = source
@@ -405,15 +406,18 @@ class _Converter:
         self.static_url = static_url
         self.resolve = resolve
         self.scan = scan
+        self.on_directory = on_directory
         self.line = _Lines(text)
 
     def new_url(self, target: Target, url: str, position: int, in_comment: bool) -> str | None:
         """The URL to write back for ``target``, or None to leave it as written."""
-        if target.directory:
-            return hashed_url(target, target.key, self.static_url)
         occurrence = Occurrence(
             self.source, self.line(position), url, self.pattern.kind, in_comment
         )
+        if target.directory:  # never looked up: written back unhashed, as Django does
+            if self.on_directory is not None:
+                self.on_directory(target, occurrence)
+            return hashed_url(target, target.key, self.static_url)
         hashed = self.resolve(target, occurrence)
         if hashed is None:
             return None
@@ -482,12 +486,19 @@ class _Converter:
 
 
 def rewrite(
-    text: str, source: str, patterns: tuple[Pattern, ...], static_url: str, resolve: Resolver
+    text: str,
+    source: str,
+    patterns: tuple[Pattern, ...],
+    static_url: str,
+    resolve: Resolver,
+    on_directory: Resolver | None = None,
 ) -> str:
     """Apply each pattern in turn (Django's order) and write back the hashed URLs.
 
     ``resolve`` returns the hashed name of the target's file, or None to leave the
     reference exactly as written (a missing file that the policy tolerates).
+    Directory URLs (``url(fonts/)``) are not resolved; Django still writes them
+    back through its template (``url("fonts/")``); ``on_directory`` sees them.
 
     CSS: Django's patterns decide what is rewritten and how, so the output is
     Django's wherever Django succeeds. Where CSS itself reads a ``url()`` or
@@ -500,7 +511,7 @@ def rewrite(
         if is_css and pattern.regex.search(text) is None:
             continue
         scan = scan_css(text) if is_css and pattern.kind in (URL, IMPORT) else None
-        converter = _Converter(text, source, pattern, static_url, resolve, scan)
+        converter = _Converter(text, source, pattern, static_url, resolve, scan, on_directory)
         text = converter.sub() if is_css else pattern.regex.sub(converter, text)
     return text
 
@@ -508,12 +519,16 @@ def rewrite(
 def references(
     text: str, source: str, patterns: tuple[Pattern, ...], static_url: str
 ) -> list[tuple[Target, Occurrence]]:
-    """Every reference in ``text`` (the same matches ``rewrite`` will see)."""
+    """Every reference in ``text`` (the same matches ``rewrite`` will see).
+
+    Directory URLs are listed too (``target.directory``): they are never looked
+    up, but ``rewrite`` changes their bytes, so a file with one is not unchanged.
+    """
     found: list[tuple[Target, Occurrence]] = []
 
     def record(target: Target, occurrence: Occurrence) -> str:
         found.append((target, occurrence))
         return target.key
 
-    rewrite(text, source, patterns, static_url, record)
+    rewrite(text, source, patterns, static_url, record, on_directory=record)
     return found

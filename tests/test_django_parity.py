@@ -221,6 +221,13 @@ def test_directory_urls_match_django(trees):
     assert 'url("fonts ")' in out and 'url("fonts/  ")' in out  # Django keeps the blanks
 
 
+def test_file_whose_only_url_is_a_directory_matches_django(trees):
+    # No file is looked up, yet Django rewrites the bytes: not an unchanged file.
+    src = trees.write({"css/a.css": ".a { background: url(fonts/) }", "css/fonts/f.woff": WOFF})
+    trees.assert_parity([src])
+    assert text(trees, "css/a.css") == '.a { background: url("fonts/") }'
+
+
 # -- @import chains and reference graphs ------------------------------------------
 def _chain(depth: int, deepest_first: bool) -> dict[str, str | bytes]:
     """``depth`` CSS files importing each other in a line, ending in a PNG.
