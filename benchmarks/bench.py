@@ -534,7 +534,7 @@ def report(results: list[TreeResult], runs: int, argv: list[str], notes: list[st
         "",
     ]
     for note in notes:
-        lines += [f"> {note}", ""]
+        lines += ["> " + note.replace("\n", "\n> "), ""]
     for result in results:
         lines += [
             f"## {result.tree.name}: {result.tree.files:,} files",
@@ -593,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     results: list[TreeResult] = []
+    failed = False
     try:
         builders = []
         if not args.no_real:
@@ -609,7 +610,12 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"real trees skipped: {exc}")
                 continue
             log(f"{tree.name}: {tree.files:,} files, {runs} run(s)")
-            results.append(bench_tree(tree, tree_work, runs))
+            try:
+                results.append(bench_tree(tree, tree_work, runs))
+            except ChildFailed as exc:
+                failed = True
+                notes.append(f"{tree.name}: a run failed, no results: {str(exc)[-1500:]}")
+                log(f"{tree.name}: FAILED: {exc}")
             if not args.keep:
                 remove(tree_work)
     finally:
@@ -620,10 +626,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     text = report(results, runs, argv, notes)
     print(text)
-    if write:
+    if write and not failed:
         args.output.write_text(text)
         log(f"wrote {args.output}")
-    return 1 if any(r.problems for r in results) else 0
+    return 1 if failed or any(r.problems for r in results) else 0
 
 
 if __name__ == "__main__":
