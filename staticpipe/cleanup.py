@@ -55,6 +55,7 @@ def forget_outputs(config: Config) -> None:
 
     for path in (collect.state_file(config), postprocess.state_file(config)):
         state.discard(path)
+    state.discard(config.state_path / "outputs.json")
     state.discard(_garbage_file(config))
 
 

@@ -10,6 +10,7 @@ removed only after the new manifest is in place (see ``cleanup``).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +37,8 @@ def state_file(config: Config) -> Path:
 
 
 def signature(source: str) -> list[int]:
-    stat = os.stat(source)
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    info = os.stat(source)
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
 @dataclass
@@ -54,16 +55,40 @@ def load_records(config: Config) -> dict[str, Record]:
     return saved.get("files", {})
 
 
-def pending(found: dict[str, Found], config: Config, options: RunOptions) -> list[str]:
-    """Names whose copy must be (re)made; empty when the phase is up to date."""
-    records = load_records(config)
+def outputs_current(
+    found: dict[str, Found],
+    records: dict[str, Record],
+    config: Config,
+    link: bool,
+    suspect: set[str] | None = None,
+) -> bool:
+    """Every found file has a record and its copy in static_root.
+
+    Copies are looked at (one lstat each) only in the ``suspect`` directories
+    (see outputs.py), or everywhere if that is None.
+
+    Source changes are not looked at here: doit's file_dep check (``StatChecker``
+    in tasks.py: mtime, size, ctime, inode) does that. Racily recorded files are
+    checked in full, by content.
+    """
     root = str(config.static_root)
-    stale = []
     for name, item in found.items():
         record = records.get(name)
-        if not _unchanged(record, item.source, options.link, os.path.join(root, name)):
-            stale.append(name)
-    return stale
+        if not record or record[0] != item.source or record[6] != link:
+            return False
+        dest = os.path.join(root, name)
+        if len(record) > 7 and record[7]:
+            if not _unchanged(record, item.source, link, dest):
+                return False
+            continue
+        if suspect is not None and os.path.dirname(name) not in suspect:
+            continue
+        try:
+            if stat.S_ISLNK(os.lstat(dest).st_mode) != link:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _unchanged(record: Record | None, source: str, link: bool, dest: str) -> bool:
@@ -76,7 +101,10 @@ def _unchanged(record: Record | None, source: str, link: bool, dest: str) -> boo
             return False
     except OSError:
         return False
-    return os.path.islink(dest) == link and os.path.lexists(dest)
+    try:
+        return stat.S_ISLNK(os.lstat(dest).st_mode) == link
+    except OSError:
+        return False
 
 
 def _racy(mtime_ns: int, ctime_ns: int) -> bool:
@@ -148,11 +176,11 @@ def collect(
     finally:
         # Whatever was copied is recorded, even if a later copy failed.
         gone = set(records) - set(found)
-        cleanup.add_garbage(config, sorted(gone), live=found.keys())
-        state.save(
-            state_file(config),
-            {"root": root, "files": {**_kept(records, found), **result.records}},
-        )
+        if gone:
+            cleanup.add_garbage(config, sorted(gone), live=found.keys())
+        files = {**_kept(records, found), **result.records}
+        if files != records or not state_file(config).exists():
+            state.save(state_file(config), {"root": root, "files": files})
     return result
 
 

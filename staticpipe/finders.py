@@ -87,13 +87,12 @@ def _walk(
         if is_dir:
             directories.append(entry.name)
             continue
-        path = f"{rel}/{entry.name}" if rel else entry.name
-        if not rules.ignores_file(path) and entry.is_file():
-            yield path
+        if not rules.ignores_entry(rel, entry.name, False) and entry.is_file():
+            yield f"{rel}/{entry.name}" if rel else entry.name
     for name in directories:
-        path = f"{rel}/{name}" if rel else name
-        if rules.ignores_dir(path):
+        if rules.ignores_entry(rel, name, True):
             continue
+        path = f"{rel}/{name}" if rel else name
         stat = os.stat(os.path.join(root, path))
         key = (stat.st_dev, stat.st_ino)
         if key in seen or key in exclude:  # a symlink loop, or our own output

@@ -14,6 +14,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 _counter = itertools.count()
 _dir_lock = threading.Lock()
+_known_dirs: set[str] = set()  # directories this process made or saw (saves a stat per file)
 
 
 def _temp_name(dest: str) -> str:
@@ -23,30 +24,50 @@ def _temp_name(dest: str) -> str:
 
 def makedirs(directory: str, mode: int | None = None) -> None:
     """Create ``directory`` and its parents; new ones get ``mode`` (Django's rule)."""
-    if os.path.isdir(directory):
+    if directory in _known_dirs:
         return
-    if mode is None:
-        os.makedirs(directory, exist_ok=True)
-        return
-    with _dir_lock:  # os.umask is process-wide
-        old = os.umask(0)
-        try:
-            os.makedirs(directory, mode, exist_ok=True)
-        finally:
-            os.umask(old)
+    if not os.path.isdir(directory):
+        if mode is None:
+            os.makedirs(directory, exist_ok=True)
+        else:
+            with _dir_lock:  # os.umask is process-wide
+                old = os.umask(0)
+                try:
+                    os.makedirs(directory, mode, exist_ok=True)
+                finally:
+                    os.umask(old)
+    _known_dirs.add(directory)
 
 
-def _finish(temp: str, dest: str, file_mode: int | None) -> None:
-    os.chmod(temp, file_mode if file_mode is not None else 0o666 & ~_UMASK)
+def _create(temp: str, dir_mode: int | None):
+    """Open a new temp file for writing; remake its directory if it vanished."""
+    try:
+        return open(temp, "xb")
+    except FileNotFoundError:
+        directory = os.path.dirname(temp)
+        _known_dirs.discard(directory)
+        makedirs(directory, dir_mode)
+        return open(temp, "xb")
+
+
+def _finish(temp: str, dest: str, file_mode: int | None, created: bool = True) -> None:
+    """Set the mode and rename into place. A file this process created already has
+    the default mode (0o666 & ~umask), so only an explicit mode needs a chmod."""
+    if file_mode is not None:
+        os.chmod(temp, file_mode)
+    elif not created:
+        os.chmod(temp, 0o666 & ~_UMASK)
     os.replace(temp, dest)
 
 
-def write_bytes(dest: str, data: bytes, file_mode: int | None = None, dir_mode: int | None = None) -> None:
+def write_bytes(
+    dest: str, data: bytes, file_mode: int | None = None, dir_mode: int | None = None
+) -> None:
     """Write ``data`` to ``dest`` through a temporary name and an atomic rename."""
     makedirs(os.path.dirname(dest), dir_mode)
     temp = _temp_name(dest)
     try:
-        with open(temp, "wb") as handle:
+        with _create(temp, dir_mode) as handle:
             handle.write(data)
         _finish(temp, dest, file_mode)
     except BaseException:
@@ -54,13 +75,15 @@ def write_bytes(dest: str, data: bytes, file_mode: int | None = None, dir_mode: 
         raise
 
 
-def copy_hashing(src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None) -> str:
+def copy_hashing(
+    src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None
+) -> str:
     """Copy ``src`` to ``dest`` atomically; return the md5 of what was copied."""
     makedirs(os.path.dirname(dest), dir_mode)
     temp = _temp_name(dest)
     digest = hashlib.md5(usedforsecurity=False)
     try:
-        with open(src, "rb") as source, open(temp, "wb") as target:
+        with open(src, "rb") as source, _create(temp, dir_mode) as target:
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
                 target.write(chunk)
@@ -71,18 +94,30 @@ def copy_hashing(src: str, dest: str, file_mode: int | None = None, dir_mode: in
     return digest.hexdigest()
 
 
-def link_or_copy(src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None) -> None:
-    """Make ``dest`` a file with ``src``'s bytes: a hard link where possible."""
+def link_or_copy(
+    src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None
+) -> None:
+    """Make ``dest`` a file with ``src``'s bytes (``src`` is a regular file, not a
+    symlink): a hard link where possible, else a copy."""
     makedirs(os.path.dirname(dest), dir_mode)
+    if file_mode is None:
+        try:  # a new name appears with all its bytes at once: no temp name needed
+            os.link(src, dest)
+            return
+        except OSError:
+            pass
     temp = _temp_name(dest)
     try:
-        if os.path.islink(src):
+        try:
+            os.link(src, temp)
+        except FileNotFoundError:
+            if not os.path.exists(src):
+                raise
+            _known_dirs.discard(os.path.dirname(dest))
+            makedirs(os.path.dirname(dest), dir_mode)
+            os.link(src, temp)
+        except OSError:
             shutil.copyfile(src, temp)
-        else:
-            try:
-                os.link(src, temp)
-            except OSError:
-                shutil.copyfile(src, temp)
         _finish(temp, dest, file_mode)
     except BaseException:
         _discard(temp)

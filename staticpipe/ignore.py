@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Iterable
 
 import pathspec
+
+
+def _simple(pattern: str) -> bool:
+    """A pattern that matches on one path component's name, wherever it is.
+
+    Such patterns (``CVS``, ``.*``, ``*~``, ``*.scss``, ``node_modules/``) are
+    most of them; they are matched with one compiled regex per name instead of
+    pathspec's per-path matching. Anything else (slashes, ``**``, negation,
+    escapes, comments) goes through pathspec.
+    """
+    body = pattern[:-1] if pattern.endswith("/") else pattern
+    return (
+        bool(body)
+        and body.strip() == body
+        and not body.startswith(("!", "#"))
+        and not (set(body) & {"/", "\\"})
+    )
+
+
+def _union(patterns: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns)) if patterns else None
 
 
 class IgnoreRules:
@@ -13,9 +36,32 @@ class IgnoreRules:
     def __init__(self, patterns: Iterable[str]):
         self.patterns = tuple(patterns)
         self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
+        self._fast = all(_simple(p) for p in self.patterns)
+        names = [p.rstrip("/") for p in self.patterns]
+        self._dir_re = _union(names)
+        self._file_re = _union([p for p in self.patterns if not p.endswith("/")])
+
+    def ignores_entry(self, parent: str, name: str, is_dir: bool) -> bool:
+        """Whether ``parent/name`` is ignored, given that ``parent`` is not (a walk)."""
+        if not self._fast:
+            path = f"{parent}/{name}" if parent else name
+            return self.ignores_dir(path) if is_dir else self.ignores_file(path)
+        return self.ignores_name(name, is_dir)
+
+    def ignores_name(self, name: str, is_dir: bool) -> bool:
+        regex = self._dir_re if is_dir else self._file_re
+        return regex is not None and regex.match(name) is not None
+
+    def _dirs_ignored(self, parts: list[str]) -> bool:
+        return self._dir_re is not None and any(self._dir_re.match(part) for part in parts)
 
     def ignores_file(self, relpath: str) -> bool:
-        return self._spec.match_file(relpath)
+        if not self._fast:
+            return self._spec.match_file(relpath)
+        parts = relpath.split("/")
+        return self._dirs_ignored(parts[:-1]) or self.ignores_name(parts[-1], is_dir=False)
 
     def ignores_dir(self, relpath: str) -> bool:
-        return self._spec.match_file(relpath + "/")
+        if not self._fast:
+            return self._spec.match_file(relpath + "/")
+        return self._dirs_ignored(relpath.split("/"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cleanup, collect, finders, lock, manifest, postprocess, state
+from . import cleanup, collect, finders, lock, manifest, outputs, postprocess, state
 from .config import Config
 from .options import RunOptions, Summary
 
@@ -77,4 +77,5 @@ def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Sum
         finish(config, found, (), summary)
     elif options.post_process:
         post_process_and_manifest(found, result.records, config, summary, options, log)
+    outputs.record(config, found)
     return summary

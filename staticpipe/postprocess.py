@@ -176,9 +176,13 @@ class _Run:
         old = self.old.get(name, {})
         if old.get("md5") == md5 and "refs" in old:
             return old["refs"]
+        undecodable = f"{self.where(name)}: not rewritten (undecodable), copied as is"
+        if old.get("md5") == md5 and old.get("raw"):
+            self.warnings.append(undecodable)
+            return None
         text = self.text(name)
         if text.text is None:
-            self.warnings.append(f"{self.where(name)}: not rewritten (undecodable), copied as is")
+            self.warnings.append(undecodable)
             return None
         patterns = patterns_for(name, self.config.js_modules)
         found = references(text.text, name, patterns, self.config.static_url)
@@ -276,8 +280,8 @@ class _Run:
 
         def make(item: tuple[str, str]) -> None:
             name, hashed = item
-            collected = os.path.join(self.root, name)
-            source = collected if not os.path.islink(collected) else self.records[name][0]
+            record = self.records[name]
+            source = record[0] if record[6] else os.path.join(self.root, name)  # linked?
             fsutil.link_or_copy(
                 source,
                 os.path.join(self.root, hashed),
@@ -350,13 +354,20 @@ class _Run:
         names_adjustable = [name for name in order if adjustable(name)]
         refs: dict[str, list[str]] = {}
         plain = [name for name in order if not adjustable(name)]
+        unreferencing, raw = [], []
         for name in names_adjustable:
             found = self.refs(name)
             if found is None:
-                plain.append(name)
+                raw.append(name)
+            elif not found:  # nothing to rewrite: the output is the input, bytes and all
+                unreferencing.append(name)
             else:
                 refs[name] = found
-        self.plain_files(plain, workers)
+        self.plain_files(plain + unreferencing + raw, workers)
+        for name in unreferencing:
+            self.new[name]["refs"] = []
+        for name in raw:
+            self.new[name]["raw"] = True
         for component in components(refs):
             if is_cycle(component, refs):
                 self.cycle(component, refs)
@@ -369,8 +380,11 @@ class _Run:
             for name, old in self.old.items()
             if "hashed" in old and self.new.get(name, {}).get("hashed") != old["hashed"]
         ]
-        cleanup.add_garbage(self.config, garbage, live=self.final.values())
+        if garbage:
+            cleanup.add_garbage(self.config, garbage, live=self.final.values())
         files = {**{n: e for n, e in self.old.items() if n in self.records}, **self.new}
+        if not garbage and files == self.old and state_file(self.config).exists():
+            return  # nothing changed: leave the file (and its mtime) alone
         state.save(
             state_file(self.config), {"root": self.root, "token": self.token, "files": files}
         )

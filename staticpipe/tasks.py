@@ -21,18 +21,39 @@ from collections.abc import Callable
 from typing import Any
 
 from doit import task_params
+from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 
-from . import cleanup, collect, finders, lock, manifest, pipeline, postprocess, state
+from . import cleanup, collect, finders, lock, manifest, outputs, pipeline, postprocess, state
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
+
+
+class StatChecker(FileChangedChecker):
+    """A file_dep changed if its mtime, size, ctime or inode did.
+
+    ctime and inode see what mtime alone hides: a content change behind a
+    restored mtime (``cp -p``, archive extraction), a file replaced by another.
+    No content hashing: the collect phase hashes what it copies anyway.
+    """
+
+    def check_modified(self, file_path, file_stat, state):
+        return _stat_state(file_stat) != state
+
+    def get_state(self, dep, current_state):
+        return _stat_state(os.stat(dep))
+
+
+def _stat_state(info: os.stat_result) -> list[int]:
+    return [info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino]
+
 
 DOIT_CONFIG = {
     "default_tasks": ["collect"],
     "backend": "sqlite3",
     "dep_file": ".staticpipe-doit.sqlite3",
-    "check_file_uptodate": "timestamp",
+    "check_file_uptodate": StatChecker,
 }
 
 COLLECT_PARAMS: list[dict[str, Any]] = [
@@ -77,6 +98,9 @@ class CollectRun:
         self.found = pipeline.discover(config)
         self.summary = Summary(root=str(config.static_root), link=options.link)
         self.records: dict[str, collect.Record] | None = None
+        self._saved_records: dict[str, collect.Record] | None = None
+        self._suspect: set[str] | None | bool = False  # False: not computed yet
+        self._saved_post: dict | None = None
         self.hashed: dict[str, str] | None = None
         state_dir = config.state_path
         self.found_file = state_dir / "found.json"
@@ -114,7 +138,20 @@ class CollectRun:
 
     # -- collect ---------------------------------------------------------------
     def copy_uptodate(self) -> bool:
-        return not self.options.clear and not collect.pending(self.found, self.config, self.options)
+        return not self.options.clear and collect.outputs_current(
+            self.found, self.saved_records(), self.config, self.options.link, self.suspect()
+        )
+
+    def suspect(self) -> set[str] | None:
+        """Output directories to check file by file (outputs.py); None: all."""
+        if self._suspect is False:
+            self._suspect = outputs.suspect(self.config, self.found)
+        return self._suspect
+
+    def saved_records(self) -> dict[str, collect.Record]:
+        if self._saved_records is None:
+            self._saved_records = collect.load_records(self.config)
+        return self._saved_records
 
     def copy(self) -> TaskFailed | None:
         if not self.options.dry_run:
@@ -139,21 +176,29 @@ class CollectRun:
         return self.records
 
     # -- post-process ------------------------------------------------------------
+    def saved_post(self) -> dict:
+        if self._saved_post is None:
+            self._saved_post = state.load(self.post_file)
+        return self._saved_post
+
     def post_uptodate(self) -> bool:
-        saved = state.load(self.post_file)
+        saved = self.saved_post()
         files = saved.get("files", {})
-        records = collect.load_records(self.config)
+        records = self.records if self.records is not None else self.saved_records()
         if saved.get("token") != postprocess.settings_token(self.config) or set(files) != set(
             self.found
         ):
             return False
         root = str(self.config.static_root)
+        suspect = self.suspect()
         for name, entry in files.items():
             record = records.get(name)
             if record is None or entry.get("md5") != record[5]:
                 return False
-            if "refs" not in entry and name.endswith((".css", ".js")):
+            if "refs" not in entry and "raw" not in entry and name.endswith((".css", ".js")):
                 return False
+            if suspect is not None and os.path.dirname(name) not in suspect:
+                continue
             if not os.path.exists(os.path.join(root, entry["hashed"])):
                 return False
         return True
@@ -175,7 +220,7 @@ class CollectRun:
     # -- manifest --------------------------------------------------------------
     def current_hashed(self) -> dict[str, str]:
         if self.hashed is None:
-            files = state.load(self.post_file).get("files", {})
+            files = self.saved_post().get("files", {})
             self.hashed = {name: files[name]["hashed"] for name in self.found}
         return self.hashed
 
@@ -183,6 +228,8 @@ class CollectRun:
         return manifest.render(manifest.ordered_paths(self.found, self.current_hashed()))
 
     def manifest_uptodate(self) -> bool:
+        if outputs.manifest_unchanged(self.config):
+            return True  # the file the last complete run wrote; its inputs are file_deps
         try:
             return self.manifest_file.read_bytes() == self.manifest_bytes()
         except (OSError, KeyError):
@@ -199,8 +246,11 @@ class CollectRun:
 
     # -- summary ---------------------------------------------------------------
     def report(self) -> None:
-        if self.records is None and not self.options.dry_run:
-            self.summary.unmodified = list(self.found)
+        if not self.options.dry_run:
+            if self.records is None:
+                self.summary.unmodified = list(self.found)
+            if self.records is not None or self.hashed is not None or self.suspect() != set():
+                outputs.record(self.config, self.found)
         print(self.summary.line())
 
 

@@ -1,0 +1,89 @@
+"""A cheap check that static_root still holds every output: directory mtimes.
+
+Deleting, adding or renaming a file changes its directory's mtime. After a run
+the mtime of every output directory is recorded; a later up-to-date check then
+looks at files only in directories whose mtime moved (or that were modified so
+close to the recording that a later change could share the timestamp), one
+stat per directory instead of one per file.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import state
+from .cleanup import MANIFEST_NAME
+from .config import Config
+
+RACY_NS = 50_000_000  # timestamps closer than this to the recording are not trusted
+
+
+def _file(config: Config) -> Path:
+    return config.state_path / "outputs.json"
+
+
+def directories(names: Iterable[str]) -> set[str]:
+    return {posixpath.dirname(name) for name in names}
+
+
+def _identity(path: str) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_mtime_ns, info.st_size, info.st_ino]
+
+
+def record(config: Config, names: Iterable[str]) -> None:
+    """Remember the mtimes of the directories that hold ``names`` (after a run)."""
+    root = str(config.static_root)
+    dirs = {}
+    for directory in directories(names):
+        try:
+            dirs[directory] = os.stat(os.path.join(root, directory)).st_mtime_ns
+        except OSError:
+            continue
+    manifest = _identity(os.path.join(root, MANIFEST_NAME))
+    state.save(
+        _file(config), {"root": root, "time": time.time_ns(), "dirs": dirs, "manifest": manifest}
+    )
+
+
+def manifest_unchanged(config: Config) -> bool:
+    """The manifest is the very file the last run wrote (same mtime, size, inode)."""
+    saved = state.load(_file(config))
+    if saved.get("root") != str(config.static_root) or not saved.get("manifest"):
+        return False
+    return _identity(os.path.join(str(config.static_root), MANIFEST_NAME)) == saved["manifest"]
+
+
+def forget(config: Config) -> None:
+    state.discard(_file(config))
+
+
+def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
+    """Directories (relative to static_root) whose files must be checked one by one.
+
+    None means "all of them": nothing was recorded for this root.
+    """
+    saved = state.load(_file(config))
+    root = str(config.static_root)
+    if saved.get("root") != root:
+        return None
+    recorded, since = saved.get("dirs", {}), saved.get("time", 0) - RACY_NS
+    result = set()
+    for directory in directories(names):
+        mtime = recorded.get(directory)
+        if mtime is None or mtime >= since:
+            result.add(directory)
+            continue
+        try:
+            if os.stat(os.path.join(root, directory)).st_mtime_ns != mtime:
+                result.add(directory)
+        except OSError:
+            result.add(directory)
+    return result
