@@ -91,7 +91,9 @@ def outputs_current(
     return True
 
 
-def _unchanged(record: Record | None, source: str, link: bool, dest: str) -> bool:
+def _unchanged(
+    record: Record | None, source: str, link: bool, dest: str, check_copy: bool = True
+) -> bool:
     if not record or record[0] != source or record[6] != link:
         return False
     try:
@@ -101,6 +103,8 @@ def _unchanged(record: Record | None, source: str, link: bool, dest: str) -> boo
             return False
     except OSError:
         return False
+    if not check_copy:
+        return True
     try:
         return stat.S_ISLNK(os.lstat(dest).st_mode) == link
     except OSError:
@@ -134,14 +138,18 @@ def collect(
     config: Config,
     options: RunOptions,
     log: Callable[[str], None] = print,
+    suspect: set[str] | None = None,
 ) -> CollectResult:
+    """Copy what changed. ``suspect``: the only directories of static_root where a
+    copy may have gone missing since the last run (outputs.py); None: any."""
     records = load_records(config)
     root = str(config.static_root)
     result = CollectResult(records={})
     todo: list[str] = []
     for name, item in found.items():
         record = records.get(name)
-        if _unchanged(record, item.source, options.link, os.path.join(root, name)):
+        check_copy = suspect is None or os.path.dirname(name) in suspect
+        if _unchanged(record, item.source, options.link, os.path.join(root, name), check_copy):
             if len(record) > 7 and record[7]:  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]
             result.records[name] = record

@@ -24,8 +24,9 @@ def post_process_and_manifest(
     summary: Summary,
     options: RunOptions,
     log: Callable[[str], None],
+    suspect: set[str] | None = None,
 ) -> None:
-    result = postprocess.post_process(list(found), records, config, log, options.workers)
+    result = postprocess.post_process(list(found), records, config, log, options.workers, suspect)
     summary.post_processed = result.processed
     summary.warnings = result.warnings
     write_manifest(found, result.hashed, config)
@@ -66,9 +67,10 @@ def run(
 def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Summary:
     summary = Summary(root=str(config.static_root), link=options.link)
     found = discover(config)
+    suspect = None if options.clear else outputs.suspect(config, found)
     if options.clear:
         summary.deleted = collect.clear(config, options, log)
-    result = collect.collect(found, config, options, log)
+    result = collect.collect(found, config, options, log, suspect)
     summary.copied, summary.unmodified = result.copied, result.unmodified
     if options.dry_run:
         return summary
@@ -76,6 +78,6 @@ def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Sum
         drop_post_processing(config)
         finish(config, found, (), summary)
     elif options.post_process:
-        post_process_and_manifest(found, result.records, config, summary, options, log)
+        post_process_and_manifest(found, result.records, config, summary, options, log, suspect)
     outputs.record(config, found)
     return summary

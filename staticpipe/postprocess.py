@@ -119,10 +119,17 @@ def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
 class _Run:
     """One post-process run: state in, outputs written, state out."""
 
-    def __init__(self, config: Config, records: dict[str, Record], log: Callable[[str], None]):
+    def __init__(
+        self,
+        config: Config,
+        records: dict[str, Record],
+        log: Callable[[str], None],
+        suspect: set[str] | None = None,
+    ):
         self.config = config
         self.records = records
         self.log = log
+        self.suspect = suspect
         self.root = str(config.static_root)
         self.token = settings_token(config)
         saved = state.load(state_file(config))
@@ -154,6 +161,9 @@ class _Run:
         return decode(data, name, self.where(name), self.config.encoding_errors)
 
     def exists(self, hashed: str) -> bool:
+        """An output of an earlier run is still there (trusted outside suspect dirs)."""
+        if self.suspect is not None and os.path.dirname(hashed) not in self.suspect:
+            return True
         return os.path.exists(os.path.join(self.root, hashed))
 
     def is_directory(self, key: str) -> bool:
@@ -271,11 +281,14 @@ class _Run:
         """Non-adjustable files: hashed copy of the original bytes."""
         todo = []
         for name in names:
-            hashed = hashed_path(name, self.records[name][5])
-            self.final[name] = hashed
+            md5 = self.records[name][5]
             old = self.old.get(name, {})
-            self.new[name] = {"md5": self.records[name][5], "hashed": hashed}
-            if old.get("hashed") != hashed or not self.exists(hashed):
+            # "plain": the hashed name is the md5's, so an unchanged md5 keeps it
+            reuse = old.get("md5") == md5 and old.get("plain") is True
+            hashed = old["hashed"] if reuse else hashed_path(name, md5)
+            self.final[name] = hashed
+            self.new[name] = {"md5": md5, "hashed": hashed, "plain": True}
+            if not reuse or not self.exists(hashed):
                 todo.append((name, hashed))
 
         def make(item: tuple[str, str]) -> None:
@@ -396,9 +409,13 @@ def post_process(
     config: Config,
     log: Callable[[str], None] = print,
     workers: int = 4,
+    suspect: set[str] | None = None,
 ) -> PostProcessResult:
-    """Hash every collected file and rewrite CSS/JS; raise on missing references."""
-    run = _Run(config, records, log)
+    """Hash every collected file and rewrite CSS/JS; raise on missing references.
+
+    ``suspect``: see ``collect.collect``; outputs elsewhere are trusted to exist.
+    """
+    run = _Run(config, records, log, suspect)
     try:
         run.run(order, workers)
     finally:

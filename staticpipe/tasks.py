@@ -157,9 +157,10 @@ class CollectRun:
         if not self.options.dry_run:
             lock.hold(self.config)
         try:
+            suspect = None if self.options.clear else self.suspect()
             if self.options.clear:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
-            result = collect.collect(self.found, self.config, self.options, self.log)
+            result = collect.collect(self.found, self.config, self.options, self.log, suspect)
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.records = result.records
@@ -208,7 +209,7 @@ class CollectRun:
         try:
             result = postprocess.post_process(
                 list(self.found), self.current_records(), self.config, self.log,
-                self.options.workers,
+                self.options.workers, None if self.options.clear else self.suspect(),
             )  # fmt: skip
         except (StaticpipeError, OSError) as error:
             return _failed(error)
