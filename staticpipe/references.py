@@ -133,7 +133,7 @@ def _stored_name(target: Target, hashed_key: str) -> str:
     return stored
 
 
-def _django_url(name: str, stored: str, static_url: str) -> str:
+def django_url(name: str, stored: str, static_url: str) -> str:
     """Django's ``HashedFilesMixin._url()`` for ``name`` once it is stored as ``stored``."""
     _, fragment = urldefrag(name)
     final_url = _storage_url(static_url, stored)
@@ -154,7 +154,7 @@ def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
     Django's ``url_converter``: the last path segment of the stored URL replaces
     the last segment of the URL as written; the fragment is restored.
     """
-    final = _django_url(target.name, _stored_name(target, hashed_key), static_url)
+    final = django_url(target.name, _stored_name(target, hashed_key), static_url)
     transformed = "/".join(target.url_path.split("/")[:-1] + final.split("/")[-1:])
     if target.fragment:
         transformed += ("?#" if "?#" in target.url else "#") + target.fragment

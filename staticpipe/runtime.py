@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
-from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 
 from . import manifest as manifest_file
 from .config import Config, find_config_file, load_config
 from .errors import StaticpipeError
+from .references import django_url
 
 T = TypeVar("T")
 
@@ -218,17 +219,7 @@ class StaticURLs:
             stored = name
         else:
             stored = self._stored_name(clean, settings)
-        uri = quote(stored.replace("\\", "/"), safe="/~!*()'")  # Django's filepath_to_uri
-        final = urljoin(settings.base_url, uri.lstrip("/"))
-        query_fragment = "?#" in name
-        if fragment or query_fragment:
-            parts = list(urlsplit(final))
-            if fragment and not parts[4]:
-                parts[4] = fragment
-            if query_fragment and not parts[3]:
-                parts[2] += "?"
-            final = urlunsplit(parts)
-        return unquote(final)
+        return django_url(name, stored, settings.base_url)
 
     __call__ = url
 

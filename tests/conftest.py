@@ -29,6 +29,23 @@ MANIFEST_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorag
 # order Django's 5 passes cannot resolve: the fixed point Django would reach.
 PATIENT_STORAGE = "staticpipe_test_storages.PatientManifestStorage"
 
+
+# -- slow tests run only with --runslow (CI passes it) -------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow", action="store_true", default=False, help="also run @pytest.mark.slow tests"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 # A source directory: a path, or (prefix, path) as in STATICFILES_DIRS.
 Dir = str | os.PathLike | tuple[str, str | os.PathLike]
 

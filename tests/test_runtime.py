@@ -128,10 +128,9 @@ NAMES = [
 
 
 def test_urls_match_djangos_manifest_storage(project):
-    from django.conf import settings
+    from conftest import _setup_django
 
-    if not settings.configured:
-        settings.configure(STATIC_URL="/static/", INSTALLED_APPS=["django.contrib.staticfiles"])
+    _setup_django()  # the suite's one Django configuration, whichever test runs first
     from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 
     django_storage = ManifestStaticFilesStorage(location=str(project.root), base_url="/static/")
