@@ -13,6 +13,9 @@ import pytest
 from projects import DEFAULT_CONFIG, Project, mtimes, snapshot
 
 PNG = b"\x89PNG\r\n\x1a\nfake image"
+SOURCES = sorted(
+    ["img/a.png", "img/b.png", "css/uses_a.css", "css/main.css", "css/other.css", "js/app.js"]
+)
 
 
 @pytest.fixture
@@ -39,9 +42,7 @@ def test_collect_writes_hashed_files_manifest_and_django_summary(project: Projec
     result = project.doit("collect")
     assert result.summary == (f"6 static files copied to '{project.root}', 6 post-processed.")
     manifest = project.manifest()
-    assert set(manifest) == {
-        "img/a.png", "img/b.png", "css/uses_a.css", "css/main.css", "css/other.css", "js/app.js"
-    }  # fmt: skip
+    assert sorted(manifest) == SOURCES
     for name, hashed in manifest.items():
         assert (project.root / name).is_file()
         assert (project.root / hashed).is_file()
@@ -143,16 +144,7 @@ def test_no_post_process_collects_only(project):
     result = project.doit("collect", "--no-post-process")
     assert result.summary == f"6 static files copied to '{project.root}'."
     assert not (project.root / "staticfiles.json").exists()
-    assert sorted(snapshot(project.root)) == sorted(
-        [
-            "img/a.png",
-            "img/b.png",
-            "css/uses_a.css",
-            "css/main.css",
-            "css/other.css",
-            "js/app.js",
-        ]
-    )
+    assert sorted(snapshot(project.root)) == SOURCES
 
 
 def test_ignore_option_adds_gitignore_patterns(project):
@@ -226,16 +218,7 @@ def test_plain_storage_collects_without_hashing(project):
     project.doit("collect")
     project.write_config(DEFAULT_CONFIG + 'storage = "plain"\n')
     project.doit("collect")
-    assert sorted(snapshot(project.root)) == sorted(
-        [
-            "img/a.png",
-            "img/b.png",
-            "css/uses_a.css",
-            "css/main.css",
-            "css/other.css",
-            "js/app.js",
-        ]
-    )
+    assert sorted(snapshot(project.root)) == SOURCES
 
 
 def test_findstatic_prints_every_match_or_the_first(project):
