@@ -197,6 +197,17 @@ def floor(dirs: list[Path], work: Path) -> Sample:
     return sample
 
 
+STARTUP = {
+    "Django": "import django.core.management, django.contrib.staticfiles.storage",
+    "staticpipe": "import doit.doit_cmd, staticpipe.tasks",
+}
+
+
+def startup(tool: str) -> Sample:
+    """The fixed cost of a run: the interpreter and the tool's imports, no work."""
+    return measure([sys.executable, "-c", STARTUP[tool]])
+
+
 # -- trees -------------------------------------------------------------------------
 
 
@@ -364,7 +375,7 @@ class TreeResult:
         return statistics.median(self.times[tool][step])
 
     def peak_rss(self, tool: str) -> float:
-        return max(max(values) for values in self.rss[tool].values())
+        return max(max(self.rss[tool][step]) for step in STEPS)
 
 
 def log(message: str) -> None:
@@ -406,6 +417,8 @@ def bench_tree(tree: Tree, work: Path, runs: int) -> TreeResult:
             for problem in tree_differences(clean.root, staticpipe.root):
                 result.problems.append(f"incremental != clean build: {problem}")
             remove(work / "clean-project")
+        for tool in ("Django", "staticpipe"):
+            result.add(tool, "startup", startup(tool))
         sample = floor(tree.dirs, work)
         result.floor.append(sample.seconds)
         result.floor_rss.append(sample.rss_mb)
@@ -434,6 +447,11 @@ def table(result: TreeResult) -> list[str]:
             f"| {STEP_LABELS[step]} | {fmt_seconds(dj)} | {fmt_seconds(sp)} | {sp / dj:.3f} "
             f"| ≤ {TARGETS[step]} | {dj_rss:.0f} | {sp_rss:.0f} |"
         )
+    dj, sp = result.median("Django", "startup"), result.median("staticpipe", "startup")
+    lines.append(
+        f"| start-up only: interpreter + imports | {fmt_seconds(dj)} | {fmt_seconds(sp)} "
+        f"| {sp / dj:.3f} | | | |"
+    )
     floor_s = statistics.median(result.floor)
     sp_full = result.median("staticpipe", "full")
     lines.append(
