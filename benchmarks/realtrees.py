@@ -130,7 +130,12 @@ def extract(wheel_file: Path, dest: Path) -> list[Path]:
                         continue
                     archive.extract(name, partial)
                 (partial / ".complete").write_text("\n".join(roots) + "\n")
-                partial.rename(dest)
+                try:
+                    partial.rename(dest)
+                except OSError:
+                    if not marker.exists():  # not another process's complete copy
+                        raise
+                    shutil.rmtree(partial, ignore_errors=True)
             except BaseException:
                 shutil.rmtree(partial, ignore_errors=True)
                 raise
