@@ -31,9 +31,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from projects import Project
-
 from conftest import run_django
+from projects import Project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import realtrees  # noqa: E402
@@ -188,7 +187,7 @@ def _sourcemap_trees(real_dirs: list[Path]) -> list[Path]:
     return dirs
 
 
-def test_ignored_sourcemaps_django_fails_staticpipe_warns(real_dirs, django_root, tmp_path):
+def test_ignored_sourcemaps_django_fails_staticpipe_warns(real_dirs, tmp_path):
     """``--ignore '*.map'`` on real trees: Django aborts, staticpipe follows its policy.
 
     Django: ValueError "The file '...bootstrap.min.css.map' could not be found",
