@@ -6,6 +6,15 @@ from ``staticfiles.json`` (see ``staticpipe.runtime`` and docs/RUNTIME.md).
 
 from __future__ import annotations
 
-from .runtime import StaticURLs, static_url
+from typing import Any
 
 __all__ = ["StaticURLs", "static_url"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the build (doit collect) never needs the runtime.
+    if name in __all__:
+        from . import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'staticpipe' has no attribute {name!r}")

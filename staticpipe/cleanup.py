@@ -19,7 +19,7 @@ MANIFEST_NAME = "staticfiles.json"
 
 
 def _garbage_file(config: Config) -> Path:
-    return config.state_path / "garbage.json"
+    return config.state_path / "garbage.state"
 
 
 def add_garbage(config: Config, names: Iterable[str], live: Collection[str] = ()) -> None:
@@ -55,7 +55,7 @@ def forget_outputs(config: Config) -> None:
 
     for path in (collect.state_file(config), postprocess.state_file(config)):
         state.discard(path)
-    state.discard(config.state_path / "outputs.json")
+    state.discard(config.state_path / "outputs.state")
     state.discard(_garbage_file(config))
 
 

@@ -33,7 +33,7 @@ RACY_NS = 2_000_000_000
 
 
 def state_file(config: Config) -> Path:
-    return config.state_path / "collect.json"
+    return config.state_path / "collect.state"
 
 
 def signature(source: str) -> list[int]:
@@ -81,7 +81,7 @@ def outputs_current(
             if not _unchanged(record, item.source, link, dest):
                 return False
             continue
-        if suspect is not None and os.path.dirname(name) not in suspect:
+        if suspect is not None and name.rpartition("/")[0] not in suspect:
             continue
         try:
             if stat.S_ISLNK(os.lstat(dest).st_mode) != link:
@@ -139,16 +139,19 @@ def collect(
     options: RunOptions,
     log: Callable[[str], None] = print,
     suspect: set[str] | None = None,
+    records: dict[str, Record] | None = None,
 ) -> CollectResult:
     """Copy what changed. ``suspect``: the only directories of static_root where a
-    copy may have gone missing since the last run (outputs.py); None: any."""
-    records = load_records(config)
+    copy may have gone missing since the last run (outputs.py); None: any.
+    ``records``: the saved state, if the caller has loaded it already."""
+    if records is None:
+        records = load_records(config)
     root = str(config.static_root)
     result = CollectResult(records={})
     todo: list[str] = []
     for name, item in found.items():
         record = records.get(name)
-        check_copy = suspect is None or os.path.dirname(name) in suspect
+        check_copy = suspect is None or name.rpartition("/")[0] in suspect
         if _unchanged(record, item.source, options.link, os.path.join(root, name), check_copy):
             if len(record) > 7 and record[7]:  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]

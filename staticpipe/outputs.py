@@ -10,7 +10,6 @@ stat per directory instead of one per file.
 from __future__ import annotations
 
 import os
-import posixpath
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,11 +22,12 @@ RACY_NS = 50_000_000  # timestamps closer than this to the recording are not tru
 
 
 def _file(config: Config) -> Path:
-    return config.state_path / "outputs.json"
+    return config.state_path / "outputs.state"
 
 
 def directories(names: Iterable[str]) -> set[str]:
-    return {posixpath.dirname(name) for name in names}
+    """The directories (relative, POSIX; "" for the root) that hold ``names``."""
+    return {name.rpartition("/")[0] for name in names}
 
 
 def _identity(path: str) -> list[int] | None:

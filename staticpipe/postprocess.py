@@ -32,7 +32,7 @@ _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
 
 def state_file(config: Config) -> Path:
-    return config.state_path / "postprocess.json"
+    return config.state_path / "postprocess.state"
 
 
 def settings_token(config: Config) -> str:
@@ -125,6 +125,7 @@ class _Run:
         records: dict[str, Record],
         log: Callable[[str], None],
         suspect: set[str] | None = None,
+        saved: dict | None = None,
     ):
         self.config = config
         self.records = records
@@ -132,13 +133,13 @@ class _Run:
         self.suspect = suspect
         self.root = str(config.static_root)
         self.token = settings_token(config)
-        saved = state.load(state_file(config))
-        if saved.get("root") != self.root or saved.get("token") != self.token:
-            saved = {"files": saved.get("files", {}) if saved.get("root") == self.root else {}}
-            for entry in saved["files"].values():
-                entry.pop("key", None)
-                entry.pop("refs", None)
-        self.old: dict[str, dict] = saved.get("files", {})
+        if saved is None:
+            saved = state.load(state_file(config))
+        files: dict[str, dict] = saved.get("files", {}) if saved.get("root") == self.root else {}
+        if saved.get("token") != self.token:  # other settings: no key or parse is valid
+            drop = ("key", "refs")
+            files = {n: {k: v for k, v in e.items() if k not in drop} for n, e in files.items()}
+        self.old = files
         self.new: dict[str, dict] = {}
         self.final: dict[str, str] = {}
         self.problems: list[str] = []
@@ -162,7 +163,7 @@ class _Run:
 
     def exists(self, hashed: str) -> bool:
         """An output of an earlier run is still there (trusted outside suspect dirs)."""
-        if self.suspect is not None and os.path.dirname(hashed) not in self.suspect:
+        if self.suspect is not None and hashed.rpartition("/")[0] not in self.suspect:
             return True
         return os.path.exists(os.path.join(self.root, hashed))
 
@@ -288,7 +289,7 @@ class _Run:
             hashed = old["hashed"] if reuse else hashed_path(name, md5)
             self.final[name] = hashed
             self.new[name] = {"md5": md5, "hashed": hashed, "plain": True}
-            if not reuse or not self.exists(hashed):
+            if old.get("hashed") != hashed or not self.exists(hashed):
                 todo.append((name, hashed))
 
         def make(item: tuple[str, str]) -> None:
@@ -410,12 +411,14 @@ def post_process(
     log: Callable[[str], None] = print,
     workers: int = 4,
     suspect: set[str] | None = None,
+    saved: dict | None = None,
 ) -> PostProcessResult:
     """Hash every collected file and rewrite CSS/JS; raise on missing references.
 
     ``suspect``: see ``collect.collect``; outputs elsewhere are trusted to exist.
+    ``saved``: this phase's state, if the caller has loaded it already.
     """
-    run = _Run(config, records, log, suspect)
+    run = _Run(config, records, log, suspect, saved)
     try:
         run.run(order, workers)
     finally:

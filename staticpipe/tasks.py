@@ -160,7 +160,10 @@ class CollectRun:
             suspect = None if self.options.clear else self.suspect()
             if self.options.clear:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
-            result = collect.collect(self.found, self.config, self.options, self.log, suspect)
+            records = None if self.options.clear else self.saved_records()
+            result = collect.collect(
+                self.found, self.config, self.options, self.log, suspect, records
+            )
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.records = result.records
@@ -198,7 +201,7 @@ class CollectRun:
                 return False
             if "refs" not in entry and "raw" not in entry and name.endswith((".css", ".js")):
                 return False
-            if suspect is not None and os.path.dirname(name) not in suspect:
+            if suspect is not None and name.rpartition("/")[0] not in suspect:
                 continue
             if not os.path.exists(os.path.join(root, entry["hashed"])):
                 return False
@@ -210,6 +213,7 @@ class CollectRun:
             result = postprocess.post_process(
                 list(self.found), self.current_records(), self.config, self.log,
                 self.options.workers, None if self.options.clear else self.suspect(),
+                None if self.options.clear else self.saved_post(),
             )  # fmt: skip
         except (StaticpipeError, OSError) as error:
             return _failed(error)
