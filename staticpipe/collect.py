@@ -83,10 +83,7 @@ def outputs_current(
             continue
         if suspect is not None and name.rpartition("/")[0] not in suspect:
             continue
-        try:
-            if stat.S_ISLNK(os.lstat(dest).st_mode) != link:
-                return False
-        except OSError:
+        if not _copy_present(dest, link):
             return False
     return True
 
@@ -103,8 +100,20 @@ def _unchanged(
             return False
     except OSError:
         return False
-    if not check_copy:
-        return True
+    return not check_copy or _copy_present(dest, link)
+
+
+def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
+    """A record of this very source, in this mode, not racily clean."""
+    return (
+        bool(record)
+        and record[0] == item.source
+        and record[6] == options.link
+        and not (len(record) > 7 and record[7])
+    )
+
+
+def _copy_present(dest: str, link: bool) -> bool:
     try:
         return stat.S_ISLNK(os.lstat(dest).st_mode) == link
     except OSError:
@@ -140,10 +149,14 @@ def collect(
     log: Callable[[str], None] = print,
     suspect: set[str] | None = None,
     records: dict[str, Record] | None = None,
+    changed: set[str] | None = None,
 ) -> CollectResult:
     """Copy what changed. ``suspect``: the only directories of static_root where a
     copy may have gone missing since the last run (outputs.py); None: any.
-    ``records``: the saved state, if the caller has loaded it already."""
+    ``records``: the saved state, if the caller has loaded it already.
+    ``changed``: if given, the complete set of source paths whose stat changed
+    since ``records`` were saved (doit's file_dep check); other sources are not
+    stat'ed again."""
     if records is None:
         records = load_records(config)
     root = str(config.static_root)
@@ -152,7 +165,12 @@ def collect(
     for name, item in found.items():
         record = records.get(name)
         check_copy = suspect is None or name.rpartition("/")[0] in suspect
-        if _unchanged(record, item.source, options.link, os.path.join(root, name), check_copy):
+        dest = os.path.join(root, name)
+        if changed is not None and item.source not in changed and _recorded(record, item, options):
+            same = not check_copy or _copy_present(dest, options.link)
+        else:
+            same = _unchanged(record, item.source, options.link, dest, check_copy)
+        if same:
             if len(record) > 7 and record[7]:  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]
             result.records[name] = record

@@ -153,7 +153,7 @@ class CollectRun:
             self._saved_records = collect.load_records(self.config)
         return self._saved_records
 
-    def copy(self) -> TaskFailed | None:
+    def copy(self, changed: list[str]) -> TaskFailed | None:
         if not self.options.dry_run:
             lock.hold(self.config)
         try:
@@ -162,8 +162,9 @@ class CollectRun:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
             records = None if self.options.clear else self.saved_records()
             result = collect.collect(
-                self.found, self.config, self.options, self.log, suspect, records
-            )
+                self.found, self.config, self.options, self.log, suspect, records,
+                self.changed_sources(changed),
+            )  # fmt: skip
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.records = result.records
@@ -172,6 +173,14 @@ class CollectRun:
             pipeline.drop_post_processing(self.config)
             pipeline.finish(self.config, self.found, (), self.summary)
         return None
+
+    def changed_sources(self, changed: list[str]) -> set[str] | None:
+        """doit's changed file_deps, when they are the whole story: the listing is
+        the same and doit knew every source (``changed`` is empty on a first run,
+        after a failure, when only an uptodate check failed...: then None)."""
+        if not changed or str(self.found_file) in changed or self.options.clear:
+            return None
+        return set(changed)
 
     def current_records(self) -> dict[str, collect.Record]:
         if self.records is None:
