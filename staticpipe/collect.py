@@ -13,7 +13,6 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from .config import Config
 from .finders import Found
 from .hashing import md5_file
 from .options import RunOptions
+from .parallel import bounded_map
 
 # A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy]
 Record = list
@@ -37,7 +37,10 @@ def state_file(config: Config) -> Path:
 
 
 def signature(source: str) -> list[int]:
-    info = os.stat(source)
+    return _signature(os.stat(source))
+
+
+def _signature(info: os.stat_result) -> list[int]:
     return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
@@ -187,21 +190,21 @@ def collect(
     def copy_one(name: str) -> Record:
         source = found[name].source
         dest = os.path.join(root, name)
-        before = signature(source)
         if options.link:
+            before = signature(source)
             fsutil.symlink(source, dest, config.directory_permissions_mode)
             digest = md5_file(source)
         else:
-            digest = fsutil.copy_hashing(
+            digest, info = fsutil.copy_hashing(
                 source, dest, config.file_permissions_mode, config.directory_permissions_mode
             )
+            before = _signature(info)
         return [source, *before, digest, options.link, _racy(before[1], before[2])]
 
     try:
-        with ThreadPoolExecutor(max(1, options.workers)) as pool:
-            for name, record in zip(todo, pool.map(copy_one, todo), strict=True):
-                result.records[name] = record
-                result.copied.append(name)
+        for name, record in zip(todo, bounded_map(copy_one, todo, options.workers), strict=True):
+            result.records[name] = record
+            result.copied.append(name)
     finally:
         # Whatever was copied is recorded, even if a later copy failed.
         gone = set(records) - set(found)

@@ -77,13 +77,15 @@ def write_bytes(
 
 def copy_hashing(
     src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None
-) -> str:
-    """Copy ``src`` to ``dest`` atomically; return the md5 of what was copied."""
+) -> tuple[str, os.stat_result]:
+    """Copy ``src`` to ``dest`` atomically; return the md5 of what was copied and
+    the source's stat, taken on the open file before reading it."""
     makedirs(os.path.dirname(dest), dir_mode)
     temp = _temp_name(dest)
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with open(src, "rb") as source, _create(temp, dir_mode) as target:
+            info = os.fstat(source.fileno())
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
                 target.write(chunk)
@@ -91,7 +93,7 @@ def copy_hashing(
     except BaseException:
         _discard(temp)
         raise
-    return digest.hexdigest()
+    return digest.hexdigest(), info
 
 
 def link_or_copy(

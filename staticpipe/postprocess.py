@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from .config import Config
 from .errors import DecodeError, MissingReferenceError
 from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
+from .parallel import bounded_map
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
@@ -288,7 +288,7 @@ class _Run:
             reuse = old.get("md5") == md5 and old.get("plain") is True
             hashed = old["hashed"] if reuse else hashed_path(name, md5)
             self.final[name] = hashed
-            self.new[name] = {"md5": md5, "hashed": hashed, "plain": True}
+            self.new[name] = old if reuse else {"md5": md5, "hashed": hashed, "plain": True}
             if old.get("hashed") != hashed or not self.exists(hashed):
                 todo.append((name, hashed))
 
@@ -303,9 +303,8 @@ class _Run:
                 self.config.directory_permissions_mode,
             )
 
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            for (name, _), _ in zip(todo, pool.map(make, todo), strict=True):
-                self.processed.append(name)
+        for (name, _), _ in zip(todo, bounded_map(make, todo, workers), strict=True):
+            self.processed.append(name)
 
     def single(self, name: str, refs: list[str]) -> None:
         key = md5_parts([self.token, *self.ref_key(name, refs)])
@@ -378,10 +377,10 @@ class _Run:
             else:
                 refs[name] = found
         self.plain_files(plain + unreferencing + raw, workers)
-        for name in unreferencing:
-            self.new[name]["refs"] = []
+        for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
+            self.new[name] = {**self.new[name], "refs": []}
         for name in raw:
-            self.new[name]["raw"] = True
+            self.new[name] = {**self.new[name], "raw": True}
         for component in components(refs):
             if is_cycle(component, refs):
                 self.cycle(component, refs)
