@@ -33,8 +33,12 @@ def post_process_and_manifest(
     finish(config, found, result.hashed.values(), summary)
 
 
+def manifest_bytes(found: dict, hashed: dict[str, str]) -> bytes:
+    return manifest.render(manifest.ordered_paths(found, hashed))
+
+
 def write_manifest(found: dict, hashed: dict[str, str], config: Config) -> None:
-    manifest.write(config, manifest.render(manifest.ordered_paths(found, hashed)))
+    manifest.write(config, manifest_bytes(found, hashed))
 
 
 def finish(config: Config, found: dict, hashed_names, summary: Summary) -> None:

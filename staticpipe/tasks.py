@@ -239,7 +239,7 @@ class CollectRun:
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
-        return manifest.render(manifest.ordered_paths(self.found, self.current_hashed()))
+        return pipeline.manifest_bytes(self.found, self.current_hashed())
 
     def manifest_uptodate(self) -> bool:
         if outputs.manifest_unchanged(self.config):
