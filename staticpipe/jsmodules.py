@@ -310,16 +310,20 @@ class SideEffectMatcher(_Matcher):
         if head is None:
             return None
         url_start = head.end() - 1
-        url = _lazy_url(closers, lines, url_start, url_start + 1)
-        if url is None:
-            return None
-        url_end, match_end = url
-        return ModuleMatch(
-            text,
-            start,
-            match_end,
-            {"matched": text[start:match_end], "url": text[url_start:url_end]},
-        )
+        return _url_match(text, start, closers, lines, url_start, url_start + 1)
+
+
+def _url_match(
+    text: str, start: int, closers: _Positions, lines: _Lines, url_start: int, first_end: int
+) -> ModuleMatch | None:
+    """The match from ``start`` whose URL begins at ``url_start`` (B and D)."""
+    url = _lazy_url(closers, lines, url_start, first_end)
+    if url is None:
+        return None
+    url_end, match_end = url
+    return ModuleMatch(
+        text, start, match_end, {"matched": text[start:match_end], "url": text[url_start:url_end]}
+    )
 
 
 class DynamicMatcher(_Matcher):
@@ -333,16 +337,7 @@ class DynamicMatcher(_Matcher):
         url_start = start + 8
         if text[start + 6 : start + 7] != "(" or text[start + 7 : url_start] not in ("'", '"'):
             return None
-        url = _lazy_url(closers, lines, url_start, url_start)
-        if url is None:
-            return None
-        url_end, match_end = url
-        return ModuleMatch(
-            text,
-            start,
-            match_end,
-            {"matched": text[start:match_end], "url": text[url_start:url_end]},
-        )
+        return _url_match(text, start, closers, lines, url_start, url_start)
 
     def replace(self, repl: Callable[[ModuleMatch], str], match: ModuleMatch) -> str:
         if not match.group("url").startswith((".", "/")):
