@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cleanup, fsutil, state
+from . import cleanup, discovery, fsutil, state
 from .config import Config
+from .errors import StaticpipeError
 from .finders import Found
 from .hashing import md5_file
 from .options import RunOptions
@@ -205,6 +206,13 @@ def collect(
         for name, record in zip(todo, bounded_map(copy_one, todo, options.workers), strict=True):
             result.records[name] = record
             result.copied.append(name)
+    except FileNotFoundError as error:
+        # A source vanished after discovery (deleted meanwhile, or a symlink whose
+        # target went away): the next run must walk the sources again.
+        discovery.forget(config)
+        raise StaticpipeError(
+            f"{error.filename}: no longer there (removed during the run?); run again"
+        ) from None
     finally:
         # Whatever was copied is recorded, even if a later copy failed.
         gone = set(records) - set(found)

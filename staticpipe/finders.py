@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR
 
 from .config import Config, Location
 from .errors import ConfigError
@@ -66,13 +67,22 @@ def locations(config: Config) -> list[Location]:
     return result
 
 
+Visited = dict[str, "int | None"]  # directory path -> mtime_ns (None: missing)
+
+
 def _walk(
-    root: str, rules: IgnoreRules, rel: str, seen: frozenset, exclude: frozenset = frozenset()
+    root: str,
+    rules: IgnoreRules,
+    rel: str,
+    seen: frozenset,
+    exclude: frozenset = frozenset(),
+    visited: Visited | None = None,
 ) -> Iterator[str]:
     """Relative POSIX paths of the files under ``root/rel``, Django's order.
 
     Directories in ``exclude`` (dev, inode) are skipped: static_root and the state
     directory, so a location that contains them never collects our own outputs.
+    ``visited`` collects each walked directory's mtime, taken before listing it.
     """
     directories: list[str] = []
     try:
@@ -97,7 +107,9 @@ def _walk(
         key = (stat.st_dev, stat.st_ino)
         if key in seen or key in exclude:  # a symlink loop, or our own output
             continue
-        yield from _walk(root, rules, path, seen | {key}, exclude)
+        if visited is not None:
+            visited[os.path.join(root, path)] = stat.st_mtime_ns
+        yield from _walk(root, rules, path, seen | {key}, exclude, visited)
 
 
 def _identities(paths: Iterable[Path]) -> frozenset:
@@ -112,25 +124,45 @@ def _identities(paths: Iterable[Path]) -> frozenset:
 
 
 def list_location(
-    location: Location, rules: IgnoreRules, exclude: frozenset = frozenset()
+    location: Location,
+    rules: IgnoreRules,
+    exclude: frozenset = frozenset(),
+    visited: Visited | None = None,
 ) -> Iterator[str]:
     root = str(location.root)
-    if not os.path.isdir(root):
+    try:
+        stat = os.stat(root)
+    except OSError:
+        stat = None
+    if stat is None or not S_ISDIR(stat.st_mode):
+        if visited is not None:
+            visited[root] = None
         return
-    stat = os.stat(root)
-    for rel in _walk(root, rules, "", frozenset({(stat.st_dev, stat.st_ino)}), exclude):
+    if visited is not None:
+        visited[root] = stat.st_mtime_ns
+    seen = frozenset({(stat.st_dev, stat.st_ino)})
+    for rel in _walk(root, rules, "", seen, exclude, visited):
         yield f"{location.prefix}/{rel}" if location.prefix else rel
 
 
-def find_all(config: Config, rules: IgnoreRules | None = None) -> dict[str, Found]:
-    """Every file to collect, keyed by name, in Django's collection order."""
+def find_all(
+    config: Config,
+    rules: IgnoreRules | None = None,
+    visited: Visited | None = None,
+    where: list[Location] | None = None,
+) -> dict[str, Found]:
+    """Every file to collect, keyed by name, in Django's collection order.
+
+    ``visited``, if given, receives every walked directory's mtime (see
+    discovery.py); ``where`` is ``locations(config)`` if the caller has it.
+    """
     rules = rules or IgnoreRules(config.ignore_patterns)
     found: dict[str, Found] = {}
     exclude = _identities([config.static_root, config.state_path])
-    for index, location in enumerate(locations(config)):
+    for index, location in enumerate(locations(config) if where is None else where):
         root = str(location.root)
         skip = len(location.prefix) + 1 if location.prefix else 0
-        for name in list_location(location, rules, exclude):
+        for name in list_location(location, rules, exclude, visited):
             if name not in found:
                 found[name] = Found(name, os.path.join(root, name[skip:]), index)
     return found

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cleanup, collect, finders, lock, manifest, outputs, postprocess, state
+from . import cleanup, collect, discovery, finders, lock, manifest, outputs, postprocess, state
 from .config import Config
 from .options import RunOptions, Summary
 
 
 def discover(config: Config) -> dict[str, finders.Found]:
-    return finders.find_all(config)
+    return discovery.find_all(config)
 
 
 def post_process_and_manifest(

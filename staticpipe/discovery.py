@@ -1,0 +1,63 @@
+"""The finders' listing, reused while no source directory has changed.
+
+Adding, removing or renaming a file changes its directory's mtime. A full walk
+records the mtime of every directory it listed; the next discovery stats those
+directories only (one stat per directory, not one ``scandir`` entry per file)
+and walks again if any moved, appeared, vanished, or was modified so close to
+the recording that a later change could share its timestamp. File *contents*
+are not discovery's concern: collect compares every source's stat.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import finders, state
+from .config import Config
+from .finders import Found, Visited
+
+RACY_NS = 50_000_000
+
+
+def _file(config: Config):
+    return config.state_path / "found.state"
+
+
+def _unchanged(visited: Visited, since: int) -> bool:
+    for path, mtime in visited.items():
+        try:
+            now = os.stat(path).st_mtime_ns
+        except OSError:
+            now = None
+        if now != mtime or (mtime is not None and mtime >= since):
+            return False
+    return True
+
+
+def forget(config: Config) -> None:
+    """Walk again next time (a listed source turned out to be gone)."""
+    state.discard(_file(config))
+
+
+def find_all(config: Config) -> dict[str, Found]:
+    """``finders.find_all(config)``, from the last walk if no directory changed."""
+    where = finders.locations(config)
+    key = (
+        [(str(location.root), location.prefix) for location in where],
+        list(config.ignore_patterns),
+        str(config.static_root),
+        str(config.state_path),
+    )
+    saved = state.load(_file(config))
+    if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - RACY_NS):
+        return {name: Found(name, source, index) for name, source, index in saved["files"]}
+    started = time.time_ns()
+    visited: Visited = {}
+    found = finders.find_all(config, visited=visited, where=where)
+    files = [(item.name, item.source, item.location) for item in found.values()]
+    try:
+        state.save(_file(config), {"key": key, "time": started, "dirs": visited, "files": files})
+    except OSError:
+        pass  # a read-only state directory only costs the next run a walk
+    return found
