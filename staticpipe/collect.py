@@ -27,10 +27,8 @@ from .parallel import bounded_map
 # A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy]
 Record = list
 
-# A file modified this close to when it was recorded may be modified again
-# within the filesystem's timestamp granularity without its stat changing
-# (git's "racy clean" problem): such records are re-checked by content.
-RACY_NS = 2_000_000_000
+# A file modified within fsutil.RACY_NS of being recorded may change again
+# without its stat changing: such records are re-checked by content.
 
 
 def state_file(config: Config) -> Path:
@@ -125,7 +123,7 @@ def _copy_present(dest: str, link: bool) -> bool:
 
 
 def _racy(mtime_ns: int, ctime_ns: int) -> bool:
-    return time.time_ns() - max(mtime_ns, ctime_ns) < RACY_NS
+    return time.time_ns() - max(mtime_ns, ctime_ns) < fsutil.RACY_NS
 
 
 def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> list[str]:

@@ -13,11 +13,9 @@ from __future__ import annotations
 import os
 import time
 
-from . import finders, state
+from . import finders, fsutil, state
 from .config import Config
 from .finders import Found, Visited
-
-RACY_NS = 50_000_000
 
 
 def _file(config: Config):
@@ -50,7 +48,7 @@ def find_all(config: Config) -> dict[str, Found]:
         str(config.state_path),
     )
     saved = state.load(_file(config))
-    if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - RACY_NS):
+    if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - fsutil.RACY_NS):
         return {name: Found(name, source, index) for name, source, index in saved["files"]}
     started = time.time_ns()
     visited: Visited = {}

@@ -10,6 +10,11 @@ import threading
 
 from .hashing import CHUNK
 
+# Timestamps closer than this to a recording are not trusted: a later change can
+# share them (the filesystem's timestamp granularity: a few ms on ext4, 1-2 s on
+# HFS+ or FAT; git's "racy clean" problem). Read at call time, so tests may lower it.
+RACY_NS = 2_000_000_000
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _counter = itertools.count()

@@ -14,11 +14,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import state
+from . import fsutil, state
 from .cleanup import MANIFEST_NAME
 from .config import Config
-
-RACY_NS = 50_000_000  # timestamps closer than this to the recording are not trusted
 
 
 def _file(config: Config) -> Path:
@@ -74,7 +72,7 @@ def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
     root = str(config.static_root)
     if saved.get("root") != root:
         return None
-    recorded, since = saved.get("dirs", {}), saved.get("time", 0) - RACY_NS
+    recorded, since = saved.get("dirs", {}), saved.get("time", 0) - fsutil.RACY_NS
     result = set()
     for directory in directories(names):
         mtime = recorded.get(directory)

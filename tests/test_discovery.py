@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from staticpipe import discovery, finders, pipeline
+from staticpipe import discovery, finders, fsutil, pipeline
 from staticpipe.config import from_mapping
 from staticpipe.errors import StaticpipeError
 
-SETTLE = discovery.RACY_NS / 1e9 + 0.02  # past the window where timestamps are not trusted
+RACY_NS = 50_000_000  # ext4/tmpfs timestamps are fine-grained: trust them after 50 ms
+SETTLE = RACY_NS / 1e9 + 0.02  # past the window where timestamps are not trusted
+
+
+@pytest.fixture(autouse=True)
+def short_racy_window(monkeypatch):
+    monkeypatch.setattr(fsutil, "RACY_NS", RACY_NS)
 
 
 def listing(found: dict) -> list[tuple[str, str, int]]:
