@@ -30,8 +30,24 @@ class Pattern:
     kind: str
 
 
+class _Lazy:
+    """A regex compiled on first use: a run that rewrites no CSS/JS (a no-op
+    re-run) does not pay for compiling Django's case-insensitive patterns."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
 def _p(regex: str, template: str, kind: str) -> Pattern:
-    return Pattern(re.compile(regex, re.IGNORECASE), template, kind)
+    return Pattern(_Lazy(regex, re.IGNORECASE), template, kind)  # type: ignore[arg-type]
 
 
 CSS_PATTERNS = (
@@ -171,7 +187,7 @@ def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
 _CSS_WS = " \t\n\r\f"
 _HEX = frozenset("0123456789abcdefABCDEF")
 _NAME_BEFORE = r"A-Za-z0-9_\-\\@#\x80-\U0010ffff"
-_CSS_START = re.compile(
+_CSS_START = _Lazy(  # case-insensitive over all of Unicode: costly to compile
     rf"""/\*|["'\\]|(?<![{_NAME_BEFORE}])(?:url\(|@import(?![A-Za-z0-9_\-\\\x80-\U0010ffff]))""",
     re.IGNORECASE,
 )

@@ -45,8 +45,9 @@ class StatChecker(FileChangedChecker):
         return _stat_state(os.stat(dep))
 
 
-def _stat_state(info: os.stat_result) -> list[int]:
-    return [info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino]
+def _stat_state(info: os.stat_result) -> str:
+    # One short string per file_dep, not four ints: doit keeps and saves one per source.
+    return f"{info.st_mtime_ns}:{info.st_size}:{info.st_ctime_ns}:{info.st_ino}"
 
 
 DOIT_CONFIG = {
