@@ -51,11 +51,11 @@ def collect_garbage(config: Config, live: Collection[str]) -> list[str]:
 
 def forget_outputs(config: Config) -> None:
     """Drop the state of what was written (after ``--clear`` emptied static_root)."""
-    from . import collect, postprocess
+    from . import collect, outputs, postprocess
 
     for path in (collect.state_file(config), postprocess.state_file(config)):
         state.discard(path)
-    state.discard(config.state_path / "outputs.state")
+    outputs.forget(config)
     state.discard(_garbage_file(config))
 
 

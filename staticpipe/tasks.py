@@ -102,6 +102,7 @@ class CollectRun:
         self._saved_records: dict[str, collect.Record] | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
         self._saved_post: dict | None = None
+        self._listing: bytes | None = None
         self.hashed: dict[str, str] | None = None
         state_dir = config.state_path
         self.found_file = state_dir / "found.json"
@@ -112,6 +113,9 @@ class CollectRun:
 
     # -- discover --------------------------------------------------------------
     def listing(self) -> bytes:
+        """found.json's bytes: the files and the settings later phases depend on."""
+        if self._listing is not None:
+            return self._listing
         settings = {
             "static_root": str(self.config.static_root),
             "storage": self.config.storage,
@@ -120,7 +124,8 @@ class CollectRun:
             "token": postprocess.settings_token(self.config),
         }
         files = [[name, item.source] for name, item in self.found.items()]
-        return json.dumps({"settings": settings, "files": files}).encode()
+        self._listing = json.dumps({"settings": settings, "files": files}).encode()
+        return self._listing
 
     def discover_uptodate(self) -> bool:
         try:
@@ -184,8 +189,8 @@ class CollectRun:
         return set(changed)
 
     def current_records(self) -> dict[str, collect.Record]:
-        if self.records is None:
-            self.records = collect.load_records(self.config)
+        if self.records is None:  # the copy phase was up to date
+            self.records = self.saved_records()
             self.summary.unmodified = list(self.found)
         return self.records
 
