@@ -348,20 +348,19 @@ class _Run:
         before = len(self.problems)
         identity = {member: member for member in members}
         parts = []
-        warned = {}
+        warnings: dict[str, list[str]] = {}  # each member's own, to repeat on reuse
         for member in members:
-            warned[member] = len(self.warnings)
+            start = len(self.warnings)
             parts += [member, md5_bytes(self.rewrite_bytes(member, self.resolver(identity)))]
-        warned_end = len(self.warnings)
+            warnings[member] = self.warnings[start:]
         digest = md5_parts(parts)
         names = {member: hashed_path(member, digest) for member in members}
         ok = len(self.problems) == before
-        for index, member in enumerate(members):
+        for member in members:
             data = self.rewrite_bytes(member, self.resolver(names, report=False))
             self.write(member, names[member], data, key if ok else None, refs[member])
-            end = warned[members[index + 1]] if index + 1 < len(members) else warned_end
-            if end > warned[member]:
-                self.new[member]["warnings"] = self.warnings[warned[member] : end]
+            if warnings[member]:
+                self.new[member]["warnings"] = warnings[member]
 
     def run(self, order: list[str], workers: int) -> None:
         names_adjustable = [name for name in order if adjustable(name)]
