@@ -76,10 +76,10 @@ def outputs_current(
     root = str(config.static_root)
     for name, item in found.items():
         record = records.get(name)
-        if not record or record[0] != item.source or record[6] != link:
+        if not _matches(record, item.source, link):
             return False
         dest = os.path.join(root, name)
-        if len(record) > 7 and record[7]:
+        if _is_racy(record):
             if not _unchanged(record, item.source, link, dest):
                 return False
             continue
@@ -93,26 +93,30 @@ def outputs_current(
 def _unchanged(
     record: Record | None, source: str, link: bool, dest: str, check_copy: bool = True
 ) -> bool:
-    if not record or record[0] != source or record[6] != link:
+    if not _matches(record, source, link):
         return False
     try:
         if record[1:5] != signature(source):
             return False
-        if len(record) > 7 and record[7] and md5_file(source) != record[5]:
+        if _is_racy(record) and md5_file(source) != record[5]:
             return False
     except OSError:
         return False
     return not check_copy or _copy_present(dest, link)
 
 
+def _matches(record: Record | None, source: str, link: bool) -> bool:
+    """A record of this very source, copied (or linked) as asked now."""
+    return bool(record) and record[0] == source and record[6] == link
+
+
+def _is_racy(record: Record) -> bool:
+    return len(record) > 7 and bool(record[7])
+
+
 def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
     """A record of this very source, in this mode, not racily clean."""
-    return (
-        bool(record)
-        and record[0] == item.source
-        and record[6] == options.link
-        and not (len(record) > 7 and record[7])
-    )
+    return _matches(record, item.source, options.link) and not _is_racy(record)
 
 
 def _copy_present(dest: str, link: bool) -> bool:
@@ -173,7 +177,7 @@ def collect(
         else:
             same = _unchanged(record, item.source, options.link, dest, check_copy)
         if same:
-            if len(record) > 7 and record[7]:  # verified by content: settle it
+            if _is_racy(record):  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]
             result.records[name] = record
             result.unmodified.append(name)
