@@ -15,8 +15,6 @@ from .hashing import CHUNK
 # HFS+ or FAT; git's "racy clean" problem). Read at call time, so tests may lower it.
 RACY_NS = 2_000_000_000
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 _counter = itertools.count()
 _dir_lock = threading.Lock()
 _known_dirs: set[str] = set()  # directories this process made or saw (saves a stat per file)
@@ -49,19 +47,21 @@ def _create(temp: str, dir_mode: int | None):
     try:
         return open(temp, "xb")
     except FileNotFoundError:
-        directory = os.path.dirname(temp)
-        _known_dirs.discard(directory)
-        makedirs(directory, dir_mode)
+        _remake_dir(os.path.dirname(temp), dir_mode)
         return open(temp, "xb")
 
 
-def _finish(temp: str, dest: str, file_mode: int | None, created: bool = True) -> None:
+def _remake_dir(directory: str, dir_mode: int | None) -> None:
+    """A directory we made earlier is gone (deleted behind our back): make it again."""
+    _known_dirs.discard(directory)
+    makedirs(directory, dir_mode)
+
+
+def _finish(temp: str, dest: str, file_mode: int | None) -> None:
     """Set the mode and rename into place. A file this process created already has
     the default mode (0o666 & ~umask), so only an explicit mode needs a chmod."""
     if file_mode is not None:
         os.chmod(temp, file_mode)
-    elif not created:
-        os.chmod(temp, 0o666 & ~_UMASK)
     os.replace(temp, dest)
 
 
@@ -120,8 +120,7 @@ def link_or_copy(
         except FileNotFoundError:
             if not os.path.exists(src):
                 raise
-            _known_dirs.discard(os.path.dirname(dest))
-            makedirs(os.path.dirname(dest), dir_mode)
+            _remake_dir(os.path.dirname(dest), dir_mode)
             os.link(src, temp)
         except OSError:
             shutil.copyfile(src, temp)
