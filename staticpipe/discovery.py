@@ -10,7 +10,6 @@ are not discovery's concern: collect compares every source's stat.
 
 from __future__ import annotations
 
-import os
 import time
 
 from . import finders, fsutil, state
@@ -23,14 +22,7 @@ def _file(config: Config):
 
 
 def _unchanged(visited: Visited, since: int) -> bool:
-    for path, mtime in visited.items():
-        try:
-            now = os.stat(path).st_mtime_ns
-        except OSError:
-            now = None
-        if now != mtime or (mtime is not None and mtime >= since):
-            return False
-    return True
+    return not any(fsutil.mtime_moved(path, mtime, since) for path, mtime in visited.items())
 
 
 def forget(config: Config) -> None:

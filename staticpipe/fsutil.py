@@ -15,6 +15,18 @@ from .hashing import CHUNK
 # HFS+ or FAT; git's "racy clean" problem). Read at call time, so tests may lower it.
 RACY_NS = 2_000_000_000
 
+
+def mtime_moved(path: str, recorded: int | None, since: int) -> bool:
+    """``path``'s mtime is not ``recorded`` (None: it did not exist), or was too close
+    to the recording (at or after ``since``) to be trusted."""
+    if recorded is not None and recorded >= since:
+        return True
+    try:
+        return os.stat(path).st_mtime_ns != recorded
+    except OSError:
+        return recorded is not None
+
+
 _counter = itertools.count()
 _dir_lock = threading.Lock()
 _known_dirs: set[str] = set()  # directories this process made or saw (saves a stat per file)

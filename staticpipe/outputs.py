@@ -75,13 +75,7 @@ def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
     recorded, since = saved.get("dirs", {}), saved.get("time", 0) - fsutil.RACY_NS
     result = set()
     for directory in directories(names):
-        mtime = recorded.get(directory)
-        if mtime is None or mtime >= since:
-            result.add(directory)
-            continue
-        try:
-            if os.stat(os.path.join(root, directory)).st_mtime_ns != mtime:
-                result.add(directory)
-        except OSError:
+        mtime = recorded.get(directory)  # None: never recorded, so not known to hold it
+        if mtime is None or fsutil.mtime_moved(os.path.join(root, directory), mtime, since):
             result.add(directory)
     return result
