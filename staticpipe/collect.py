@@ -79,13 +79,25 @@ def outputs_current(
         if not _matches(record, item.source, link):
             return False
         dest = os.path.join(root, name)
-        if _is_racy(record):
+        if is_racy(record):
             if not _unchanged(record, item.source, link, dest):
                 return False
             continue
         if suspect is not None and name.rpartition("/")[0] not in suspect:
             continue
         if not _copy_present(dest, link):
+            return False
+    return True
+
+
+def racy_unchanged(
+    racy: dict[str, Record], found: dict[str, Found], config: Config, link: bool
+) -> bool:
+    """The racily recorded ``racy`` files still match their records, by content."""
+    root = str(config.static_root)
+    for name, record in racy.items():
+        item = found.get(name)
+        if item is None or not _unchanged(record, item.source, link, os.path.join(root, name)):
             return False
     return True
 
@@ -98,7 +110,7 @@ def _unchanged(
     try:
         if record[1:5] != signature(source):
             return False
-        if _is_racy(record) and md5_file(source) != record[5]:
+        if is_racy(record) and md5_file(source) != record[5]:
             return False
     except OSError:
         return False
@@ -110,13 +122,13 @@ def _matches(record: Record | None, source: str, link: bool) -> bool:
     return bool(record) and record[0] == source and record[6] == link
 
 
-def _is_racy(record: Record) -> bool:
+def is_racy(record: Record) -> bool:
     return len(record) > 7 and bool(record[7])
 
 
 def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
     """A record of this very source, in this mode, not racily clean."""
-    return _matches(record, item.source, options.link) and not _is_racy(record)
+    return _matches(record, item.source, options.link) and not is_racy(record)
 
 
 def _copy_present(dest: str, link: bool) -> bool:
@@ -126,7 +138,16 @@ def _copy_present(dest: str, link: bool) -> bool:
         return False
 
 
-def _racy(mtime_ns: int, ctime_ns: int) -> bool:
+def _racy(mtime_ns: int, ctime_ns: int, clock: int | None = None) -> bool:
+    """A stat a later change could share ("racily clean", as git calls it).
+
+    ``clock``: the filesystem's own time just before the stat was taken (the
+    copy's timestamp, same filesystem): racy if modified in that same tick or
+    later, so the window is one timestamp tick whatever the granularity. Without
+    it, the wall clock: modified within fsutil.RACY_NS of now.
+    """
+    if clock is not None:
+        return max(mtime_ns, ctime_ns) >= clock
     return time.time_ns() - max(mtime_ns, ctime_ns) < fsutil.RACY_NS
 
 
@@ -168,16 +189,27 @@ def collect(
     root = str(config.static_root)
     result = CollectResult(records={})
     todo: list[str] = []
+    link = options.link
     for name, item in found.items():
         record = records.get(name)
+        if (
+            changed is not None
+            and suspect is not None
+            and item.source not in changed
+            and _recorded(record, item, options)
+            and name.rpartition("/")[0] not in suspect
+        ):  # the common case of an incremental run, without a syscall
+            result.records[name] = record
+            result.unmodified.append(name)
+            continue
         check_copy = suspect is None or name.rpartition("/")[0] in suspect
         dest = os.path.join(root, name)
         if changed is not None and item.source not in changed and _recorded(record, item, options):
-            same = not check_copy or _copy_present(dest, options.link)
+            same = not check_copy or _copy_present(dest, link)
         else:
-            same = _unchanged(record, item.source, options.link, dest, check_copy)
+            same = _unchanged(record, item.source, link, dest, check_copy)
         if same:
-            if _is_racy(record):  # verified by content: settle it
+            if is_racy(record):  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]
             result.records[name] = record
             result.unmodified.append(name)
@@ -198,11 +230,12 @@ def collect(
             fsutil.symlink(source, dest, config.directory_permissions_mode)
             digest = md5_file(source)
         else:
-            digest, info = fsutil.copy_hashing(
+            digest, info, clock = fsutil.copy_hashing(
                 source, dest, config.file_permissions_mode, config.directory_permissions_mode
             )
             before = _signature(info)
-        return [source, *before, digest, options.link, _racy(before[1], before[2])]
+            return [source, *before, digest, False, _racy(before[1], before[2], clock)]
+        return [source, *before, digest, True, _racy(before[1], before[2])]
 
     try:
         for name, record in zip(todo, bounded_map(copy_one, todo, options.workers), strict=True):

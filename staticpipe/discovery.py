@@ -17,7 +17,7 @@ from .config import Config
 from .finders import Found, Visited
 
 
-def _file(config: Config):
+def state_file(config: Config):
     return config.state_path / "found.state"
 
 
@@ -27,11 +27,16 @@ def _unchanged(visited: Visited, since: int) -> bool:
 
 def forget(config: Config) -> None:
     """Walk again next time (a listed source turned out to be gone)."""
-    state.discard(_file(config))
+    state.discard(state_file(config))
 
 
 def find_all(config: Config) -> dict[str, Found]:
     """``finders.find_all(config)``, from the last walk if no directory changed."""
+    return find_all_reusing(config)[0]
+
+
+def find_all_reusing(config: Config) -> tuple[dict[str, Found], bool]:
+    """:func:`find_all`, and whether it reused the last walk (True) or walked."""
     where = finders.locations(config)
     key = (
         [(str(location.root), location.prefix) for location in where],
@@ -39,15 +44,17 @@ def find_all(config: Config) -> dict[str, Found]:
         str(config.static_root),
         str(config.state_path),
     )
-    saved = state.load(_file(config))
+    saved = state.load(state_file(config))
     if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - fsutil.RACY_NS):
-        return {name: Found(name, source, index) for name, source, index in saved["files"]}
+        found = {name: Found(name, source, index) for name, source, index in saved["files"]}
+        return found, True
     started = time.time_ns()
     visited: Visited = {}
     found = finders.find_all(config, visited=visited, where=where)
     files = [(item.name, item.source, item.location) for item in found.values()]
     try:
-        state.save(_file(config), {"key": key, "time": started, "dirs": visited, "files": files})
+        saved = {"key": key, "time": started, "dirs": visited, "files": files}
+        state.save(state_file(config), saved)
     except OSError:
         pass  # a read-only state directory only costs the next run a walk
-    return found
+    return found, False

@@ -94,14 +94,17 @@ def write_bytes(
 
 def copy_hashing(
     src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None
-) -> tuple[str, os.stat_result]:
-    """Copy ``src`` to ``dest`` atomically; return the md5 of what was copied and
-    the source's stat, taken on the open file before reading it."""
+) -> tuple[str, os.stat_result, int | None]:
+    """Copy ``src`` to ``dest`` atomically. Return the md5 of what was copied, the
+    source's stat (taken on the open file before reading it) and, if ``dest`` is on
+    the same filesystem, that filesystem's clock just before that stat: the new
+    file's own timestamp (see collect.py's racy rule); else None."""
     makedirs(os.path.dirname(dest), dir_mode)
     temp = _temp_name(dest)
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with open(src, "rb") as source, _create(temp, dir_mode) as target:
+            made = os.fstat(target.fileno())
             info = os.fstat(source.fileno())
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
@@ -110,7 +113,8 @@ def copy_hashing(
     except BaseException:
         _discard(temp)
         raise
-    return digest.hexdigest(), info
+    clock = made.st_ctime_ns if made.st_dev == info.st_dev else None
+    return digest.hexdigest(), info, clock
 
 
 def link_or_copy(

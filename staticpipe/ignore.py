@@ -5,8 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-
-import pathspec
+from functools import cached_property
 
 
 def _simple(pattern: str) -> bool:
@@ -35,11 +34,16 @@ class IgnoreRules:
 
     def __init__(self, patterns: Iterable[str]):
         self.patterns = tuple(patterns)
-        self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
         self._fast = all(_simple(p) for p in self.patterns)
         names = [p.rstrip("/") for p in self.patterns]
         self._dir_re = _union(names)
         self._file_re = _union([p for p in self.patterns if not p.endswith("/")])
+
+    @cached_property
+    def _spec(self):
+        import pathspec  # only for patterns the name regexes can't do (costs 8 ms to import)
+
+        return pathspec.GitIgnoreSpec.from_lines(self.patterns)
 
     def ignores_entry(self, parent: str, name: str, is_dir: bool) -> bool:
         """Whether ``parent/name`` is ignored, given that ``parent`` is not (a walk)."""

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+
+
+def default_workers() -> int:
+    """One copy thread per usable core, at most 4: more threads only contend for the
+    GIL and for directory locks in the kernel (measured: 4 threads on 2 cores are
+    slower than 2, and each adds a malloc arena to peak RSS)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 @dataclass(frozen=True)
@@ -11,7 +23,7 @@ class RunOptions:
     dry_run: bool = False
     link: bool = False
     post_process: bool = True
-    workers: int = 4
+    workers: int = field(default_factory=default_workers)
 
 
 @dataclass

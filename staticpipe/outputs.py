@@ -2,9 +2,9 @@
 
 Deleting, adding or renaming a file changes its directory's mtime. After a run
 the mtime of every output directory is recorded; a later up-to-date check then
-looks at files only in directories whose mtime moved (or that were modified so
-close to the recording that a later change could share the timestamp), one
-stat per directory instead of one per file.
+looks at files only in directories whose mtime moved (or that were modified in
+the same timestamp tick as the recording, so that a later change could share the
+timestamp), one stat per directory instead of one per file.
 """
 
 from __future__ import annotations
@@ -59,6 +59,25 @@ def manifest_unchanged(config: Config) -> bool:
     return _identity(os.path.join(str(config.static_root), MANIFEST_NAME)) == saved["manifest"]
 
 
+def _trusted_before(config: Config, saved: dict) -> int:
+    """Recorded directory mtimes at or after this are not trusted: a later change
+    could share their timestamp.
+
+    Git's rule for a racily clean index: compare with the filesystem's own clock,
+    the mtime of the state file written just after the directories were statted.
+    That narrows the window to one timestamp tick, whatever the filesystem's
+    granularity. It holds only if static_root is on the same filesystem as the
+    state; otherwise the wall clock, less fsutil.RACY_NS.
+    """
+    try:
+        mine = os.stat(_file(config))
+        if mine.st_dev == os.stat(config.static_root).st_dev:
+            return mine.st_mtime_ns
+    except OSError:
+        pass
+    return saved.get("time", 0) - fsutil.RACY_NS
+
+
 def forget(config: Config) -> None:
     state.discard(_file(config))
 
@@ -72,7 +91,7 @@ def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
     root = str(config.static_root)
     if saved.get("root") != root:
         return None
-    recorded, since = saved.get("dirs", {}), saved.get("time", 0) - fsutil.RACY_NS
+    recorded, since = saved.get("dirs", {}), _trusted_before(config, saved)
     result = set()
     for directory in directories(names):
         mtime = recorded.get(directory)  # None: never recorded, so not known to hold it

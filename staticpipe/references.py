@@ -186,10 +186,16 @@ def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
 
 _CSS_WS = " \t\n\r\f"
 _HEX = frozenset("0123456789abcdefABCDEF")
-_NAME_BEFORE = r"A-Za-z0-9_\-\\@#\x80-\U0010ffff"
-_CSS_START = _Lazy(  # case-insensitive over all of Unicode: costly to compile
-    rf"""/\*|["'\\]|(?<![{_NAME_BEFORE}])(?:url\(|@import(?![A-Za-z0-9_\-\\\x80-\U0010ffff]))""",
-    re.IGNORECASE,
+# A url( or @import keyword not preceded by a name character (ASCII letters and
+# digits, _ - \\ @ #, anything non-ASCII) and an @import not followed by one (# and
+# @ may follow). The classes are spelled as their ASCII complements and only the
+# keywords are case-insensitive: with IGNORECASE over classes reaching U+10FFFF,
+# compiling took 10 ms of every run that rewrites CSS. Same matches.
+_NOT_NAME_BEFORE = r"[\x00-\x22\x24-\x2c./:-?\[\]^`{-\x7f]"
+_NOT_NAME_AFTER = r"[\x00-\x2c./:-@\[\]^`{-\x7f]"
+_CSS_START = re.compile(
+    rf"""/\*|["'\\]|(?:^|(?<={_NOT_NAME_BEFORE}))"""
+    rf"""(?:(?i:url)\(|(?i:@import)(?:$|(?={_NOT_NAME_AFTER})))"""
 )
 _STRING_CHUNK = {q: re.compile(rf"[^{q}\\\n\r\f]+") for q in "\"'"}
 _URL_CHUNK = re.compile(r"""[^) \t\n\r\f"'(\\\x00-\x08\x0b\x0e-\x1f\x7f]+""")
@@ -386,16 +392,20 @@ Resolver = Callable[[Target, Occurrence], "str | None"]
 
 
 class _Lines:
-    """Line numbers of offsets in a text (newline positions found once)."""
+    """Line numbers of offsets in a text, counted on from the last offset asked
+    (rewrites ask in increasing order), so no table of newlines is kept."""
 
     def __init__(self, text: str):
         self.text = text
-        self.newlines: list[int] | None = None
+        self.position = 0
+        self.line = 1
 
     def __call__(self, position: int) -> int:
-        if self.newlines is None:
-            self.newlines = [m.start() for m in re.finditer("\n", self.text)]
-        return bisect.bisect_left(self.newlines, position) + 1
+        if position < self.position:
+            self.position, self.line = 0, 1
+        self.line += self.text.count("\n", self.position, position)
+        self.position = position
+        return self.line
 
 
 def _target_id(target: Target) -> str:

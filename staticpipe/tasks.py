@@ -18,13 +18,26 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from doit import task_params
 from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 
-from . import cleanup, collect, finders, lock, manifest, outputs, pipeline, postprocess, state
+from . import (
+    cleanup,
+    collect,
+    discovery,
+    finders,
+    lock,
+    manifest,
+    outputs,
+    pipeline,
+    postprocess,
+    stamp,
+    state,
+)
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
@@ -36,13 +49,26 @@ class StatChecker(FileChangedChecker):
     ctime and inode see what mtime alone hides: a content change behind a
     restored mtime (``cp -p``, archive extraction), a file replaced by another.
     No content hashing: the collect phase hashes what it copies anyway.
+
+    The state saved after a task ran is the one seen when its file_deps were
+    checked (doit would stat every file_dep again): a change made while the task
+    ran is then seen by the next run, not hidden by a stat taken after it.
     """
 
+    def __init__(self):
+        # file_dep -> its state when checked if it had changed, None if it had not
+        self.checked: dict[str, str | None] = {}
+
     def check_modified(self, file_path, file_stat, state):
-        return _stat_state(file_stat) != state
+        current = _stat_state(file_stat)
+        changed = current != state
+        self.checked[file_path] = current if changed else None
+        return changed
 
     def get_state(self, dep, current_state):
-        return _stat_state(os.stat(dep))
+        if dep not in self.checked:
+            return _stat_state(os.stat(dep))
+        return self.checked.pop(dep)  # None: unchanged when checked, keep the saved state
 
 
 def _stat_state(info: os.stat_result) -> str:
@@ -96,7 +122,7 @@ class CollectRun:
     def __init__(self, config: Config, options: RunOptions):
         self.config = config
         self.options = options
-        self.found = pipeline.discover(config)
+        self.found, self.reused = discovery.find_all_reusing(config)
         self.summary = Summary(root=str(config.static_root), link=options.link)
         self.records: dict[str, collect.Record] | None = None
         self._saved_records: dict[str, collect.Record] | None = None
@@ -116,22 +142,60 @@ class CollectRun:
         """found.json's bytes: the files and the settings later phases depend on."""
         if self._listing is not None:
             return self._listing
-        settings = {
+        files = [[name, item.source] for name, item in self.found.items()]
+        self._listing = json.dumps({"settings": self.settings(), "files": files}).encode()
+        return self._listing
+
+    def settings(self) -> dict[str, Any]:
+        """The settings later phases depend on (written into found.json)."""
+        return {
             "static_root": str(self.config.static_root),
             "storage": self.config.storage,
             "link": self.options.link,
             "post_process": self.options.post_process,
             "token": postprocess.settings_token(self.config),
         }
-        files = [[name, item.source] for name, item in self.found.items()]
-        self._listing = json.dumps({"settings": settings, "files": files}).encode()
-        return self._listing
+
+    # -- the last complete run's stamp (stamp.py) --------------------------------
+    def stamped_files(self) -> list[Path]:
+        paths = [discovery.state_file(self.config), self.found_file, self.collect_file]
+        if self.post_processing:
+            paths.append(self.post_file)
+        return paths
+
+    @property
+    def post_processing(self) -> bool:
+        return self.config.storage == "manifest" and self.options.post_process
+
+    def stamp(self) -> dict[str, collect.Record] | None:
+        """If nothing moved since the last complete run (discovery reused its walk,
+        every state file is the one it left, no output directory moved): the
+        records that run could not trust by stat alone. Else None. Not cached: a
+        phase that runs rewrites its state, and the next phase must see that."""
+        if not self.reused or self.options.clear or self.options.dry_run:
+            return None
+        if self.suspect() != set():
+            return None
+        return stamp.holding(self.config, self.stamped_files(), self.settings())
+
+    def save_stamp(self) -> None:
+        paths, settings = self.stamped_files(), self.settings()
+        if stamp.holding(self.config, paths, settings) is not None:
+            return
+        records = self.current_records()
+        racy = {name: record for name, record in records.items() if collect.is_racy(record)}
+        stamp.save(self.config, paths, settings, racy)
 
     def discover_uptodate(self) -> bool:
+        if self.stamp() is not None:
+            return True
         try:
-            return self.found_file.read_bytes() == self.listing()
+            current = self.found_file.read_bytes() == self.listing()
         except OSError:
             return False
+        if current:
+            self._listing = None  # the action won't run: free it before copying
+        return current
 
     def discover(self) -> None:
         if self.options.dry_run:
@@ -141,9 +205,13 @@ class CollectRun:
             from .fsutil import write_bytes
 
             write_bytes(str(self.found_file), self.listing())
+        self._listing = None
 
     # -- collect ---------------------------------------------------------------
     def copy_uptodate(self) -> bool:
+        racy = self.stamp()
+        if racy is not None:
+            return collect.racy_unchanged(racy, self.found, self.config, self.options.link)
         return not self.options.clear and collect.outputs_current(
             self.found, self.saved_records(), self.config, self.options.link, self.suspect()
         )
@@ -201,6 +269,10 @@ class CollectRun:
         return self._saved_post
 
     def post_uptodate(self) -> bool:
+        if self.summary.copied:
+            return False  # this run copied something: post-processing must look at it
+        if self.stamp() is not None:
+            return True
         saved = self.saved_post()
         files = saved.get("files", {})
         records = self.records if self.records is not None else self.saved_records()
@@ -271,6 +343,7 @@ class CollectRun:
                 self.summary.unmodified = list(self.found)
             if self.records is not None or self.hashed is not None or self.suspect() != set():
                 outputs.record(self.config, self.found)
+            self.save_stamp()
         print(self.summary.line())
 
 

@@ -1,0 +1,72 @@
+"""The last complete run's stamp: the state files it left, by identity.
+
+Every state file is written under a temp name and renamed into place, so each
+rewrite gives it a new inode (and mtime). The stamp, saved when a run has
+finished every phase, records the identity (inode, mtime, size) of each state
+file that run left, and the settings it ran with. While every one of those files
+is still the very file the stamp names, the phases' per-file state still agrees
+with the listing, the copies and the hashed names exactly as it did when that
+run finished: an up-to-date check can say so without loading and walking tens
+of thousands of records. Anything else (a rewritten or missing state file, other
+settings, a racily recorded source) means "don't know": the phase does its
+full check. Sources are not the stamp's concern: doit's file_dep check sees them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import state
+from .config import Config
+
+Identity = tuple[int, int, int]
+
+
+def _file(config: Config) -> Path:
+    return config.state_path / "complete.state"
+
+
+def identity(path: Path | str) -> Identity | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def save(
+    config: Config, paths: Sequence[Path], settings: dict[str, Any], racy: dict[str, Any]
+) -> None:
+    """Stamp the state files ``paths`` as a complete run with ``settings`` left them;
+    ``racy``: the records that run could not trust by stat alone (collect.py)."""
+    files = {str(path): identity(path) for path in paths}
+    if None in files.values():
+        forget(config)
+        return
+    try:
+        state.save(_file(config), {"files": files, "settings": settings, "racy": racy})
+    except OSError:
+        pass  # a read-only state directory: every check is a full one
+
+
+def holding(
+    config: Config, paths: Sequence[Path], settings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """If every file of ``paths`` is the very file the last complete run left, and
+    that run had these ``settings``: its racy records (often none). Else None."""
+    saved = state.load(_file(config))
+    files = saved.get("files")
+    if not files or saved.get("settings") != settings:
+        return None
+    for path in paths:
+        key = str(path)
+        if key not in files or identity(path) != files[key]:
+            return None
+    return saved.get("racy", {})
+
+
+def forget(config: Config) -> None:
+    state.discard(_file(config))
