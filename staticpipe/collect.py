@@ -50,11 +50,28 @@ class CollectResult:
     unmodified: list[str] = field(default_factory=list)
 
 
-def load_records(config: Config) -> dict[str, Record]:
+def load_records(config: Config, found: dict[str, Found] | None = None) -> dict[str, Record]:
+    """The saved records; given ``found``, re-keyed onto its name and source strings."""
     saved = state.load(state_file(config))
     if saved.get("root") != str(config.static_root):
         return {}
-    return saved.get("files", {})
+    records = saved.get("files", {})
+    return records if found is None else _shared(records, found)
+
+
+def _shared(records: dict[str, Record], found: dict[str, Found]) -> dict[str, Record]:
+    """The same records holding the found names and sources, not equal copies of
+    them loaded from another file (two copies of every path: MBs on a large tree)."""
+    shared = {}
+    for name, record in records.items():
+        item = found.get(name)
+        if item is None:
+            shared[name] = record
+            continue
+        if record[0] == item.source:
+            record[0] = item.source
+        shared[item.name] = record
+    return shared
 
 
 def outputs_current(

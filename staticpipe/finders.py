@@ -19,7 +19,7 @@ from .errors import ConfigError
 from .ignore import IgnoreRules
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """A file to collect: ``name`` is its POSIX path under static_root."""
 

@@ -7,8 +7,10 @@ import itertools
 import os
 import shutil
 import threading
+from collections.abc import Callable
+from typing import BinaryIO
 
-from .hashing import CHUNK
+from .hashing import chunk_buffer
 
 # Timestamps closer than this to a recording are not trusted: a later change can
 # share them (the filesystem's timestamp granularity: a few ms on ext4, 1-2 s on
@@ -81,11 +83,22 @@ def write_bytes(
     dest: str, data: bytes, file_mode: int | None = None, dir_mode: int | None = None
 ) -> None:
     """Write ``data`` to ``dest`` through a temporary name and an atomic rename."""
+    write_with(dest, lambda handle: handle.write(data), file_mode, dir_mode)
+
+
+def write_with(
+    dest: str,
+    writer: Callable[[BinaryIO], object],
+    file_mode: int | None = None,
+    dir_mode: int | None = None,
+) -> None:
+    """Let ``writer`` stream ``dest``'s content into a temporary file, then rename
+    it into place (atomic: readers see the old file or the whole new one)."""
     makedirs(os.path.dirname(dest), dir_mode)
     temp = _temp_name(dest)
     try:
         with _create(temp, dir_mode) as handle:
-            handle.write(data)
+            writer(handle)
         _finish(temp, dest, file_mode)
     except BaseException:
         _discard(temp)
@@ -103,12 +116,13 @@ def copy_hashing(
     temp = _temp_name(dest)
     digest = hashlib.md5(usedforsecurity=False)
     try:
-        with open(src, "rb") as source, _create(temp, dir_mode) as target:
+        view = chunk_buffer()
+        with open(src, "rb", buffering=0) as source, _create(temp, dir_mode) as target:
             made = os.fstat(target.fileno())
             info = os.fstat(source.fileno())
-            while chunk := source.read(CHUNK):
-                digest.update(chunk)
-                target.write(chunk)
+            while count := source.readinto(view):
+                digest.update(view[:count])
+                target.write(view[:count])
         _finish(temp, dest, file_mode)
     except BaseException:
         _discard(temp)

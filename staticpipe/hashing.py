@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import threading
 from collections.abc import Iterable
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18
+_buffers = threading.local()
+
+
+def chunk_buffer() -> memoryview:
+    """This thread's read buffer: files are streamed through it with ``readinto``,
+    so reading allocates nothing per chunk (``read(n)`` makes an n-byte object
+    each time, and the allocator keeps that memory per thread)."""
+    view = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(CHUNK))
+    return view
 
 
 def md5_bytes(data: bytes) -> str:
@@ -16,9 +28,10 @@ def md5_bytes(data: bytes) -> str:
 def md5_file(path: str) -> str:
     """md5 of a file's content, read in chunks (never the whole file at once)."""
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    view = chunk_buffer()
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
     return digest.hexdigest()
 
 

@@ -48,6 +48,22 @@ def settings_token(config: Config) -> str:
     )
 
 
+def shared(files: dict[str, dict], found: dict, records: dict[str, Record]) -> dict[str, dict]:
+    """Saved entries holding the found names and the records' md5 strings, not equal
+    copies of them loaded from another file (MBs on a large tree)."""
+    result = {}
+    for name, entry in files.items():
+        item = found.get(name)
+        if item is None:
+            result[name] = entry
+            continue
+        record = records.get(name)
+        if record is not None and entry.get("md5") == record[5]:
+            entry["md5"] = record[5]
+        result[item.name] = entry
+    return result
+
+
 def load_outputs(config: Config) -> dict[str, str]:
     """name -> hashed name, as recorded by the last run (for cleaning)."""
     saved = state.load(state_file(config))

@@ -12,7 +12,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from .fsutil import write_bytes
+from .fsutil import write_with
 
 VERSION = 2
 
@@ -30,7 +30,9 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def save(path: Path, data: dict[str, Any]) -> None:
-    write_bytes(str(path), pickle.dumps({**data, "version": VERSION}, pickle.HIGHEST_PROTOCOL))
+    """Pickle ``data`` straight into the file (no bytes copy of the whole state in memory)."""
+    data = {**data, "version": VERSION}
+    write_with(str(path), lambda handle: pickle.dump(data, handle, pickle.HIGHEST_PROTOCOL))
 
 
 def discard(path: Path) -> None:

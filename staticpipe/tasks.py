@@ -224,7 +224,7 @@ class CollectRun:
 
     def saved_records(self) -> dict[str, collect.Record]:
         if self._saved_records is None:
-            self._saved_records = collect.load_records(self.config)
+            self._saved_records = collect.load_records(self.config, self.found)
         return self._saved_records
 
     def copy(self, changed: list[str]) -> TaskFailed | None:
@@ -242,6 +242,7 @@ class CollectRun:
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.records = result.records
+        self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run and self.config.storage == "plain":
             pipeline.drop_post_processing(self.config)
@@ -265,7 +266,10 @@ class CollectRun:
     # -- post-process ------------------------------------------------------------
     def saved_post(self) -> dict:
         if self._saved_post is None:
-            self._saved_post = state.load(self.post_file)
+            saved = state.load(self.post_file)
+            records = self.records if self.records is not None else self.saved_records()
+            saved["files"] = postprocess.shared(saved.get("files", {}), self.found, records)
+            self._saved_post = saved
         return self._saved_post
 
     def post_uptodate(self) -> bool:
@@ -305,6 +309,7 @@ class CollectRun:
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.hashed = result.hashed
+        self._saved_post = None  # superseded: free it
         self.summary.post_processed = result.processed
         self.summary.warnings = result.warnings
         return None
