@@ -22,7 +22,7 @@ from .errors import StaticpipeError
 from .finders import Found
 from .hashing import md5_file
 from .options import RunOptions
-from .parallel import bounded_map
+from .parallel import fill
 
 # A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy]
 Record = list
@@ -254,10 +254,9 @@ def collect(
             return [source, *before, digest, False, _racy(before[1], before[2], clock)]
         return [source, *before, digest, True, _racy(before[1], before[2])]
 
+    copies: list[Record | None] = [None] * len(todo)
     try:
-        for name, record in zip(todo, bounded_map(copy_one, todo, options.workers), strict=True):
-            result.records[name] = record
-            result.copied.append(name)
+        fill(copies, copy_one, todo, options.workers)
     except FileNotFoundError as error:
         # A source vanished after discovery (deleted meanwhile, or a symlink whose
         # target went away): the next run must walk the sources again.
@@ -266,7 +265,11 @@ def collect(
             f"{error.filename}: no longer there (removed during the run?); run again"
         ) from None
     finally:
-        # Whatever was copied is recorded, even if a later copy failed.
+        # Whatever was copied is recorded, even if another copy failed.
+        for name, record in zip(todo, copies, strict=True):
+            if record is not None:
+                result.records[name] = record
+                result.copied.append(name)
         gone = set(records) - set(found)
         if gone:
             cleanup.add_garbage(config, sorted(gone), live=found.keys())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -111,24 +112,101 @@ def copy_hashing(
     """Copy ``src`` to ``dest`` atomically. Return the md5 of what was copied, the
     source's stat (taken on the open file before reading it) and, if ``dest`` is on
     the same filesystem, that filesystem's clock just before that stat: the new
-    file's own timestamp (see collect.py's racy rule); else None."""
-    makedirs(os.path.dirname(dest), dir_mode)
-    temp = _temp_name(dest)
-    digest = hashlib.md5(usedforsecurity=False)
+    file's own timestamp (see collect.py's racy rule); else None.
+
+    The copy is made in a nameless file (``O_TMPFILE``) and linked to ``dest``
+    once complete: a killed run leaves nothing behind, and a new name costs one
+    directory entry, not a temp name plus a rename. Where the filesystem has no
+    nameless files, a temp name and a rename."""
+    directory = os.path.dirname(dest)
+    makedirs(directory, dir_mode)
+    target = _open_nameless(directory, dir_mode)
+    if target is None:
+        return _copy_hashing_named(src, dest, file_mode, dir_mode)
     try:
-        view = chunk_buffer()
+        with open(src, "rb", buffering=0) as source:
+            made = os.fstat(target)
+            info = os.fstat(source.fileno())
+            digest = _stream(source, lambda view: _write_all(target, view))
+        if file_mode is not None:
+            os.fchmod(target, file_mode)
+        _publish(target, dest)
+    finally:
+        os.close(target)
+    return digest, info, made.st_ctime_ns if made.st_dev == info.st_dev else None
+
+
+def _copy_hashing_named(
+    src: str, dest: str, file_mode: int | None, dir_mode: int | None
+) -> tuple[str, os.stat_result, int | None]:
+    temp = _temp_name(dest)
+    try:
         with open(src, "rb", buffering=0) as source, _create(temp, dir_mode) as target:
             made = os.fstat(target.fileno())
             info = os.fstat(source.fileno())
-            while count := source.readinto(view):
-                digest.update(view[:count])
-                target.write(view[:count])
+            digest = _stream(source, target.write)
         _finish(temp, dest, file_mode)
     except BaseException:
         _discard(temp)
         raise
-    clock = made.st_ctime_ns if made.st_dev == info.st_dev else None
-    return digest.hexdigest(), info, clock
+    return digest, info, made.st_ctime_ns if made.st_dev == info.st_dev else None
+
+
+def _stream(source: BinaryIO, write: Callable[[memoryview], object]) -> str:
+    """Pass ``source`` to ``write`` chunk by chunk; its md5."""
+    digest = hashlib.md5(usedforsecurity=False)
+    view = chunk_buffer()
+    while count := source.readinto(view):
+        digest.update(view[:count])
+        write(view[:count])
+    return digest.hexdigest()
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+_nameless = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+_proc_fds: int | None = None
+
+
+def _open_nameless(directory: str, dir_mode: int | None) -> int | None:
+    """A new nameless file in ``directory`` (Linux ``O_TMPFILE``), or None where
+    the filesystem (or the OS) has none."""
+    global _nameless
+    if not _nameless:
+        return None
+    flags = os.O_TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(directory, flags, 0o666)
+    except FileNotFoundError:
+        _remake_dir(directory, dir_mode)
+        return os.open(directory, flags, 0o666)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            _nameless = False
+            return None
+        raise
+
+
+def _publish(fd: int, dest: str) -> None:
+    """Give the nameless file ``fd`` the name ``dest``, replacing what is there."""
+    global _proc_fds
+    if _proc_fds is None:
+        _proc_fds = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N: the documented way to name an
+    # O_TMPFILE file without privileges (a dir fd makes os.link call linkat).
+    try:
+        os.link(str(fd), dest, src_dir_fd=_proc_fds, follow_symlinks=True)
+    except FileExistsError:
+        temp = _temp_name(dest)
+        os.link(str(fd), temp, src_dir_fd=_proc_fds, follow_symlinks=True)
+        try:
+            os.replace(temp, dest)
+        except BaseException:
+            _discard(temp)
+            raise
 
 
 def link_or_copy(

@@ -25,7 +25,7 @@ from .config import Config
 from .errors import DecodeError, MissingReferenceError
 from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
-from .parallel import bounded_map
+from .parallel import fill
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
@@ -319,8 +319,8 @@ class _Run:
                 self.config.directory_permissions_mode,
             )
 
-        for (name, _), _ in zip(todo, bounded_map(make, todo, workers), strict=True):
-            self.processed.append(name)
+        fill([None] * len(todo), make, todo, workers)
+        self.processed.extend(name for name, _ in todo)
 
     def single(self, name: str, refs: list[str]) -> None:
         key = md5_parts([self.token, *self.ref_key(name, refs)])

@@ -28,6 +28,7 @@ class Pattern:
     regex: re.Pattern[str]
     template: str
     kind: str
+    needle: str | None = None  # text every match contains: without it, no need to search
 
 
 class _Lazy:
@@ -46,8 +47,8 @@ class _Lazy:
         return getattr(self._compiled, name)
 
 
-def _p(regex: str, template: str, kind: str) -> Pattern:
-    return Pattern(_Lazy(regex, re.IGNORECASE), template, kind)  # type: ignore[arg-type]
+def _p(regex: str, template: str, kind: str, needle: str | None = None) -> Pattern:
+    return Pattern(_Lazy(regex, re.IGNORECASE), template, kind, needle)  # type: ignore[arg-type]
 
 
 CSS_PATTERNS = (
@@ -61,6 +62,7 @@ CSS_PATTERNS = (
         r"(?m)^(?P<matched>/\*#[ \t](?-i:sourceMappingURL)=(?P<url>.*)[ \t]*\*/)$",
         "/*# sourceMappingURL=%(url)s */",
         SOURCEMAP,
+        "sourceMappingURL",
     ),
 )
 JS_PATTERNS = (
@@ -68,7 +70,8 @@ JS_PATTERNS = (
         r"(?m)^(?P<matched>//# (?-i:sourceMappingURL)=(?P<url>.*))$",
         "//# sourceMappingURL=%(url)s",
         SOURCEMAP,
-    ),
+        "sourceMappingURL",  # (?-i:...): case-sensitive; a C substring search, not a
+    ),  # regex scan from every line start (most JS files have no sourcemap)
 )
 
 
@@ -534,6 +537,8 @@ def rewrite(
     """
     is_css = source.endswith(".css")
     for pattern in patterns:
+        if pattern.needle is not None and pattern.needle not in text:
+            continue
         if is_css and pattern.regex.search(text) is None:
             continue
         scan = scan_css(text) if is_css and pattern.kind in (URL, IMPORT) else None

@@ -1,0 +1,76 @@
+"""Copies that appear whole: nameless files (O_TMPFILE) where the filesystem has
+them, a temp name and a rename where it does not."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from staticpipe import fsutil
+
+
+@pytest.fixture(params=["nameless", "named"])
+def mode(request, monkeypatch) -> str:
+    if request.param == "named":
+        monkeypatch.setattr(fsutil, "_nameless", False)
+    elif not fsutil._nameless:
+        pytest.skip("no O_TMPFILE here")
+    return request.param
+
+
+def source(tmp_path: Path, data: bytes = b"body { color: red }\n" * 5000) -> Path:
+    path = tmp_path / "src" / "a.css"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_copy_has_the_bytes_and_their_md5_and_leaves_no_temp_file(tmp_path, mode):
+    src = source(tmp_path)
+    dest = tmp_path / "out" / "css" / "a.css"
+    digest, info, clock = fsutil.copy_hashing(str(src), str(dest))
+    assert dest.read_bytes() == src.read_bytes()
+    assert digest == hashlib.md5(src.read_bytes()).hexdigest()
+    assert info.st_ino == src.stat().st_ino
+    assert clock is not None and clock <= dest.stat().st_ctime_ns
+    assert os.listdir(dest.parent) == ["a.css"]
+
+
+def test_copy_replaces_an_existing_file_with_a_new_one(tmp_path, mode):
+    src = source(tmp_path)
+    dest = tmp_path / "out" / "a.css"
+    dest.parent.mkdir()
+    dest.write_bytes(b"old")
+    before = dest.stat().st_ino
+    fsutil.copy_hashing(str(src), str(dest))
+    assert dest.read_bytes() == src.read_bytes()
+    assert dest.stat().st_ino != before  # replaced, never rewritten in place
+    assert os.listdir(dest.parent) == ["a.css"]
+
+
+def test_copy_gets_the_configured_file_mode(tmp_path, mode):
+    src = source(tmp_path)
+    dest = tmp_path / "out" / "a.css"
+    fsutil.copy_hashing(str(src), str(dest), file_mode=0o640)
+    assert dest.stat().st_mode & 0o777 == 0o640
+
+
+def test_copy_remakes_a_directory_deleted_behind_its_back(tmp_path, mode):
+    src = source(tmp_path)
+    dest = tmp_path / "out" / "deep" / "a.css"
+    fsutil.copy_hashing(str(src), str(dest))
+    shutil.rmtree(tmp_path / "out")
+    fsutil.copy_hashing(str(src), str(dest))
+    assert dest.read_bytes() == src.read_bytes()
+
+
+def test_copy_of_a_missing_source_leaves_nothing(tmp_path, mode):
+    dest = tmp_path / "out" / "a.css"
+    dest.parent.mkdir()
+    with pytest.raises(FileNotFoundError):
+        fsutil.copy_hashing(str(tmp_path / "nope.css"), str(dest))
+    assert os.listdir(dest.parent) == []
