@@ -65,3 +65,24 @@ def fill(
             thread.join()
     if errors:
         raise errors[0]
+
+
+class Background:
+    """``function()`` on its own thread; ``join()`` waits and raises what it raised."""
+
+    def __init__(self, function: Callable[[], object]):
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                function()
+            except BaseException as error:  # noqa: BLE001 - re-raised by join()
+                self._error = error
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -17,35 +17,21 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import cleanup, fsutil, state
+from . import cleanup, fsutil, rules, state
 from .collect import Record
 from .config import Config
 from .errors import DecodeError, MissingReferenceError
 from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
-from .parallel import fill
+from .parallel import Background, fill
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
 
-def state_file(config: Config) -> Path:
-    return config.state_path / "postprocess.state"
-
-
-def settings_token(config: Config) -> str:
-    return md5_parts(
-        [
-            "4",  # bump when the rewriting rules change: old outputs are redone
-            config.static_url,
-            str(config.js_modules),
-            config.missing,
-            config.sourcemap_policy,
-            config.encoding_errors,
-        ]
-    )
+state_file = rules.post_state_file
+settings_token = rules.settings_token
 
 
 def shared(files: dict[str, dict], found: dict, records: dict[str, Record]) -> dict[str, dict]:
@@ -98,7 +84,7 @@ def _ascii_compatible(encoding: str) -> bool:
         return False
 
 
-def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
+def decode(data: bytes, name: str, where: Callable[[], str], policy: str) -> _Text:
     """CSS/JS bytes as text: UTF-8 (as Django), else a declared CSS @charset.
 
     A declared charset is used only if it is ASCII-compatible and the text encodes
@@ -129,7 +115,9 @@ def decode(data: bytes, name: str, where: str, policy: str) -> _Text:
             detail = f"not valid {encoding} at byte offset {exc.start}"
     if policy == "copy":
         return _Text(None, "")
-    raise DecodeError(f'{where}: {detail} (set encoding_errors = "copy" to collect it unrewritten)')
+    raise DecodeError(
+        f'{where()}: {detail} (set encoding_errors = "copy" to collect it unrewritten)'
+    )
 
 
 class _Run:
@@ -171,11 +159,14 @@ class _Run:
         except ValueError:
             return source
 
+    def undecodable(self, name: str) -> str:
+        return f"{self.where(name)}: not rewritten (undecodable), copied as is"
+
     def text(self, name: str) -> _Text:
         """The file's text, read when needed (never all files' contents at once)."""
         with open(self.records[name][0], "rb") as handle:
             data = handle.read()
-        return decode(data, name, self.where(name), self.config.encoding_errors)
+        return decode(data, name, lambda: self.where(name), self.config.encoding_errors)
 
     def exists(self, hashed: str) -> bool:
         """An output of an earlier run is still there (trusted outside suspect dirs)."""
@@ -203,13 +194,12 @@ class _Run:
         old = self.old.get(name, {})
         if old.get("md5") == md5 and "refs" in old:
             return old["refs"]
-        undecodable = f"{self.where(name)}: not rewritten (undecodable), copied as is"
         if old.get("md5") == md5 and old.get("raw"):
-            self.warnings.append(undecodable)
+            self.warnings.append(self.undecodable(name))
             return None
         text = self.text(name)
         if text.text is None:
-            self.warnings.append(undecodable)
+            self.warnings.append(self.undecodable(name))
             return None
         patterns = patterns_for(name, self.config.js_modules)
         found = references(text.text, name, patterns, self.config.static_url)
@@ -294,8 +284,9 @@ class _Run:
         return None
 
     # -- the phase ------------------------------------------------------------
-    def plain_files(self, names: list[str], workers: int) -> None:
-        """Non-adjustable files: hashed copy of the original bytes."""
+    def plan_plain(self, names: list[str]) -> list[tuple[str, str]]:
+        """Hashed names of files written as they are (no references to rewrite):
+        the md5 computed while copying names them. Returns the links to make."""
         todo = []
         for name in names:
             md5 = self.records[name][5]
@@ -307,19 +298,23 @@ class _Run:
             self.new[name] = old if reuse else {"md5": md5, "hashed": hashed, "plain": True}
             if old.get("hashed") != hashed or not self.exists(hashed):
                 todo.append((name, hashed))
+        return todo
 
-        def make(item: tuple[str, str]) -> None:
-            name, hashed = item
-            record = self.records[name]
-            source = record[0] if record[6] else os.path.join(self.root, name)  # linked?
-            fsutil.link_or_copy(
-                source,
-                os.path.join(self.root, hashed),
-                self.config.file_permissions_mode,
-                self.config.directory_permissions_mode,
-            )
+    def link_plain(self, item: tuple[str, str]) -> None:
+        """The hashed name as a hard link to the collected copy (a copy if it is a
+        symlink, or where links fail)."""
+        name, hashed = item
+        record = self.records[name]
+        source = record[0] if record[6] else os.path.join(self.root, name)  # linked?
+        fsutil.link_or_copy(
+            source,
+            os.path.join(self.root, hashed),
+            self.config.file_permissions_mode,
+            self.config.directory_permissions_mode,
+        )
 
-        fill([None] * len(todo), make, todo, workers)
+    def link_all(self, todo: list[tuple[str, str]], workers: int) -> None:
+        fill([None] * len(todo), self.link_plain, todo, workers)
         self.processed.extend(name for name, _ in todo)
 
     def single(self, name: str, refs: list[str]) -> None:
@@ -379,11 +374,19 @@ class _Run:
                 self.new[member]["warnings"] = warnings[member]
 
     def run(self, order: list[str], workers: int) -> None:
-        names_adjustable = [name for name in order if adjustable(name)]
+        # Links for non-CSS/JS files are made on other threads (kernel work, no
+        # GIL) while this one parses and rewrites CSS/JS (Python work).
+        plain = self.plan_plain([name for name in order if not adjustable(name)])
+        linking = Background(lambda: self.link_all(plain, max(1, workers - 1)))
+        try:
+            self.adjustable_files([name for name in order if adjustable(name)], workers)
+        finally:
+            linking.join()
+
+    def adjustable_files(self, names: list[str], workers: int) -> None:
         refs: dict[str, list[str]] = {}
-        plain = [name for name in order if not adjustable(name)]
         unreferencing, raw = [], []
-        for name in names_adjustable:
+        for name in names:
             found = self.refs(name)
             if found is None:
                 raw.append(name)
@@ -391,7 +394,7 @@ class _Run:
                 unreferencing.append(name)
             else:
                 refs[name] = found
-        self.plain_files(plain + unreferencing + raw, workers)
+        self.link_all(self.plan_plain(unreferencing + raw), 1)
         for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
             self.new[name] = {**self.new[name], "refs": []}
         for name in raw:

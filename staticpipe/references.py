@@ -14,6 +14,7 @@ there the URL CSS sees is rewritten and every other byte is kept.
 from __future__ import annotations
 
 import bisect
+import functools
 import posixpath
 import re
 from collections.abc import Callable
@@ -110,6 +111,11 @@ _SCHEME = re.compile(r"^[a-z]+:")
 
 def parse_target(source: str, url: str, static_url: str) -> Target | None:
     """The file ``url`` (written in ``source``) points at, or None if it is left alone."""
+    return _parse_target(posixpath.dirname(source), url, static_url)
+
+
+@functools.lru_cache(maxsize=8192)  # stylesheets repeat URLs: icon fonts, sprites
+def _parse_target(directory: str, url: str, static_url: str) -> Target | None:
     if _SCHEME.match(url) or url.startswith("//"):
         return None
     if url.startswith("/") and not url.startswith(static_url):
@@ -120,7 +126,7 @@ def parse_target(source: str, url: str, static_url: str) -> Target | None:
     if url_path.startswith("/"):
         target_name = url_path.removeprefix(static_url)
     else:
-        target_name = posixpath.join(posixpath.dirname(source), url_path)
+        target_name = posixpath.join(directory, url_path)
     name = unquote(target_name)
     clean, _ = urldefrag(name)
     if urlsplit(clean).path.endswith("/"):
@@ -167,6 +173,7 @@ def django_url(name: str, stored: str, static_url: str) -> str:
     return unquote(final_url)
 
 
+@functools.lru_cache(maxsize=8192)
 def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
     """The URL written back for ``target`` when its file is named ``hashed_key``.
 
@@ -201,6 +208,14 @@ _CSS_START = re.compile(
     rf"""(?:(?i:url)\(|(?i:@import)(?:$|(?={_NOT_NAME_AFTER})))"""
 )
 _STRING_CHUNK = {q: re.compile(rf"[^{q}\\\n\r\f]+") for q in "\"'"}
+# A string token's body, for finding its end only (its value is not needed):
+# plain runs, escaped newlines, and escapes (hex ones take one blank after them).
+_STRING_BODY = {
+    q: re.compile(
+        rf"(?:[^{q}\\\n\r\f]+|\\(?:[0-9a-fA-F]{{1,6}}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])?)*"
+    )
+    for q in "\"'"
+}
 _URL_CHUNK = re.compile(r"""[^) \t\n\r\f"'(\\\x00-\x08\x0b\x0e-\x1f\x7f]+""")
 _BAD_URL_REST = re.compile(r"(?:[^)\\]|\\.)*\)?", re.DOTALL)
 
@@ -275,6 +290,12 @@ def _string(text: str, start: int) -> tuple[int, str, bool]:
     return i, "".join(value), False  # unterminated
 
 
+def _string_end(text: str, start: int) -> int:
+    """Where the string token at ``start`` ends (``_string(text, start)[0]``)."""
+    i = _STRING_BODY[text[start]].match(text, start + 1).end()
+    return i + 1 if i < len(text) and text[i] == text[start] else i
+
+
 def _skip_blanks(text: str, i: int, comments: bool = False) -> int:
     while i < len(text):
         if text[i] in _CSS_WS:
@@ -336,7 +357,7 @@ def scan_css(text: str) -> CssScan:
             i = len(text) if end < 0 else end + 2
             comments.append((start, i))
         elif token in ("'", '"'):
-            i = _string(text, start)[0]
+            i = _string_end(text, start)
         elif token == "\\":
             i = start + 2
         elif token[0] in "uU":

@@ -25,19 +25,9 @@ from doit import task_params
 from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 
-from . import (
-    cleanup,
-    collect,
-    discovery,
-    finders,
-    lock,
-    manifest,
-    outputs,
-    pipeline,
-    postprocess,
-    stamp,
-    state,
-)
+# postprocess and pipeline (the rewriting machinery and its regexes) are imported
+# where a phase runs: a no-op run never needs them.
+from . import cleanup, collect, discovery, finders, lock, manifest, outputs, rules, stamp, state
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
@@ -133,7 +123,7 @@ class CollectRun:
         state_dir = config.state_path
         self.found_file = state_dir / "found.json"
         self.collect_file = collect.state_file(config)
-        self.post_file = postprocess.state_file(config)
+        self.post_file = rules.post_state_file(config)
         self.manifest_file = manifest.manifest_path(config)
         self.log = print
 
@@ -153,7 +143,7 @@ class CollectRun:
             "storage": self.config.storage,
             "link": self.options.link,
             "post_process": self.options.post_process,
-            "token": postprocess.settings_token(self.config),
+            "token": rules.settings_token(self.config),
         }
 
     # -- the last complete run's stamp (stamp.py) --------------------------------
@@ -245,6 +235,8 @@ class CollectRun:
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run and self.config.storage == "plain":
+            from . import pipeline
+
             pipeline.drop_post_processing(self.config)
             pipeline.finish(self.config, self.found, (), self.summary)
         return None
@@ -266,6 +258,8 @@ class CollectRun:
     # -- post-process ------------------------------------------------------------
     def saved_post(self) -> dict:
         if self._saved_post is None:
+            from . import postprocess
+
             saved = state.load(self.post_file)
             records = self.records if self.records is not None else self.saved_records()
             saved["files"] = postprocess.shared(saved.get("files", {}), self.found, records)
@@ -280,9 +274,7 @@ class CollectRun:
         saved = self.saved_post()
         files = saved.get("files", {})
         records = self.records if self.records is not None else self.saved_records()
-        if saved.get("token") != postprocess.settings_token(self.config) or set(files) != set(
-            self.found
-        ):
+        if saved.get("token") != rules.settings_token(self.config) or set(files) != set(self.found):
             return False
         root = str(self.config.static_root)
         suspect = self.suspect()
@@ -299,6 +291,8 @@ class CollectRun:
         return True
 
     def post_process(self) -> TaskFailed | None:
+        from . import postprocess
+
         lock.hold(self.config)
         try:
             result = postprocess.post_process(
@@ -322,6 +316,8 @@ class CollectRun:
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
+        from . import pipeline
+
         return pipeline.manifest_bytes(self.found, self.current_hashed())
 
     def manifest_uptodate(self) -> bool:
@@ -335,6 +331,8 @@ class CollectRun:
     def write_manifest(self) -> TaskFailed | None:
         lock.hold(self.config)
         try:
+            from . import pipeline
+
             manifest.write(self.config, self.manifest_bytes())
             pipeline.finish(self.config, self.found, self.current_hashed().values(), self.summary)
         except (StaticpipeError, OSError, KeyError) as error:
