@@ -275,7 +275,7 @@ def collect(
             cleanup.add_garbage(config, sorted(gone), live=found.keys())
         files = {**_kept(records, found), **result.records}
         if files != records or not state_file(config).exists():
-            state.save(state_file(config), {"root": root, "files": files})
+            state.save(state_file(config), {"root": root, "files": files}, shared=False)
     return result
 
 

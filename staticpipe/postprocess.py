@@ -24,8 +24,9 @@ from .config import Config
 from .errors import DecodeError, MissingReferenceError
 from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
-from .parallel import Background, fill
+from .parallel import CHUNK, Background, fill
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
+from .rules import Entry
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
@@ -34,28 +35,31 @@ state_file = rules.post_state_file
 settings_token = rules.settings_token
 
 
-def shared(files: dict[str, dict], found: dict, records: dict[str, Record]) -> dict[str, dict]:
-    """Saved entries holding the found names and the records' md5 strings, not equal
-    copies of them loaded from another file (MBs on a large tree)."""
-    result = {}
-    for name, entry in files.items():
-        item = found.get(name)
-        if item is None:
-            result[name] = entry
-            continue
-        record = records.get(name)
-        if record is not None and entry.get("md5") == record[5]:
-            entry["md5"] = record[5]
-        result[item.name] = entry
-    return result
+def load_state(
+    config: Config, found: dict | None = None, records: dict[str, Record] | None = None
+) -> dict:
+    """The saved state, its entries as ``Entry`` (saved as plain tuples: pickling a
+    named tuple keeps a copy of each one's fields until the end). Given ``found``
+    and ``records``, entries hold their name and md5 strings, not equal copies of
+    them loaded from another file (MBs on a large tree)."""
+    saved = state.load(state_file(config))
+    files = {}
+    for name, fields in saved.get("files", {}).items():
+        entry = Entry._make(fields)
+        item = found.get(name) if found is not None else None
+        if item is not None:
+            record = records.get(name) if records is not None else None
+            if record is not None and entry.md5 == record[5]:
+                entry = entry._replace(md5=record[5])
+            name = item.name
+        files[name] = entry
+    saved["files"] = files
+    return saved
 
 
 def load_outputs(config: Config) -> dict[str, str]:
     """name -> hashed name, as recorded by the last run (for cleaning)."""
-    saved = state.load(state_file(config))
-    return {
-        entry["hashed"]: name for name, entry in saved.get("files", {}).items() if "hashed" in entry
-    }
+    return {entry.hashed: name for name, entry in load_state(config)["files"].items()}
 
 
 @dataclass
@@ -138,13 +142,12 @@ class _Run:
         self.root = str(config.static_root)
         self.token = settings_token(config)
         if saved is None:
-            saved = state.load(state_file(config))
-        files: dict[str, dict] = saved.get("files", {}) if saved.get("root") == self.root else {}
+            saved = load_state(config)
+        files: dict[str, Entry] = saved.get("files", {}) if saved.get("root") == self.root else {}
         if saved.get("token") != self.token:  # other settings: no key or parse is valid
-            drop = ("key", "refs")
-            files = {n: {k: v for k, v in e.items() if k not in drop} for n, e in files.items()}
+            files = {n: e._replace(key=None, refs=None) for n, e in files.items()}
         self.old = files
-        self.new: dict[str, dict] = {}
+        self.new: dict[str, Entry] = {}
         self.final: dict[str, str] = {}
         self.problems: list[str] = []
         self.warnings: list[str] = []
@@ -188,13 +191,13 @@ class _Run:
         return key in self._directories
 
     # -- references ----------------------------------------------------------
-    def refs(self, name: str) -> list[str] | None:
+    def refs(self, name: str) -> tuple[str, ...] | None:
         """Keys referenced by an adjustable file (cached by md5); None if not rewritable."""
         md5 = self.records[name][5]
-        old = self.old.get(name, {})
-        if old.get("md5") == md5 and "refs" in old:
-            return old["refs"]
-        if old.get("md5") == md5 and old.get("raw"):
+        old = self.old.get(name)
+        if old is not None and old.md5 == md5 and old.refs is not None:
+            return old.refs
+        if old is not None and old.md5 == md5 and old.raw:
             self.warnings.append(self.undecodable(name))
             return None
         text = self.text(name)
@@ -203,7 +206,7 @@ class _Run:
             return None
         patterns = patterns_for(name, self.config.js_modules)
         found = references(text.text, name, patterns, self.config.static_url)
-        return sorted({target.key for target, _ in found})
+        return tuple(sorted({target.key for target, _ in found}))
 
     def resolver(
         self, in_cycle: dict[str, str] | None = None, report: bool = True
@@ -236,13 +239,15 @@ class _Run:
 
     def rewrite_bytes(self, name: str, resolve: Callable) -> bytes:
         text = self.text(name)
+        encoding = text.encoding
         patterns = patterns_for(name, self.config.js_modules)
         output = rewrite(text.text, name, patterns, self.config.static_url, resolve)
+        del text  # the input's text is not needed to encode the output: free it first
         try:
-            return output.encode(text.encoding)
+            return output.encode(encoding)
         except UnicodeEncodeError as exc:
             raise DecodeError(
-                f"{self.where(name)}: rewritten URL cannot be written in {text.encoding} "
+                f"{self.where(name)}: rewritten URL cannot be written in {encoding} "
                 f"at offset {exc.start}"
             ) from None
 
@@ -268,19 +273,19 @@ class _Run:
         self.record(name, hashed, key, refs)
 
     def record(
-        self, name: str, hashed: str, key: str | None, refs: list[str] | None = None
+        self, name: str, hashed: str, key: str | None, refs: tuple[str, ...] | None = None
     ) -> None:
-        entry = {"md5": self.records[name][5], "hashed": hashed}
+        md5 = self.records[name][5]
         if key is not None and refs is not None:
-            entry["key"] = key
-            entry["refs"] = refs
-        self.new[name] = entry
+            self.new[name] = Entry(md5, hashed, refs=refs, key=key)
+        else:
+            self.new[name] = Entry(md5, hashed)
         self.final[name] = hashed
 
     def reusable(self, name: str, key: str) -> str | None:
-        old = self.old.get(name, {})
-        if old.get("key") == key and self.exists(old["hashed"]):
-            return old["hashed"]
+        old = self.old.get(name)
+        if old is not None and old.key == key and self.exists(old.hashed):
+            return old.hashed
         return None
 
     # -- the phase ------------------------------------------------------------
@@ -290,13 +295,15 @@ class _Run:
         todo = []
         for name in names:
             md5 = self.records[name][5]
-            old = self.old.get(name, {})
+            old = self.old.get(name)
             # "plain": the hashed name is the md5's, so an unchanged md5 keeps it
-            reuse = old.get("md5") == md5 and old.get("plain") is True
-            hashed = old["hashed"] if reuse else hashed_path(name, md5)
+            if old is not None and old.md5 == md5 and old.plain:
+                hashed, self.new[name] = old.hashed, old
+            else:
+                hashed = hashed_path(name, md5)
+                self.new[name] = Entry(md5, hashed, plain=True)
             self.final[name] = hashed
-            self.new[name] = old if reuse else {"md5": md5, "hashed": hashed, "plain": True}
-            if old.get("hashed") != hashed or not self.exists(hashed):
+            if old is None or old.hashed != hashed or not self.exists(hashed):
                 todo.append((name, hashed))
         return todo
 
@@ -333,13 +340,13 @@ class _Run:
     def keep_warnings(self, name: str, start: int) -> None:
         """Remember the warnings a file's rewrite gave, to repeat them when it is reused."""
         if len(self.warnings) > start:
-            self.new[name]["warnings"] = self.warnings[start:]
+            self.new[name] = self.new[name]._replace(warnings=tuple(self.warnings[start:]))
 
     def replay_warnings(self, name: str) -> None:
-        warnings = self.old.get(name, {}).get("warnings")
-        if warnings:
-            self.warnings.extend(warnings)
-            self.new[name]["warnings"] = warnings
+        old = self.old.get(name)
+        if old is not None and old.warnings:
+            self.warnings.extend(old.warnings)
+            self.new[name] = self.new[name]._replace(warnings=old.warnings)
 
     def cycle(self, members: list[str], refs: dict[str, list[str]]) -> None:
         """A reference cycle: one hash for all members, from the whole component.
@@ -371,12 +378,16 @@ class _Run:
             data = self.rewrite_bytes(member, self.resolver(names, report=False))
             self.write(member, names[member], data, key if ok else None, refs[member])
             if warnings[member]:
-                self.new[member]["warnings"] = warnings[member]
+                self.new[member] = self.new[member]._replace(warnings=tuple(warnings[member]))
 
     def run(self, order: list[str], workers: int) -> None:
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         plain = self.plan_plain([name for name in order if not adjustable(name)])
+        if len(plain) <= CHUNK:  # a few links (an edit): not worth a thread
+            self.link_all(plain, 1)
+            self.adjustable_files([name for name in order if adjustable(name)], workers)
+            return
         linking = Background(lambda: self.link_all(plain, max(1, workers - 1)))
         try:
             self.adjustable_files([name for name in order if adjustable(name)], workers)
@@ -396,9 +407,11 @@ class _Run:
                 refs[name] = found
         self.link_all(self.plan_plain(unreferencing + raw), 1)
         for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
-            self.new[name] = {**self.new[name], "refs": []}
+            if self.new[name].refs != ():
+                self.new[name] = self.new[name]._replace(refs=())
         for name in raw:
-            self.new[name] = {**self.new[name], "raw": True}
+            if not self.new[name].raw:
+                self.new[name] = self.new[name]._replace(raw=True)
         for component in components(refs):
             if is_cycle(component, refs):
                 self.cycle(component, refs)
@@ -407,17 +420,20 @@ class _Run:
 
     def save(self) -> None:
         garbage = [
-            old["hashed"]
+            old.hashed
             for name, old in self.old.items()
-            if "hashed" in old and self.new.get(name, {}).get("hashed") != old["hashed"]
+            if name not in self.new or self.new[name].hashed != old.hashed
         ]
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=self.final.values())
         files = {**{n: e for n, e in self.old.items() if n in self.records}, **self.new}
         if not garbage and files == self.old and state_file(self.config).exists():
             return  # nothing changed: leave the file (and its mtime) alone
+        plain_files = {name: tuple(entry) for name, entry in files.items()}
         state.save(
-            state_file(self.config), {"root": self.root, "token": self.token, "files": files}
+            state_file(self.config),
+            {"root": self.root, "token": self.token, "files": plain_files},
+            shared=False,  # no object twice: the pickler need not remember each one
         )
 
 

@@ -5,11 +5,24 @@ change its output."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import Config
 from .hashing import md5_parts
 
 RULES_VERSION = "4"  # bump when the rewriting rules change: old outputs are redone
+
+
+class Entry(NamedTuple):
+    """Post-processing's record of one file (a tuple: tens of thousands are kept)."""
+
+    md5: str  # of the collected original
+    hashed: str  # the hashed name written
+    plain: bool = False  # hashed from the md5 alone (its bytes are the original's)
+    refs: tuple[str, ...] | None = None  # names a CSS/JS file references, if parsed
+    raw: bool = False  # CSS/JS that could not be decoded: hashed as it is
+    key: str | None = None  # what its output depends on (md5 + referenced hashed names)
+    warnings: tuple[str, ...] = ()  # its rewrite's warnings, repeated when it is reused
 
 
 def post_state_file(config: Config) -> Path:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .fsutil import write_with
 
-VERSION = 2
+VERSION = 3  # 3: post-processing entries are rules.Entry tuples
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -29,10 +29,18 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def save(path: Path, data: dict[str, Any]) -> None:
-    """Pickle ``data`` straight into the file (no bytes copy of the whole state in memory)."""
+def save(path: Path, data: dict[str, Any], shared: bool = True) -> None:
+    """Pickle ``data`` straight into the file (no bytes copy of the whole state in
+    memory). ``shared=False``: no object appears twice in ``data``, so the pickler
+    keeps no memo of every object written (MBs for tens of thousands of records)."""
     data = {**data, "version": VERSION}
-    write_with(str(path), lambda handle: pickle.dump(data, handle, pickle.HIGHEST_PROTOCOL))
+
+    def dump(handle: BinaryIO) -> None:
+        pickler = pickle.Pickler(handle, pickle.HIGHEST_PROTOCOL)
+        pickler.fast = not shared
+        pickler.dump(data)
+
+    write_with(str(path), dump)
 
 
 def discard(path: Path) -> None:

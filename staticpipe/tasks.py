@@ -27,7 +27,7 @@ from doit.exceptions import TaskFailed
 
 # postprocess and pipeline (the rewriting machinery and its regexes) are imported
 # where a phase runs: a no-op run never needs them.
-from . import cleanup, collect, discovery, finders, lock, manifest, outputs, rules, stamp, state
+from . import cleanup, collect, discovery, finders, lock, manifest, outputs, rules, stamp
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
@@ -260,10 +260,8 @@ class CollectRun:
         if self._saved_post is None:
             from . import postprocess
 
-            saved = state.load(self.post_file)
             records = self.records if self.records is not None else self.saved_records()
-            saved["files"] = postprocess.shared(saved.get("files", {}), self.found, records)
-            self._saved_post = saved
+            self._saved_post = postprocess.load_state(self.config, self.found, records)
         return self._saved_post
 
     def post_uptodate(self) -> bool:
@@ -280,13 +278,13 @@ class CollectRun:
         suspect = self.suspect()
         for name, entry in files.items():
             record = records.get(name)
-            if record is None or entry.get("md5") != record[5]:
+            if record is None or entry.md5 != record[5]:
                 return False
-            if "refs" not in entry and "raw" not in entry and name.endswith((".css", ".js")):
+            if entry.refs is None and not entry.raw and name.endswith((".css", ".js")):
                 return False
             if suspect is not None and name.rpartition("/")[0] not in suspect:
                 continue
-            if not os.path.exists(os.path.join(root, entry["hashed"])):
+            if not os.path.exists(os.path.join(root, entry.hashed)):
                 return False
         return True
 
@@ -312,7 +310,7 @@ class CollectRun:
     def current_hashed(self) -> dict[str, str]:
         if self.hashed is None:
             files = self.saved_post().get("files", {})
-            self.hashed = {name: files[name]["hashed"] for name in self.found}
+            self.hashed = {name: files[name].hashed for name in self.found}
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
@@ -348,6 +346,14 @@ class CollectRun:
                 outputs.record(self.config, self.found)
             self.save_stamp()
         print(self.summary.line())
+        self.release()
+
+    def release(self) -> None:
+        """Drop the per-file data: the run is over, and doit is about to save its
+        own (peak memory is this plus that, otherwise)."""
+        self.records = self._saved_records = self._saved_post = self.hashed = None
+        self.found = {}
+        self.summary.unmodified = []
 
 
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
