@@ -44,15 +44,16 @@ def load_state(
     them loaded from another file (MBs on a large tree)."""
     saved = state.load(state_file(config))
     files = {}
+    make = tuple.__new__  # Entry from its fields as saved (a version-checked file)
+    found, records = found or {}, records or {}
     for name, fields in saved.get("files", {}).items():
-        entry = Entry._make(fields)
-        item = found.get(name) if found is not None else None
+        item = found.get(name)
         if item is not None:
-            record = records.get(name) if records is not None else None
-            if record is not None and entry.md5 == record[5]:
-                entry = entry._replace(md5=record[5])
+            record = records.get(name)
+            if record is not None and fields[0] == record[5]:
+                fields = (record[5], *fields[1:])
             name = item.name
-        files[name] = entry
+        files[name] = make(Entry, fields)
     saved["files"] = files
     return saved
 
