@@ -87,6 +87,26 @@ def write_bytes(
     write_with(dest, lambda handle: handle.write(data), file_mode, dir_mode)
 
 
+def write_new(
+    dest: str, data: bytes, file_mode: int | None = None, dir_mode: int | None = None
+) -> None:
+    """``write_bytes`` for a name that usually does not exist yet (a hashed output):
+    a nameless file linked into place, as ``copy_hashing`` does."""
+    directory = os.path.dirname(dest)
+    makedirs(directory, dir_mode)
+    target = _open_nameless(directory, dir_mode)
+    if target is None:
+        write_bytes(dest, data, file_mode, dir_mode)
+        return
+    try:
+        _write_all(target, memoryview(data))
+        if file_mode is not None:
+            os.fchmod(target, file_mode)
+        _publish(target, dest)
+    finally:
+        os.close(target)
+
+
 def write_with(
     dest: str,
     writer: Callable[[BinaryIO], object],

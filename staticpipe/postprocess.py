@@ -264,7 +264,7 @@ class _Run:
 
     # -- outputs -------------------------------------------------------------
     def write(self, name: str, hashed: str, data: bytes, key: str | None, refs: list[str]) -> None:
-        fsutil.write_bytes(
+        fsutil.write_new(
             os.path.join(self.root, hashed),
             data,
             self.config.file_permissions_mode,

@@ -56,9 +56,15 @@ class StatChecker(FileChangedChecker):
         return changed
 
     def get_state(self, dep, current_state):
-        if dep not in self.checked:
-            return _stat_state(os.stat(dep))
-        return self.checked.pop(dep)  # None: unchanged when checked, keep the saved state
+        if dep in self.checked:
+            return self.checked.pop(dep)  # None: unchanged when checked, keep the saved one
+        copied = _copied.pop(dep, None)  # the stat the copy was made from
+        return copied if copied is not None else _stat_state(os.stat(dep))
+
+
+# source -> its stat state as the collect phase recorded it when copying it, for
+# StatChecker.get_state (no second stat of every file after a full build).
+_copied: dict[str, str] = {}
 
 
 def _stat_state(info: os.stat_result) -> str:
@@ -233,6 +239,11 @@ class CollectRun:
             return _failed(error)
         self.records = result.records
         self._saved_records = None  # superseded: free it
+        for name in result.copied:
+            record = result.records.get(name)  # none in a dry run
+            if record is not None:
+                source, size, mtime, ctime, inode = record[:5]
+                _copied[source] = f"{mtime}:{size}:{ctime}:{inode}"
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline

@@ -74,3 +74,15 @@ def test_copy_of_a_missing_source_leaves_nothing(tmp_path, mode):
     with pytest.raises(FileNotFoundError):
         fsutil.copy_hashing(str(tmp_path / "nope.css"), str(dest))
     assert os.listdir(dest.parent) == []
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_write_new_writes_or_replaces_whole(tmp_path, mode, exists):
+    dest = tmp_path / "out" / "a.123.css"
+    if exists:
+        dest.parent.mkdir()
+        dest.write_bytes(b"old")
+    fsutil.write_new(str(dest), b"new bytes", file_mode=0o644)
+    assert dest.read_bytes() == b"new bytes"
+    assert dest.stat().st_mode & 0o777 == 0o644
+    assert os.listdir(dest.parent) == ["a.123.css"]
