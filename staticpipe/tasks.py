@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from doit import task_params
-from doit.dependency import FileChangedChecker
+from doit.dependency import FileChangedChecker, JSONCodec
 from doit.exceptions import TaskFailed
 
 # postprocess and pipeline (the rewriting machinery and its regexes) are imported
@@ -72,11 +72,43 @@ def _stat_state(info: os.stat_result) -> str:
     return f"{info.st_mtime_ns}:{info.st_size}:{info.st_ctime_ns}:{info.st_ino}"
 
 
+class StateCodec(JSONCodec):
+    """doit's JSON codec for a task's saved data, without a second copy of every
+    file_dep path.
+
+    doit saves a task's file_deps twice: each as a key (its state) and all of them
+    again as the ``deps:`` list. For the copy task that is every source path twice
+    (tens of MB of JSON text, and of strings once loaded, on a 100,000-file tree).
+    Where the list is the keys that are paths (doit's own keys end with ``:``),
+    less any keys of former file_deps, it is saved as that rule and rebuilt from
+    the keys on loading. doit never saves ``deps:`` as an object, so one is
+    unambiguous.
+    """
+
+    def encode(self, data):
+        deps = data.get("deps:") if isinstance(data, dict) else None
+        if isinstance(deps, (list, tuple)) and deps:
+            paths = {key for key in data if not key.endswith(":")}
+            listed = set(deps)
+            if listed <= paths and len(listed) == len(deps):
+                data = {**data, "deps:": {"staticpipe": "keys", "except": sorted(paths - listed)}}
+        return super().encode(data)
+
+    def decode(self, data):
+        data = super().decode(data)
+        deps = data.get("deps:") if isinstance(data, dict) else None
+        if isinstance(deps, dict) and deps.get("staticpipe") == "keys":
+            stale = set(deps.get("except", ()))
+            data["deps:"] = [k for k in data if not k.endswith(":") and k not in stale]
+        return data
+
+
 DOIT_CONFIG = {
     "default_tasks": ["collect"],
     "backend": "sqlite3",
     "dep_file": ".staticpipe-doit.sqlite3",
     "check_file_uptodate": StatChecker,
+    "codec_cls": StateCodec,
 }
 
 COLLECT_PARAMS: list[dict[str, Any]] = [
