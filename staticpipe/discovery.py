@@ -4,7 +4,8 @@ Adding, removing or renaming a file changes its directory's mtime. A full walk
 records the mtime of every directory it listed; the next discovery stats those
 directories only (one stat per directory, not one ``scandir`` entry per file)
 and walks again if any moved, appeared, vanished, or was modified so close to
-the recording that a later change could share its timestamp. File *contents*
+the recording that a later change could share its timestamp (in the same tick as
+the state file was written, on its filesystem; else within fsutil.RACY_NS). File *contents*
 are not discovery's concern: collect compares every source's stat.
 """
 
@@ -21,8 +22,8 @@ def state_file(config: Config):
     return config.state_path / "found.state"
 
 
-def _unchanged(visited: Visited, since: int) -> bool:
-    return not any(fsutil.mtime_moved(path, mtime, since) for path, mtime in visited.items())
+def _unchanged(visited: Visited, since: int, clock: tuple[int, int] | None) -> bool:
+    return not any(fsutil.mtime_moved(path, mtime, since, clock) for path, mtime in visited.items())
 
 
 def forget(config: Config) -> None:
@@ -45,7 +46,8 @@ def find_all_reusing(config: Config) -> tuple[dict[str, Found], bool]:
         str(config.state_path),
     )
     saved = state.load(state_file(config))
-    if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - fsutil.RACY_NS):
+    clock = fsutil.clock_of(state_file(config))  # written just after the walk it records
+    if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - fsutil.RACY_NS, clock):
         found = {name: Found(name, source, index) for name, source, index in saved["files"]}
         return found, True
     started = time.time_ns()

@@ -19,15 +19,31 @@ from .hashing import chunk_buffer
 RACY_NS = 2_000_000_000
 
 
-def mtime_moved(path: str, recorded: int | None, since: int) -> bool:
+def mtime_moved(
+    path: str, recorded: int | None, since: int, clock: tuple[int, int] | None = None
+) -> bool:
     """``path``'s mtime is not ``recorded`` (None: it did not exist), or was too close
-    to the recording (at or after ``since``) to be trusted."""
-    if recorded is not None and recorded >= since:
-        return True
+    to the recording to be trusted: at or after ``since`` (the wall clock), or, on
+    the filesystem of ``clock`` (the mtime and device of a file written just after
+    the recording), at or after that mtime: git's rule for a racily clean index,
+    one timestamp tick wide."""
     try:
-        return os.stat(path).st_mtime_ns != recorded
+        info = os.stat(path)
     except OSError:
         return recorded is not None
+    if recorded is None:
+        return True
+    limit = clock[0] if clock is not None and info.st_dev == clock[1] else since
+    return recorded >= limit or info.st_mtime_ns != recorded
+
+
+def clock_of(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(mtime, device) of ``path``, for ``mtime_moved``'s ``clock``; None if absent."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_dev
 
 
 _counter = itertools.count()
