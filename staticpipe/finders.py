@@ -10,18 +10,18 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR
+from typing import NamedTuple
 
 from .config import Config, Location
 from .errors import ConfigError
 from .ignore import IgnoreRules
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A file to collect: ``name`` is its POSIX path under static_root."""
+class Found(NamedTuple):
+    """A file to collect: ``name`` is its POSIX path under static_root. (A tuple:
+    one per file, rebuilt from the saved listing on every run.)"""
 
     name: str
     source: str  # absolute path of the source file
