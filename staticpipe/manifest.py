@@ -17,7 +17,7 @@ VERSION = "1.1"
 
 def ordered_paths(order: Iterable[str], hashed: Mapping[str, str]) -> dict[str, str]:
     """Django's key order: collection order, stably sorted by path depth, deepest first."""
-    names = sorted(order, key=lambda name: len(name.split("/")), reverse=True)
+    names = sorted(order, key=lambda name: name.count("/"), reverse=True)  # depth, stable
     return {name: hashed[name] for name in names}
 
 
