@@ -4,8 +4,9 @@ Adding, removing or renaming a file changes its directory's mtime. A full walk
 records the mtime of every directory it listed; the next discovery stats those
 directories only (one stat per directory, not one ``scandir`` entry per file)
 and walks again if any moved, appeared, vanished, or was modified so close to
-the recording that a later change could share its timestamp (in the same tick as
-the state file was written, on its filesystem; else within fsutil.RACY_NS). File *contents*
+the recording that a later change could share its timestamp (at or after the
+filesystem clock read before the walk, on the state directory's filesystem; else
+within fsutil.RACY_NS of the walk's start). File *contents*
 are not discovery's concern: collect compares every source's stat.
 """
 
@@ -24,6 +25,16 @@ def state_file(config: Config):
 
 def _unchanged(visited: Visited, since: int, clock: tuple[int, int] | None) -> bool:
     return not any(fsutil.mtime_moved(path, mtime, since, clock) for path, mtime in visited.items())
+
+
+def _clock(config: Config) -> tuple[int, int] | None:
+    """The state directory's filesystem clock (sources on other filesystems are
+    judged by the wall clock)."""
+    try:
+        config.state_path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return fsutil.fs_clock(config.state_path)
 
 
 def forget(config: Config) -> None:
@@ -46,17 +57,18 @@ def find_all_reusing(config: Config) -> tuple[dict[str, Found], bool]:
         str(config.state_path),
     )
     saved = state.load(state_file(config))
-    clock = fsutil.clock_of(state_file(config))  # written just after the walk it records
-    if saved.get("key") == key and _unchanged(saved["dirs"], saved["time"] - fsutil.RACY_NS, clock):
+    since, clock = saved.get("time", 0) - fsutil.RACY_NS, saved.get("clock")
+    if saved.get("key") == key and _unchanged(saved["dirs"], since, clock):
         make = tuple.__new__  # Found from its saved (name, source, location) at C speed
         found = {fields[0]: make(Found, fields) for fields in saved["files"]}
         return found, True
     started = time.time_ns()
+    clock = _clock(config)  # before the walk reads any directory's mtime
     visited: Visited = {}
     found = finders.find_all(config, visited=visited, where=where)
     files = [(item.name, item.source, item.location) for item in found.values()]
     try:
-        saved = {"key": key, "time": started, "dirs": visited, "files": files}
+        saved = {"key": key, "time": started, "clock": clock, "dirs": visited, "files": files}
         state.save(state_file(config), saved)
     except OSError:
         pass  # a read-only state directory only costs the next run a walk

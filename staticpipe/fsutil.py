@@ -7,7 +7,6 @@ import hashlib
 import itertools
 import os
 import shutil
-import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -24,9 +23,8 @@ def mtime_moved(
 ) -> bool:
     """``path``'s mtime is not ``recorded`` (None: it did not exist), or was too close
     to the recording to be trusted: at or after ``since`` (the wall clock), or, on
-    the filesystem of ``clock`` (the mtime and device of a file written just after
-    the recording), at or after that mtime: git's rule for a racily clean index,
-    one timestamp tick wide."""
+    the filesystem of ``clock`` (``fs_clock`` read just before the recording), at
+    or after that time: git's rule for a racily clean index, one tick wide."""
     try:
         info = os.stat(path)
     except OSError:
@@ -37,17 +35,25 @@ def mtime_moved(
     return recorded >= limit or info.st_mtime_ns != recorded
 
 
-def clock_of(path: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """(mtime, device) of ``path``, for ``mtime_moved``'s ``clock``; None if absent."""
+def fs_clock(directory: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The filesystem's own "now" in ``directory``, and its device: the timestamp
+    of a new nameless file (``O_TMPFILE``: no name is made, so the directory's
+    mtime does not move). Read *before* recording mtimes, for ``mtime_moved``'s
+    ``clock``. None where there are no nameless files (then the wall clock)."""
+    if not _nameless:
+        return None
     try:
-        info = os.stat(path)
+        fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600)
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
     return info.st_mtime_ns, info.st_dev
 
 
 _counter = itertools.count()
-_dir_lock = threading.Lock()
 _known_dirs: set[str] = set()  # directories this process made or saw (saves a stat per file)
 
 
@@ -64,13 +70,28 @@ def makedirs(directory: str, mode: int | None = None) -> None:
         if mode is None:
             os.makedirs(directory, exist_ok=True)
         else:
-            with _dir_lock:  # os.umask is process-wide
-                old = os.umask(0)
-                try:
-                    os.makedirs(directory, mode, exist_ok=True)
-                finally:
-                    os.umask(old)
+            _makedirs_chmod(directory, mode)
     _known_dirs.add(directory)
+
+
+def _makedirs_chmod(directory: str, mode: int) -> None:
+    """Make the missing directories, each then given exactly ``mode``. (Django sets
+    the umask to 0 around ``makedirs``; the umask is process-wide, so in a threaded
+    run that would give other threads' new files mode 0o666.)"""
+    missing = []
+    path = directory
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue  # made meanwhile by another thread, which gives it the mode
+        os.chmod(path, mode)
 
 
 def _create(temp: str, dir_mode: int | None):
@@ -119,6 +140,8 @@ def write_new(
         if file_mode is not None:
             os.fchmod(target, file_mode)
         _publish(target, dest)
+    except _NoNamelessLinks:
+        write_bytes(dest, data, file_mode, dir_mode)
     finally:
         os.close(target)
 
@@ -167,6 +190,8 @@ def copy_hashing(
         if file_mode is not None:
             os.fchmod(target, file_mode)
         _publish(target, dest)
+    except _NoNamelessLinks:
+        return _copy_hashing_named(src, dest, file_mode, dir_mode)
     finally:
         os.close(target)
     return digest, info, made.st_ctime_ns if made.st_dev == info.st_dev else None
@@ -204,7 +229,7 @@ def _write_all(fd: int, view: memoryview) -> None:
 
 
 _nameless = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
-_proc_fds: int | None = None
+_root_fd: int | None = None
 
 
 def _open_nameless(directory: str, dir_mode: int | None) -> int | None:
@@ -226,23 +251,34 @@ def _open_nameless(directory: str, dir_mode: int | None) -> int | None:
         raise
 
 
+class _NoNamelessLinks(Exception):
+    """Nameless files can be made here but not linked (no /proc, a sandbox)."""
+
+
 def _publish(fd: int, dest: str) -> None:
     """Give the nameless file ``fd`` the name ``dest``, replacing what is there."""
-    global _proc_fds
-    if _proc_fds is None:
-        _proc_fds = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    global _root_fd, _nameless
+    if _root_fd is None:
+        _root_fd = os.open("/", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N: the documented way to name an
-    # O_TMPFILE file without privileges (a dir fd makes os.link call linkat).
+    # O_TMPFILE file without privileges. A dir fd makes os.link call linkat; the
+    # path is absolute and read at each call, so "self" is right after a fork.
+    proc = f"/proc/self/fd/{fd}"
     try:
-        os.link(str(fd), dest, src_dir_fd=_proc_fds, follow_symlinks=True)
+        os.link(proc, dest, src_dir_fd=_root_fd, follow_symlinks=True)
     except FileExistsError:
         temp = _temp_name(dest)
-        os.link(str(fd), temp, src_dir_fd=_proc_fds, follow_symlinks=True)
+        os.link(proc, temp, src_dir_fd=_root_fd, follow_symlinks=True)
         try:
             os.replace(temp, dest)
         except BaseException:
             _discard(temp)
             raise
+    except OSError as error:
+        if isinstance(error, FileNotFoundError) and not os.path.isdir(os.path.dirname(dest)):
+            raise  # the directory went away: the caller's error to report
+        _nameless = False  # this system cannot link them: temp names from now on
+        raise _NoNamelessLinks from error
 
 
 def link_or_copy(

@@ -39,6 +39,7 @@ def _identity(path: str) -> list[int] | None:
 def record(config: Config, names: Iterable[str]) -> None:
     """Remember the mtimes of the directories that hold ``names`` (after a run)."""
     root = str(config.static_root)
+    clock = fsutil.fs_clock(root)  # before any directory's mtime is read
     dirs = {}
     for directory in directories(names):
         try:
@@ -46,9 +47,8 @@ def record(config: Config, names: Iterable[str]) -> None:
         except OSError:
             continue
     manifest = _identity(os.path.join(root, MANIFEST_NAME))
-    state.save(
-        _file(config), {"root": root, "time": time.time_ns(), "dirs": dirs, "manifest": manifest}
-    )
+    saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
+    state.save(_file(config), {**saved, "manifest": manifest})
 
 
 def manifest_unchanged(config: Config) -> bool:
@@ -57,25 +57,6 @@ def manifest_unchanged(config: Config) -> bool:
     if saved.get("root") != str(config.static_root) or not saved.get("manifest"):
         return False
     return _identity(os.path.join(str(config.static_root), MANIFEST_NAME)) == saved["manifest"]
-
-
-def _trusted_before(config: Config, saved: dict) -> int:
-    """Recorded directory mtimes at or after this are not trusted: a later change
-    could share their timestamp.
-
-    Git's rule for a racily clean index: compare with the filesystem's own clock,
-    the mtime of the state file written just after the directories were statted.
-    That narrows the window to one timestamp tick, whatever the filesystem's
-    granularity. It holds only if static_root is on the same filesystem as the
-    state; otherwise the wall clock, less fsutil.RACY_NS.
-    """
-    try:
-        mine = os.stat(_file(config))
-        if mine.st_dev == os.stat(config.static_root).st_dev:
-            return mine.st_mtime_ns
-    except OSError:
-        pass
-    return saved.get("time", 0) - fsutil.RACY_NS
 
 
 def forget(config: Config) -> None:
@@ -91,10 +72,11 @@ def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
     root = str(config.static_root)
     if saved.get("root") != root:
         return None
-    recorded, since = saved.get("dirs", {}), _trusted_before(config, saved)
+    recorded, clock = saved.get("dirs", {}), saved.get("clock")
+    since = saved.get("time", 0) - fsutil.RACY_NS
     result = set()
     for directory in directories(names):
         mtime = recorded.get(directory)  # None: never recorded, so not known to hold it
-        if mtime is None or fsutil.mtime_moved(os.path.join(root, directory), mtime, since):
+        if mtime is None or fsutil.mtime_moved(os.path.join(root, directory), mtime, since, clock):
             result.add(directory)
     return result

@@ -56,14 +56,21 @@ class StatChecker(FileChangedChecker):
         return changed
 
     def get_state(self, dep, current_state):
-        if dep in self.checked:
-            return self.checked.pop(dep)  # None: unchanged when checked, keep the saved one
-        copied = _copied.pop(dep, None)  # the stat the copy was made from
-        return copied if copied is not None else _stat_state(os.stat(dep))
+        judged = _copied.pop(dep, None)  # the stat the collect phase judged it by
+        checked = self.checked.pop(dep, _UNCHECKED)
+        if judged is not None:
+            return judged
+        if checked is not _UNCHECKED:
+            return checked  # None: unchanged when checked, keep the saved state
+        return _stat_state(os.stat(dep))
 
 
-# source -> its stat state as the collect phase recorded it when copying it, for
-# StatChecker.get_state (no second stat of every file after a full build).
+_UNCHECKED = object()
+
+
+# source -> its stat state as the collect phase judged it (copied from it, or
+# found it unchanged), for StatChecker.get_state: no second stat of every file
+# after a full build, and no stat taken after the phase looked.
 _copied: dict[str, str] = {}
 
 
@@ -271,7 +278,11 @@ class CollectRun:
             return _failed(error)
         self.records = result.records
         self._saved_records = None  # superseded: free it
-        for name in result.copied:
+        # The states doit saves for the sources: the stats this phase judged them
+        # by. Without doit's file_dep check (its `changed` incomplete) that is every
+        # source, or a change made after collect looked would be recorded as seen.
+        judged = result.copied if self.changed_sources(changed) is not None else result.records
+        for name in judged:
             record = result.records.get(name)  # none in a dry run
             if record is not None:
                 source, size, mtime, ctime, inode = record[:5]
@@ -395,6 +406,7 @@ class CollectRun:
         """Drop the per-file data: the run is over, and doit is about to save its
         own (peak memory is this plus that, otherwise)."""
         self.records = self._saved_records = self._saved_post = self.hashed = None
+        _copied.clear()
         self.found = {}
         self.summary.unmodified = []
 

@@ -86,3 +86,48 @@ def test_write_new_writes_or_replaces_whole(tmp_path, mode, exists):
     assert dest.read_bytes() == b"new bytes"
     assert dest.stat().st_mode & 0o777 == 0o644
     assert os.listdir(dest.parent) == ["a.123.css"]
+
+
+def test_directory_mode_never_makes_other_threads_files_writable(tmp_path):
+    """directory_permissions_mode without file_permissions_mode: new files keep the
+    umask's mode even while other threads make directories (no umask juggling)."""
+    from staticpipe import pipeline
+    from staticpipe.config import Config, Location
+    from staticpipe.options import RunOptions
+
+    old = os.umask(0o022)
+    try:
+        for d in range(150):
+            for f in range(4):
+                path = tmp_path / "assets" / f"d{d}" / f"f{f}.txt"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"{d}-{f}")
+        config = Config(
+            static_root=tmp_path / "build",
+            dirs=(Location(tmp_path / "assets"),),
+            directory_permissions_mode=0o750,
+            project_dir=tmp_path,
+        )
+        pipeline.run(config, RunOptions(workers=4), log=lambda message: None)
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "build").rglob("*") if p.is_file()]
+    dirs = [p for p in (tmp_path / "build").rglob("*") if p.is_dir()]
+    assert len(files) > 1200
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in files)
+    assert all(p.stat().st_mode & 0o777 == 0o750 for p in dirs)
+
+
+def test_a_forked_child_names_its_own_file(tmp_path, mode):
+    fsutil.write_new(str(tmp_path / "parent.txt"), b"parent")
+    held = os.open(tmp_path / "parent.txt", os.O_RDONLY)  # the parent holds some fd
+    pid = os.fork()
+    if pid == 0:  # the child frees that fd number, so its new file may get it
+        os.close(held)
+        try:
+            fsutil.write_new(str(tmp_path / "child.txt"), b"child")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    os.close(held)
+    assert (tmp_path / "child.txt").read_bytes() == b"child"
