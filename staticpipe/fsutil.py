@@ -8,7 +8,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from .hashing import chunk_buffer
 
@@ -16,6 +16,18 @@ from .hashing import chunk_buffer
 # share them (the filesystem's timestamp granularity: a few ms on ext4, 1-2 s on
 # HFS+ or FAT; git's "racy clean" problem). Read at call time, so tests may lower it.
 RACY_NS = 2_000_000_000
+
+T = TypeVar("T")
+
+
+def identity(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """(inode, mtime, size) of ``path``: a rewrite through a new file changes it.
+    None if there is no such file."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 def mtime_moved(
@@ -43,7 +55,7 @@ def fs_clock(directory: str | os.PathLike[str]) -> tuple[int, int] | None:
     if not _nameless:
         return None
     try:
-        fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = os.open(directory, _NAMELESS_FLAGS, 0o600)
     except OSError:
         return None
     try:
@@ -129,21 +141,9 @@ def write_new(
 ) -> None:
     """``write_bytes`` for a name that usually does not exist yet (a hashed output):
     a nameless file linked into place, as ``copy_hashing`` does."""
-    directory = os.path.dirname(dest)
-    makedirs(directory, dir_mode)
-    target = _open_nameless(directory, dir_mode)
-    if target is None:
+    written = _in_nameless(dest, file_mode, dir_mode, lambda fd: _write_all(fd, memoryview(data)))
+    if written is _UNAVAILABLE:
         write_bytes(dest, data, file_mode, dir_mode)
-        return
-    try:
-        _write_all(target, memoryview(data))
-        if file_mode is not None:
-            os.fchmod(target, file_mode)
-        _publish(target, dest)
-    except _NoNamelessLinks:
-        write_bytes(dest, data, file_mode, dir_mode)
-    finally:
-        os.close(target)
 
 
 def write_with(
@@ -177,23 +177,17 @@ def copy_hashing(
     once complete: a killed run leaves nothing behind, and a new name costs one
     directory entry, not a temp name plus a rename. Where the filesystem has no
     nameless files, a temp name and a rename."""
-    directory = os.path.dirname(dest)
-    makedirs(directory, dir_mode)
-    target = _open_nameless(directory, dir_mode)
-    if target is None:
-        return _copy_hashing_named(src, dest, file_mode, dir_mode)
-    try:
+
+    def copy_into(target: int) -> tuple[str, os.stat_result, os.stat_result]:
         with open(src, "rb", buffering=0) as source:
             made = os.fstat(target)
             info = os.fstat(source.fileno())
-            digest = _stream(source, lambda view: _write_all(target, view))
-        if file_mode is not None:
-            os.fchmod(target, file_mode)
-        _publish(target, dest)
-    except _NoNamelessLinks:
+            return _stream(source, lambda view: _write_all(target, view)), info, made
+
+    copied = _in_nameless(dest, file_mode, dir_mode, copy_into)
+    if copied is _UNAVAILABLE:
         return _copy_hashing_named(src, dest, file_mode, dir_mode)
-    finally:
-        os.close(target)
+    digest, info, made = copied
     return digest, info, made.st_ctime_ns if made.st_dev == info.st_dev else None
 
 
@@ -229,6 +223,7 @@ def _write_all(fd: int, view: memoryview) -> None:
 
 
 _nameless = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+_NAMELESS_FLAGS = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
 _root_fd: int | None = None
 
 
@@ -238,17 +233,42 @@ def _open_nameless(directory: str, dir_mode: int | None) -> int | None:
     global _nameless
     if not _nameless:
         return None
-    flags = os.O_TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
     try:
-        return os.open(directory, flags, 0o666)
+        return os.open(directory, _NAMELESS_FLAGS, 0o666)
     except FileNotFoundError:
         _remake_dir(directory, dir_mode)
-        return os.open(directory, flags, 0o666)
+        return os.open(directory, _NAMELESS_FLAGS, 0o666)
     except OSError as error:
         if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             _nameless = False
             return None
         raise
+
+
+_UNAVAILABLE = object()
+
+
+def _in_nameless(
+    dest: str, file_mode: int | None, dir_mode: int | None, fill: Callable[[int], T]
+) -> T | object:
+    """``fill(fd)`` into a new nameless file in ``dest``'s directory, then give it
+    ``file_mode`` and the name ``dest``; what ``fill`` returned. ``_UNAVAILABLE``
+    where nameless files cannot be made or named: the caller uses a temp name."""
+    directory = os.path.dirname(dest)
+    makedirs(directory, dir_mode)
+    target = _open_nameless(directory, dir_mode)
+    if target is None:
+        return _UNAVAILABLE
+    try:
+        result = fill(target)
+        if file_mode is not None:
+            os.fchmod(target, file_mode)
+        _publish(target, dest)
+    except _NoNamelessLinks:
+        return _UNAVAILABLE
+    finally:
+        os.close(target)
+    return result
 
 
 class _NoNamelessLinks(Exception):

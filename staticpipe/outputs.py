@@ -28,14 +28,6 @@ def directories(names: Iterable[str]) -> set[str]:
     return {name.rpartition("/")[0] for name in names}
 
 
-def _identity(path: str) -> list[int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_mtime_ns, info.st_size, info.st_ino]
-
-
 def record(config: Config, names: Iterable[str]) -> None:
     """Remember the mtimes of the directories that hold ``names`` (after a run)."""
     root = str(config.static_root)
@@ -46,7 +38,7 @@ def record(config: Config, names: Iterable[str]) -> None:
             dirs[directory] = os.stat(os.path.join(root, directory)).st_mtime_ns
         except OSError:
             continue
-    manifest = _identity(os.path.join(root, MANIFEST_NAME))
+    manifest = fsutil.identity(os.path.join(root, MANIFEST_NAME))
     saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
     state.save(_file(config), {**saved, "manifest": manifest})
 
@@ -56,7 +48,9 @@ def manifest_unchanged(config: Config) -> bool:
     saved = state.load(_file(config))
     if saved.get("root") != str(config.static_root) or not saved.get("manifest"):
         return False
-    return _identity(os.path.join(str(config.static_root), MANIFEST_NAME)) == saved["manifest"]
+    return (
+        fsutil.identity(os.path.join(str(config.static_root), MANIFEST_NAME)) == saved["manifest"]
+    )
 
 
 def forget(config: Config) -> None:

@@ -14,27 +14,16 @@ full check. Sources are not the stamp's concern: doit's file_dep check sees them
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import state
+from . import fsutil, state
 from .config import Config
-
-Identity = tuple[int, int, int]
 
 
 def _file(config: Config) -> Path:
     return config.state_path / "complete.state"
-
-
-def identity(path: Path | str) -> Identity | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 def save(
@@ -42,7 +31,7 @@ def save(
 ) -> None:
     """Stamp the state files ``paths`` as a complete run with ``settings`` left them;
     ``racy``: the records that run could not trust by stat alone (collect.py)."""
-    files = {str(path): identity(path) for path in paths}
+    files = {str(path): fsutil.identity(path) for path in paths}
     if None in files.values():
         forget(config)
         return
@@ -63,7 +52,7 @@ def holding(
         return None
     for path in paths:
         key = str(path)
-        if key not in files or identity(path) != files[key]:
+        if key not in files or fsutil.identity(path) != files[key]:
             return None
     return saved.get("racy", {})
 
