@@ -209,22 +209,15 @@ def collect(
     link = options.link
     for name, item in found.items():
         record = records.get(name)
-        if (
-            changed is not None
-            and suspect is not None
-            and item.source not in changed
-            and _recorded(record, item, options)
-            and name.rpartition("/")[0] not in suspect
-        ):  # the common case of an incremental run, without a syscall
-            result.records[name] = record
-            result.unmodified.append(name)
-            continue
+        trusted = changed is not None and item.source not in changed
+        trusted = trusted and _recorded(record, item, options)  # doit saw no change
         check_copy = suspect is None or name.rpartition("/")[0] in suspect
-        dest = os.path.join(root, name)
-        if changed is not None and item.source not in changed and _recorded(record, item, options):
-            same = not check_copy or _copy_present(dest, link)
+        if trusted and not check_copy:
+            same = True  # the common case of an incremental run: no syscall
+        elif trusted:
+            same = _copy_present(os.path.join(root, name), link)
         else:
-            same = _unchanged(record, item.source, link, dest, check_copy)
+            same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
         if same:
             if is_racy(record):  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]

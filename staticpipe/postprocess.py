@@ -385,15 +385,16 @@ class _Run:
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         plain = self.plan_plain([name for name in order if not adjustable(name)])
+        linking = None
         if len(plain) <= CHUNK:  # a few links (an edit): not worth a thread
             self.link_all(plain, 1)
-            self.adjustable_files([name for name in order if adjustable(name)], workers)
-            return
-        linking = Background(lambda: self.link_all(plain, max(1, workers - 1)))
+        else:
+            linking = Background(lambda: self.link_all(plain, max(1, workers - 1)))
         try:
             self.adjustable_files([name for name in order if adjustable(name)], workers)
         finally:
-            linking.join()
+            if linking is not None:
+                linking.join()
 
     def adjustable_files(self, names: list[str], workers: int) -> None:
         refs: dict[str, list[str]] = {}

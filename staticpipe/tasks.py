@@ -75,8 +75,12 @@ _copied: dict[str, str] = {}
 
 
 def _stat_state(info: os.stat_result) -> str:
+    return _state(info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
+
+
+def _state(mtime_ns: int, size: int, ctime_ns: int, inode: int) -> str:
     # One short string per file_dep, not four ints: doit keeps and saves one per source.
-    return f"{info.st_mtime_ns}:{info.st_size}:{info.st_ctime_ns}:{info.st_ino}"
+    return f"{mtime_ns}:{size}:{ctime_ns}:{inode}"
 
 
 class StateCodec(JSONCodec):
@@ -286,7 +290,7 @@ class CollectRun:
             record = result.records.get(name)  # none in a dry run
             if record is not None:
                 source, size, mtime, ctime, inode = record[:5]
-                _copied[source] = f"{mtime}:{size}:{ctime}:{inode}"
+                _copied[source] = _state(mtime, size, ctime, inode)
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline
@@ -435,7 +439,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "verbosity": 2,
     }
     phases = [f"{name}_discover", f"{name}_copy"]
-    if config.storage == "manifest" and options.post_process and not options.dry_run:
+    if run.post_processing and not options.dry_run:
         yield {
             "basename": f"{name}_postprocess",
             "doc": "Hash files and rewrite CSS/JS references, dependencies first.",
