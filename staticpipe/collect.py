@@ -14,6 +14,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from . import cleanup, discovery, fsutil, state
@@ -204,10 +205,17 @@ def collect(
     if records is None:
         records = load_records(config)
     root = str(config.static_root)
-    result = CollectResult(records={})
-    todo: list[str] = []
     link = options.link
-    for name, item in found.items():
+    names = _candidates(found, records, changed, suspect)
+    if names is None:  # look at every file
+        names, kept = found, {}
+    else:  # only these can differ from their records: keep the others' as they are
+        kept = dict(records)
+        for name in records.keys() - found.keys():
+            del kept[name]
+    todo: list[str] = []
+    for name in names:
+        item = found[name]
         record = records.get(name)
         trusted = changed is not None and item.source not in changed
         trusted = trusted and _recorded(record, item, options)  # doit saw no change
@@ -221,10 +229,11 @@ def collect(
         if same:
             if is_racy(record):  # verified by content: settle it
                 record = [*record[:7], _racy(record[2], record[3])]
-            result.records[name] = record
-            result.unmodified.append(name)
+            kept[name] = record
         else:
             todo.append(name)
+            kept.pop(name, None)  # recorded again only once copied
+    result = CollectResult(records=kept, unmodified=list(found.keys() - set(todo)))
     if options.dry_run:
         verb = "link" if options.link else "copy"
         for name in todo:
@@ -263,14 +272,41 @@ def collect(
             if record is not None:
                 result.records[name] = record
                 result.copied.append(name)
-        gone = set(records) - set(found)
+        gone = records.keys() - found.keys()
         if gone:
             cleanup.add_garbage(config, sorted(gone), live=found.keys())
-        files = {**_kept(records, found), **result.records}
+        files = result.records
+        failed = [name for name in todo if name not in files and name in records]
+        if failed:  # the old copy is still in place, and its record still true
+            files = {**files, **{name: records[name] for name in failed}}
         if files != records or not state_file(config).exists():
             state.save(state_file(config), {"root": root, "files": files}, shared=False)
     return result
 
 
-def _kept(records: dict[str, Record], found: dict[str, Found]) -> dict[str, Record]:
-    return {name: record for name, record in records.items() if name in found}
+def _candidates(
+    found: dict[str, Found],
+    records: dict[str, Record],
+    changed: set[str] | None,
+    suspect: set[str] | None,
+) -> list[str] | None:
+    """The only names that may need a copy, when doit's file_dep check saw every
+    source (``changed``) and the suspect directories are known: changed sources,
+    names without a record, racy records, and names in suspect directories. None:
+    every name must be looked at. (Records match the listing's sources and link
+    mode: both are in found.json, a file_dep, so a change there makes ``changed``
+    None.)"""
+    if changed is None or suspect is None:
+        return None
+    names = set(found.keys() - records.keys())
+    if changed:
+        by_source = dict(zip(map(attrgetter("source"), found.values()), found, strict=True))
+        for source in changed:
+            name = by_source.get(source)
+            if name is not None:
+                names.add(name)
+    names.update(name for name, record in records.items() if is_racy(record))
+    if suspect:
+        names.update(name for name in found if name.rpartition("/")[0] in suspect)
+    names &= found.keys()
+    return sorted(names)

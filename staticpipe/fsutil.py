@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import shutil
+import time
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
@@ -63,6 +64,25 @@ def fs_clock(directory: str | os.PathLike[str]) -> tuple[int, int] | None:
     finally:
         os.close(fd)
     return info.st_mtime_ns, info.st_dev
+
+
+def clock_past(
+    directory: str | os.PathLike[str], instant: int, limit_s: float = 0.02
+) -> tuple[int, int] | None:
+    """``fs_clock(directory)`` once the filesystem's clock has moved past
+    ``instant`` (the next timestamp tick: a few ms), polling for at most
+    ``limit_s``; None if it does not (coarse timestamps) or cannot be read.
+
+    Recording mtimes again after it keeps directories modified in the tick of the
+    first reading from being racy ("may have changed unseen") at the next run."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        clock = fs_clock(directory)
+        if clock is None or clock[0] > instant:
+            return clock
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.0005)
 
 
 _counter = itertools.count()

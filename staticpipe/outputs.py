@@ -31,16 +31,30 @@ def directories(names: Iterable[str]) -> set[str]:
 def record(config: Config, names: Iterable[str]) -> None:
     """Remember the mtimes of the directories that hold ``names`` (after a run)."""
     root = str(config.static_root)
+    paths = {directory: os.path.join(root, directory) for directory in directories(names)}
     clock = fsutil.fs_clock(root)  # before any directory's mtime is read
-    dirs = {}
-    for directory in directories(names):
-        try:
-            dirs[directory] = os.stat(os.path.join(root, directory)).st_mtime_ns
-        except OSError:
-            continue
+    dirs = _mtimes(paths)
+    latest = max(dirs.values(), default=None)
+    if clock is not None and latest is not None and latest >= clock[0]:
+        # Directories this run changed in the clock's own tick would be suspect
+        # next time (a later change could share their mtime): read again once the
+        # tick has passed. Those changes are all this run's, a few ms ago.
+        later = fsutil.clock_past(root, latest)
+        if later is not None:
+            clock, dirs = later, _mtimes(paths)
     manifest = fsutil.identity(os.path.join(root, MANIFEST_NAME))
     saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
     state.save(_file(config), {**saved, "manifest": manifest})
+
+
+def _mtimes(paths: dict[str, str]) -> dict[str, int]:
+    mtimes = {}
+    for directory, path in paths.items():
+        try:
+            mtimes[directory] = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+    return mtimes
 
 
 def manifest_unchanged(config: Config) -> bool:

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from . import cleanup, fsutil, rules, state
 from .collect import Record
@@ -35,32 +36,21 @@ state_file = rules.post_state_file
 settings_token = rules.settings_token
 
 
-def load_state(
-    config: Config, found: dict | None = None, records: dict[str, Record] | None = None
-) -> dict:
-    """The saved state, its entries as ``Entry`` (saved as plain tuples: pickling a
-    named tuple keeps a copy of each one's fields until the end). Given ``found``
-    and ``records``, entries hold their name and md5 strings, not equal copies of
-    them loaded from another file (MBs on a large tree)."""
-    saved = state.load(state_file(config))
-    files = {}
-    make = tuple.__new__  # Entry from its fields as saved (a version-checked file)
-    found, records = found or {}, records or {}
-    for name, fields in saved.get("files", {}).items():
-        item = found.get(name)
-        if item is not None:
-            record = records.get(name)
-            if record is not None and fields[0] == record[5]:
-                fields = (record[5], *fields[1:])
-            name = item.name
-        files[name] = make(Entry, fields)
-    saved["files"] = files
-    return saved
+def load_state(config: Config) -> dict:
+    """The saved state. Its ``files`` map names to plain tuples of ``Entry``'s
+    fields, as saved (see ``entry``): an edit looks at a few of them, and making
+    tens of thousands of ``Entry`` objects on every load would cost more."""
+    return state.load(state_file(config))
+
+
+def entry(fields: tuple | None) -> Entry | None:
+    """The saved fields of one file as an ``Entry`` (C speed: a version-checked file)."""
+    return None if fields is None else tuple.__new__(Entry, fields)
 
 
 def load_outputs(config: Config) -> dict[str, str]:
     """name -> hashed name, as recorded by the last run (for cleaning)."""
-    return {entry.hashed: name for name, entry in load_state(config)["files"].items()}
+    return {fields[1]: name for name, fields in load_state(config).get("files", {}).items()}
 
 
 @dataclass
@@ -144,10 +134,12 @@ class _Run:
         self.token = settings_token(config)
         if saved is None:
             saved = load_state(config)
-        files: dict[str, Entry] = saved.get("files", {}) if saved.get("root") == self.root else {}
-        if saved.get("token") != self.token:  # other settings: no key or parse is valid
-            files = {n: e._replace(key=None, refs=None) for n, e in files.items()}
-        self.old = files
+        files: dict[str, tuple] = saved.get("files", {}) if saved.get("root") == self.root else {}
+        # Other settings: no key or parse is valid, and every file is looked at.
+        self.same_settings = saved.get("token") == self.token
+        if not self.same_settings:
+            files = {n: entry(e)._replace(key=None, refs=None) for n, e in files.items()}
+        self.saved = files  # name -> Entry fields, as saved
         self.new: dict[str, Entry] = {}
         self.final: dict[str, str] = {}
         self.problems: list[str] = []
@@ -156,6 +148,10 @@ class _Run:
         self._directories: set[str] | None = None
 
     # -- helpers -------------------------------------------------------------
+    def old(self, name: str) -> Entry | None:
+        """The file's entry from the last run."""
+        return entry(self.saved.get(name))
+
     def where(self, name: str) -> str:
         source = self.records[name][0]
         try:
@@ -195,7 +191,7 @@ class _Run:
     def refs(self, name: str) -> tuple[str, ...] | None:
         """Keys referenced by an adjustable file (cached by md5); None if not rewritable."""
         md5 = self.records[name][5]
-        old = self.old.get(name)
+        old = self.old(name)
         if old is not None and old.md5 == md5 and old.refs is not None:
             return old.refs
         if old is not None and old.md5 == md5 and old.raw:
@@ -284,7 +280,7 @@ class _Run:
         self.final[name] = hashed
 
     def reusable(self, name: str, key: str) -> str | None:
-        old = self.old.get(name)
+        old = self.old(name)
         if old is not None and old.key == key and self.exists(old.hashed):
             return old.hashed
         return None
@@ -296,7 +292,7 @@ class _Run:
         todo = []
         for name in names:
             md5 = self.records[name][5]
-            old = self.old.get(name)
+            old = self.old(name)
             # "plain": the hashed name is the md5's, so an unchanged md5 keeps it
             if old is not None and old.md5 == md5 and old.plain:
                 hashed, self.new[name] = old.hashed, old
@@ -344,7 +340,7 @@ class _Run:
             self.new[name] = self.new[name]._replace(warnings=tuple(self.warnings[start:]))
 
     def replay_warnings(self, name: str) -> None:
-        old = self.old.get(name)
+        old = self.old(name)
         if old is not None and old.warnings:
             self.warnings.extend(old.warnings)
             self.new[name] = self.new[name]._replace(warnings=old.warnings)
@@ -382,19 +378,72 @@ class _Run:
                 self.new[member] = self.new[member]._replace(warnings=tuple(warnings[member]))
 
     def run(self, order: list[str], workers: int) -> None:
+        names = self.to_redo(order)
+        if names is None:
+            names = order
+        else:  # the others keep their entries, outputs and warnings as they are
+            redo = set(names)
+            self.final = {name: self.saved[name][1] for name in order if name not in redo}
+            for name in order:
+                fields = self.saved.get(name)
+                if fields is not None and fields[6] and name not in redo:
+                    self.warnings.extend(fields[6])
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
-        plain = self.plan_plain([name for name in order if not adjustable(name)])
+        plain = self.plan_plain([name for name in names if not adjustable(name)])
         linking = None
         if len(plain) <= CHUNK:  # a few links (an edit): not worth a thread
             self.link_all(plain, 1)
         else:
             linking = Background(lambda: self.link_all(plain, max(1, workers - 1)))
         try:
-            self.adjustable_files([name for name in order if adjustable(name)], workers)
+            self.adjustable_files([name for name in names if adjustable(name)], workers)
         finally:
             if linking is not None:
                 linking.join()
+
+    def to_redo(self, order: list[str]) -> list[str] | None:
+        """The names whose entries may change, in ``order``; None: all of them.
+
+        A file's entry depends on its md5 and on what its references resolve to:
+        so the files whose md5 changed or that are new, then, transitively, the
+        files referencing any of those, a removed file, or a directory that
+        appeared or went away. Also redone: files whose last rewrite had errors
+        (to report them again), and files whose output is gone (suspect dirs).
+        Every other entry is reused as it is, without looking at it further.
+        """
+        if not self.same_settings or self.suspect is None or not self.saved:
+            return None
+        saved, records = self.saved, self.records
+        now = dict(zip(records, map(itemgetter(5), records.values()), strict=True))
+        before = dict(zip(saved, map(itemgetter(0), saved.values()), strict=True))
+        dirty = {name for name, _ in now.items() - before.items()}  # new or changed md5
+        gone = saved.keys() - records.keys()
+        dirty.update(name for name, fields in saved.items() if not fields[2] and fields[5] is None)
+        if self.suspect:
+            dirty.update(
+                name
+                for name, fields in saved.items()
+                if fields[1].rpartition("/")[0] in self.suspect and not self.exists(fields[1])
+            )
+        touched = dirty | gone
+        for name in (now.keys() - before.keys()) | gone:  # its directories may be new or gone
+            while name:
+                name = name.rpartition("/")[0]
+                touched.add(name or ".")
+        referrers: dict[str, list[str]] = {}
+        for name, fields in saved.items():
+            for key in fields[3] or ():
+                referrers.setdefault(key.rstrip("/") or ".", []).append(name)
+        redo = set(dirty)
+        pending = list(touched)
+        while pending:
+            for name in referrers.get(pending.pop(), ()):
+                if name not in redo:
+                    redo.add(name)
+                    pending.append(name)
+        redo &= records.keys()
+        return [name for name in order if name in redo]
 
     def adjustable_files(self, names: list[str], workers: int) -> None:
         refs: dict[str, list[str]] = {}
@@ -421,20 +470,25 @@ class _Run:
                 self.single(component[0], refs[component[0]])
 
     def save(self) -> None:
-        garbage = [
-            old.hashed
-            for name, old in self.old.items()
-            if name not in self.new or self.new[name].hashed != old.hashed
+        """Entries of the files looked at replace theirs; removed files' go."""
+        saved, gone = self.saved, self.saved.keys() - self.records.keys()
+        garbage = [saved[name][1] for name in gone]
+        garbage += [
+            saved[name][1]
+            for name, new in self.new.items()
+            if name in saved and saved[name][1] != new.hashed
         ]
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=self.final.values())
-        files = {**{n: e for n, e in self.old.items() if n in self.records}, **self.new}
-        if not garbage and files == self.old and state_file(self.config).exists():
+        files = dict(saved)
+        for name in gone:
+            del files[name]
+        files.update((name, tuple(new)) for name, new in self.new.items())
+        if not garbage and files == saved and state_file(self.config).exists():
             return  # nothing changed: leave the file (and its mtime) alone
-        plain_files = {name: tuple(entry) for name, entry in files.items()}
         state.save(
             state_file(self.config),
-            {"root": self.root, "token": self.token, "files": plain_files},
+            {"root": self.root, "token": self.token, "files": files},
             shared=False,  # no object twice: the pickler need not remember each one
         )
 

@@ -27,7 +27,7 @@ from doit.exceptions import TaskFailed
 
 # postprocess and pipeline (the rewriting machinery and its regexes) are imported
 # where a phase runs: a no-op run never needs them.
-from . import cleanup, collect, discovery, finders, lock, manifest, outputs, rules, stamp
+from . import cleanup, collect, discovery, finders, lock, manifest, outputs, rules, stamp, state
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
@@ -50,7 +50,9 @@ class StatChecker(FileChangedChecker):
         self.checked: dict[str, str | None] = {}
 
     def check_modified(self, file_path, file_stat, state):
-        current = _stat_state(file_stat)
+        # _stat_state, inline: this runs once per source on every run
+        st = file_stat
+        current = f"{st.st_mtime_ns}:{st.st_size}:{st.st_ctime_ns}:{st.st_ino}"
         changed = current != state
         self.checked[file_path] = current if changed else None
         return changed
@@ -315,11 +317,8 @@ class CollectRun:
 
     # -- post-process ------------------------------------------------------------
     def saved_post(self) -> dict:
-        if self._saved_post is None:
-            from . import postprocess
-
-            records = self.records if self.records is not None else self.saved_records()
-            self._saved_post = postprocess.load_state(self.config, self.found, records)
+        if self._saved_post is None:  # (postprocess.load_state, without importing it)
+            self._saved_post = state.load(self.post_file)
         return self._saved_post
 
     def post_uptodate(self) -> bool:
@@ -334,7 +333,8 @@ class CollectRun:
             return False
         root = str(self.config.static_root)
         suspect = self.suspect()
-        for name, entry in files.items():
+        for name, fields in files.items():
+            entry = rules.Entry._make(fields)
             record = records.get(name)
             if record is None or entry.md5 != record[5]:
                 return False
@@ -368,7 +368,7 @@ class CollectRun:
     def current_hashed(self) -> dict[str, str]:
         if self.hashed is None:
             files = self.saved_post().get("files", {})
-            self.hashed = {name: files[name].hashed for name in self.found}
+            self.hashed = {name: files[name][1] for name in self.found}
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
