@@ -403,47 +403,15 @@ class _Run:
                 linking.join()
 
     def to_redo(self, order: list[str]) -> list[str] | None:
-        """The names whose entries may change, in ``order``; None: all of them.
-
-        A file's entry depends on its md5 and on what its references resolve to:
-        so the files whose md5 changed or that are new, then, transitively, the
-        files referencing any of those, a removed file, or a directory that
-        appeared or went away. Also redone: files whose last rewrite had errors
-        (to report them again), and files whose output is gone (suspect dirs).
-        Every other entry is reused as it is, without looking at it further.
-        """
+        """The names whose entries may change (``names_to_redo``); None: all."""
         if not self.same_settings or self.suspect is None or not self.saved:
             return None
-        saved, records = self.saved, self.records
-        now = dict(zip(records, map(itemgetter(5), records.values()), strict=True))
-        before = dict(zip(saved, map(itemgetter(0), saved.values()), strict=True))
-        dirty = {name for name, _ in now.items() - before.items()}  # new or changed md5
-        gone = saved.keys() - records.keys()
-        dirty.update(name for name, fields in saved.items() if not fields[2] and fields[5] is None)
-        if self.suspect:
-            dirty.update(
-                name
-                for name, fields in saved.items()
-                if fields[1].rpartition("/")[0] in self.suspect and not self.exists(fields[1])
-            )
-        touched = dirty | gone
-        for name in (now.keys() - before.keys()) | gone:  # its directories may be new or gone
-            while name:
-                name = name.rpartition("/")[0]
-                touched.add(name or ".")
-        referrers: dict[str, list[str]] = {}
-        for name, fields in saved.items():
-            for key in fields[3] or ():
-                referrers.setdefault(key.rstrip("/") or ".", []).append(name)
-        redo = set(dirty)
-        pending = list(touched)
-        while pending:
-            for name in referrers.get(pending.pop(), ()):
-                if name not in redo:
-                    redo.add(name)
-                    pending.append(name)
-        redo &= records.keys()
-        return [name for name in order if name in redo]
+        missing = [
+            name
+            for name, fields in self.saved.items()
+            if fields[1].rpartition("/")[0] in self.suspect and not self.exists(fields[1])
+        ] if self.suspect else []  # fmt: skip
+        return names_to_redo(self.saved, self.records, order, missing)
 
     def adjustable_files(self, names: list[str], workers: int) -> None:
         refs: dict[str, list[str]] = {}
@@ -491,6 +459,47 @@ class _Run:
             {"root": self.root, "token": self.token, "files": files},
             shared=False,  # no object twice: the pickler need not remember each one
         )
+
+
+def names_to_redo(
+    saved: dict[str, tuple],
+    records: dict[str, Record],
+    order: list[str],
+    missing: list[str] | tuple = (),
+) -> list[str]:
+    """The names, in ``order``, whose post-processing entries may change since
+    ``saved`` (the last run's, same settings) now that the files are ``records``.
+
+    A file's entry depends on its md5 and on what its references resolve to: so
+    the files whose md5 changed or that are new, then, transitively, the files
+    referencing any of those, a removed file, or a directory that appeared or
+    went away. Also redone: files whose last rewrite had errors (to report them
+    again), and ``missing``, whose outputs are gone. Every other entry is reused
+    as it is, without being looked at.
+    """
+    now = dict(zip(records, map(itemgetter(5), records.values()), strict=True))
+    before = dict(zip(saved, map(itemgetter(0), saved.values()), strict=True))
+    dirty = {name for name, _ in now.items() - before.items()}  # new or changed md5
+    dirty.update(name for name, fields in saved.items() if not fields[2] and fields[5] is None)
+    dirty.update(missing)
+    gone = saved.keys() - records.keys()
+    touched = dirty | gone
+    for name in (now.keys() - before.keys()) | gone:  # its directories may be new or gone
+        while name:
+            name = name.rpartition("/")[0]
+            touched.add(name or ".")
+    referrers: dict[str, list[str]] = {}
+    for name, fields in saved.items():
+        for key in fields[3] or ():  # refs: as resolve() looks them up, or as directories
+            referrers.setdefault(key.rstrip("/") or ".", []).append(name)
+    redo = set(dirty)
+    pending = list(touched)
+    while pending:
+        for name in referrers.get(pending.pop(), ()):
+            if name not in redo:
+                redo.add(name)
+                pending.append(name)
+    return [name for name in order if name in redo]
 
 
 def post_process(
