@@ -17,7 +17,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 from . import cleanup, fsutil, rules, state
 from .collect import Record
@@ -477,14 +476,17 @@ def names_to_redo(
     again), and ``missing``, whose outputs are gone. Every other entry is reused
     as it is, without being looked at.
     """
-    now = dict(zip(records, map(itemgetter(5), records.values()), strict=True))
-    before = dict(zip(saved, map(itemgetter(0), saved.values()), strict=True))
-    dirty = {name for name, _ in now.items() - before.items()}  # new or changed md5
-    dirty.update(name for name, fields in saved.items() if not fields[2] and fields[5] is None)
+    dirty = {  # new, changed md5, or rewritten with errors last time (not plain, no key)
+        name
+        for name, record in records.items()
+        if (fields := saved.get(name)) is None
+        or fields[0] != record[5]
+        or (not fields[2] and fields[5] is None)
+    }
     dirty.update(missing)
     gone = saved.keys() - records.keys()
     touched = dirty | gone
-    for name in (now.keys() - before.keys()) | gone:  # its directories may be new or gone
+    for name in (records.keys() - saved.keys()) | gone:  # its directories may be new or gone
         while name:
             name = name.rpartition("/")[0]
             touched.add(name or ".")

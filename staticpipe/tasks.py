@@ -14,6 +14,9 @@ the sources, catching what mtimes hide (restored mtimes, deleted outputs).
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import json
 import os
 import sys
@@ -415,27 +418,56 @@ class CollectRun:
         self.summary.unmodified = []
 
 
+def _without_gc(function: Callable) -> Callable:
+    """``function`` with the cyclic garbage collector paused while it runs.
+
+    A phase loads, builds and saves tens of thousands of records: lists, tuples
+    and dicts that hold no cycles and are freed by reference counting. The
+    collector's passes over them found nothing and cost 10-30 ms per run."""
+
+    @functools.wraps(function)  # doit reads the signature (``changed``) through it
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
+
+
+def _skip_last_collection() -> None:
+    """At exit, before the interpreter's last full collection: that pass would walk
+    every object still alive (this run's, doit's) to find nothing, about 10 ms.
+    Registered with atexit, so a process that goes on running is not affected."""
+    gc.freeze()
+
+
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
-    run = CollectRun(config, options)
+    atexit.unregister(_skip_last_collection)  # registered once
+    atexit.register(_skip_last_collection)
+    run = _without_gc(CollectRun)(config, options)
     name = f"{prefix}collect"
     config_dep = [str(config.config_file)] if config.config_file else []
     sources = [item.source for item in run.found.values()]
     yield {
         "basename": f"{name}_discover",
         "doc": "Find static files in dirs and packages (finders, ignore patterns).",
-        "actions": [run.discover],
+        "actions": [_without_gc(run.discover)],
         "file_dep": config_dep,
         "targets": [] if options.dry_run else [str(run.found_file)],
-        "uptodate": [run.discover_uptodate],
+        "uptodate": [_without_gc(run.discover_uptodate)],
         "verbosity": 2,
     }
     yield {
         "basename": f"{name}_copy",
         "doc": "Copy (or symlink) found files into static_root.",
-        "actions": [run.copy],
+        "actions": [_without_gc(run.copy)],
         "file_dep": ([] if options.dry_run else [str(run.found_file)]) + sources,
         "targets": [] if options.dry_run else [str(run.collect_file)],
-        "uptodate": [run.copy_uptodate, not options.dry_run],
+        "uptodate": [_without_gc(run.copy_uptodate), not options.dry_run],
         "verbosity": 2,
     }
     phases = [f"{name}_discover", f"{name}_copy"]
@@ -443,26 +475,26 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         yield {
             "basename": f"{name}_postprocess",
             "doc": "Hash files and rewrite CSS/JS references, dependencies first.",
-            "actions": [run.post_process],
+            "actions": [_without_gc(run.post_process)],
             "file_dep": [str(run.collect_file)],
             "targets": [str(run.post_file)],
-            "uptodate": [run.post_uptodate],
+            "uptodate": [_without_gc(run.post_uptodate)],
             "verbosity": 2,
         }
         yield {
             "basename": f"{name}_manifest",
             "doc": "Write staticfiles.json (atomically, last) and delete obsolete files.",
-            "actions": [run.write_manifest],
+            "actions": [_without_gc(run.write_manifest)],
             "file_dep": [str(run.post_file)],
             "targets": [str(run.manifest_file)],
-            "uptodate": [run.manifest_uptodate],
+            "uptodate": [_without_gc(run.manifest_uptodate)],
             "verbosity": 2,
         }
         phases += [f"{name}_postprocess", f"{name}_manifest"]
     yield {
         "basename": name,
         "doc": "Collect static files into static_root, hash them, write staticfiles.json.",
-        "actions": [run.report],
+        "actions": [_without_gc(run.report)],
         "task_dep": phases,
         "uptodate": [False],
         "clean": [lambda: _clean(config)],
