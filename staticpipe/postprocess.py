@@ -423,18 +423,27 @@ class _Run:
                 unreferencing.append(name)
             else:
                 refs[name] = found
-        self.link_all(self.plan_plain(unreferencing + raw), 1)
-        for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
-            if self.new[name].refs != ():
-                self.new[name] = self.new[name]._replace(refs=())
-        for name in raw:
-            if not self.new[name].raw:
-                self.new[name] = self.new[name]._replace(raw=True)
-        for component in components(refs):
-            if is_cycle(component, refs):
-                self.cycle(component, refs)
-            else:
-                self.single(component[0], refs[component[0]])
+        plain = self.plan_plain(unreferencing + raw)
+        # Thousands of links (a full build's JS): on another thread, while this
+        # one rewrites the files that have references.
+        linking = Background(lambda: self.link_all(plain, 1)) if len(plain) > CHUNK else None
+        if linking is None:
+            self.link_all(plain, 1)
+        try:
+            for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
+                if self.new[name].refs != ():
+                    self.new[name] = self.new[name]._replace(refs=())
+            for name in raw:
+                if not self.new[name].raw:
+                    self.new[name] = self.new[name]._replace(raw=True)
+            for component in components(refs):
+                if is_cycle(component, refs):
+                    self.cycle(component, refs)
+                else:
+                    self.single(component[0], refs[component[0]])
+        finally:
+            if linking is not None:
+                linking.join()
 
     def save(self) -> None:
         """Entries of the files looked at replace theirs; removed files' go."""

@@ -196,14 +196,19 @@ def hashed_url(target: Target, hashed_key: str, static_url: str) -> str:
 
 _CSS_WS = " \t\n\r\f"
 _HEX = frozenset("0123456789abcdefABCDEF")
-# Where scanning CSS must stop: a comment, a string, an escape, a url( or an
-# @import. Every alternative starts with a literal character, so the regex
-# engine skips the text between tokens at C speed; a whole plain string (no
-# escape, no newline) is one token. Whether url( and @import are keywords (not
-# preceded by a name character: ASCII letters and digits, _ - \\ @ #, anything
-# non-ASCII; @import not followed by one, though # and @ may follow) is checked
-# by scan_css, where they occur: lookarounds here made the whole scan 2x slower.
-_CSS_START = re.compile(r"""/\*|"[^"\\\n\r\f]*"|'[^'\\\n\r\f]*'|["'\\]|(?i:url)\(|(?i:@import)""")
+# Everything a CSS scan passes over, in one match: text that cannot start a
+# token, closed strings (escapes and all, matched possessively), a "/" not
+# opening a comment, a "u" not opening url(, an "@" not opening @import. It
+# stops where scan_css has work: a comment, an unclosed string, an escape, a
+# url( or an @import (whether those two are keywords, not preceded by a name
+# character: ASCII letters and digits, _ - \\ @ #, anything non-ASCII; @import
+# not followed by one, though # and @ may follow, is checked there). Thousands
+# of strings (icon fonts' ``content: "\\f000"``) cost no Python step each.
+_ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])"
+_CSS_SKIP = re.compile(
+    rf"""(?:[^"'/\\@uU]++|"(?:[^"\\\n\r\f]++|{_ESCAPE})*+"|'(?:[^'\\\n\r\f]++|{_ESCAPE})*+'"""
+    r"""|/(?!\*)|[uU](?!(?i:rl)\()|@(?!(?i:import)))*+"""
+)
 _NAME_BEFORE = re.compile(r"[#\-0-9@A-Z\\_a-z\x80-\U0010ffff]")
 _NAME_AFTER = re.compile(r"[\-0-9A-Z\\_a-z\x80-\U0010ffff]")
 _STRING_CHUNK = {q: re.compile(rf"[^{q}\\\n\r\f]+") for q in "\"'"}
@@ -348,16 +353,15 @@ def scan_css(text: str) -> CssScan:
     """Comments and the real ``url()``/``@import`` references of a CSS text."""
     comments: list[tuple[int, int]] = []
     refs: dict[int, CssRef] = {}
-    i = 0
-    while (match := _CSS_START.search(text, i)) is not None:
-        start, token = match.start(), match.group()
-        first = token[0]
-        if token == "/*":
+    i, length = 0, len(text)
+    while (start := _CSS_SKIP.match(text, i).end()) < length:
+        first = text[start]
+        if first == "/":  # /*
             end = text.find("*/", start + 2)
-            i = len(text) if end < 0 else end + 2
+            i = length if end < 0 else end + 2
             comments.append((start, i))
-        elif first in "'\"":
-            i = match.end() if len(token) > 1 else _string_end(text, start)
+        elif first in "'\"":  # a string not closed on its line
+            i = _string_end(text, start)
         elif first == "\\":
             i = start + 2
         elif start and _NAME_BEFORE.match(text, start - 1):
@@ -366,10 +370,10 @@ def scan_css(text: str) -> CssScan:
             ref, i = _url(text, start)
             if ref is not None:
                 refs[start] = ref
-        elif _NAME_AFTER.match(text, match.end()):
+        elif _NAME_AFTER.match(text, start + 7):
             i = start + 1  # @imports, @important...: not the keyword
         else:  # @import
-            i = _skip_blanks(text, match.end())
+            i = _skip_blanks(text, start + 7)
             if i < len(text) and text[i] in "\"'":
                 end, value, ok = _string(text, i)
                 if ok:
