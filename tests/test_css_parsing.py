@@ -304,6 +304,17 @@ def test_scan_css_finds_real_references_only():
     assert css[first.start : first.end] == "url( 'x.png' )"
 
 
+def test_scan_css_skips_whole_strings_and_resumes_after_an_unclosed_one():
+    css = (
+        'a{content:"\\f000 url(s.png)"} b{content:"\\"url(t.png)\\""}'  # escapes: still strings
+        " c{content:'\\41 url(u.png)'} d{e:url(v.png)}\n"
+        'f{content:"open url(w.png)\n'  # unclosed: the string ends at the newline
+        "g{h:url(x.png)} i@import 'n.css'; j{k:-url(y.png)} @IMPORT 'm.css';"
+    )
+    found = [(ref.kind, ref.value) for ref in scan_css(css).refs.values()]
+    assert found == [(URL, "v.png"), (URL, "x.png"), (IMPORT, "m.css")]
+
+
 def test_scan_css_is_linear_on_a_large_minified_file():
     unit = (
         ".a{background:url(x.png)}.b{background:url( 'y.png' )}/* c */"
