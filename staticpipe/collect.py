@@ -156,13 +156,18 @@ def _copy_present(dest: str, link: bool) -> bool:
         return False
 
 
+def _made(root: str, config: Config) -> str:
+    fsutil.makedirs(root, config.directory_permissions_mode)
+    return root
+
+
 def _racy(mtime_ns: int, ctime_ns: int, clock: int | None = None) -> bool:
     """A stat a later change could share ("racily clean", as git calls it).
 
-    ``clock``: the filesystem's own time just before the stat was taken (the
-    copy's timestamp, same filesystem): racy if modified in that same tick or
-    later, so the window is one timestamp tick whatever the granularity. Without
-    it, the wall clock: modified within fsutil.RACY_NS of now.
+    ``clock``: the filesystem's own time read before the stat was taken (when the
+    copy phase began, on the source's filesystem): racy if modified in that tick
+    or later, so the window is the phase plus one timestamp tick, whatever the
+    granularity. Without it, the wall clock: modified within fsutil.RACY_NS of now.
     """
     if clock is not None:
         return max(mtime_ns, ctime_ns) >= clock
@@ -241,6 +246,10 @@ def collect(
         result.copied = todo
         return result
 
+    # The filesystem's time before any copy's stat (one reading for all: a source
+    # changed since the phase began is racy, see _racy).
+    clock = fsutil.fs_clock(_made(root, config)) if todo and not options.link else None
+
     def copy_one(name: str) -> Record:
         source = found[name].source
         dest = os.path.join(root, name)
@@ -249,11 +258,12 @@ def collect(
             fsutil.symlink(source, dest, config.directory_permissions_mode)
             digest = md5_file(source)
         else:
-            digest, info, clock = fsutil.copy_hashing(
+            digest, info = fsutil.copy_hashing(
                 source, dest, config.file_permissions_mode, config.directory_permissions_mode
             )
             before = _signature(info)
-            return [source, *before, digest, False, _racy(before[1], before[2], clock)]
+            now = clock[0] if clock is not None and info.st_dev == clock[1] else None
+            return [source, *before, digest, False, _racy(before[1], before[2], now)]
         return [source, *before, digest, True, _racy(before[1], before[2])]
 
     copies: list[Record | None] = [None] * len(todo)

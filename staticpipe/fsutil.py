@@ -187,53 +187,53 @@ def write_with(
 
 def copy_hashing(
     src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None
-) -> tuple[str, os.stat_result, int | None]:
-    """Copy ``src`` to ``dest`` atomically. Return the md5 of what was copied, the
-    source's stat (taken on the open file before reading it) and, if ``dest`` is on
-    the same filesystem, that filesystem's clock just before that stat: the new
-    file's own timestamp (see collect.py's racy rule); else None.
+) -> tuple[str, os.stat_result]:
+    """Copy ``src`` to ``dest`` atomically. Return the md5 of what was copied and
+    the source's stat, taken on the open file before reading it.
 
     The copy is made in a nameless file (``O_TMPFILE``) and linked to ``dest``
     once complete: a killed run leaves nothing behind, and a new name costs one
     directory entry, not a temp name plus a rename. Where the filesystem has no
-    nameless files, a temp name and a rename."""
+    nameless files, a temp name and a rename.
 
-    def copy_into(target: int) -> tuple[str, os.stat_result, os.stat_result]:
+    The size in that stat is what is copied: no read to find the end (a file
+    growing meanwhile has a newer mtime than its record, and is copied again)."""
+
+    def copy_into(target: int) -> tuple[str, os.stat_result]:
         with open(src, "rb", buffering=0) as source:
-            made = os.fstat(target)
             info = os.fstat(source.fileno())
-            return _stream(source, lambda view: _write_all(target, view)), info, made
+            return _stream(source, lambda view: _write_all(target, view), info.st_size), info
 
     copied = _in_nameless(dest, file_mode, dir_mode, copy_into)
     if copied is _UNAVAILABLE:
         return _copy_hashing_named(src, dest, file_mode, dir_mode)
-    digest, info, made = copied
-    return digest, info, made.st_ctime_ns if made.st_dev == info.st_dev else None
+    return copied
 
 
 def _copy_hashing_named(
     src: str, dest: str, file_mode: int | None, dir_mode: int | None
-) -> tuple[str, os.stat_result, int | None]:
+) -> tuple[str, os.stat_result]:
     temp = _temp_name(dest)
     try:
         with open(src, "rb", buffering=0) as source, _create(temp, dir_mode) as target:
-            made = os.fstat(target.fileno())
             info = os.fstat(source.fileno())
-            digest = _stream(source, target.write)
+            digest = _stream(source, target.write, info.st_size)
         _finish(temp, dest, file_mode)
     except BaseException:
         _discard(temp)
         raise
-    return digest, info, made.st_ctime_ns if made.st_dev == info.st_dev else None
+    return digest, info
 
 
-def _stream(source: BinaryIO, write: Callable[[memoryview], object]) -> str:
-    """Pass ``source`` to ``write`` chunk by chunk; its md5."""
+def _stream(source: BinaryIO, write: Callable[[memoryview], object], size: int) -> str:
+    """Pass ``size`` bytes of ``source`` (fewer if it ends first) to ``write``,
+    chunk by chunk; their md5."""
     digest = hashlib.md5(usedforsecurity=False)
     view = chunk_buffer()
-    while count := source.readinto(view):
+    while size > 0 and (count := source.readinto(view[: min(size, len(view))])):
         digest.update(view[:count])
         write(view[:count])
+        size -= count
     return digest.hexdigest()
 
 

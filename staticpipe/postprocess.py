@@ -163,8 +163,11 @@ class _Run:
 
     def text(self, name: str) -> _Text:
         """The file's text, read when needed (never all files' contents at once)."""
-        with open(self.records[name][0], "rb") as handle:
-            data = handle.read()
+        record = self.records[name]
+        with open(record[0], "rb", buffering=0) as handle:
+            data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
+            if len(data) > record[1]:
+                data += handle.readall()
         return decode(data, name, lambda: self.where(name), self.config.encoding_errors)
 
     def exists(self, hashed: str) -> bool:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import read_manifest, run_django
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_manifest, run_django
 from staticpipe.errors import MissingReferenceError
 from staticpipe.references import IMPORT, URL, scan_css, serialize_url
 

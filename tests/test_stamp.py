@@ -161,3 +161,21 @@ def test_a_watch_rebuild_between_runs_is_not_masked(tmp_path):
     site.write("css/base.css", FILES["css/base.css"])
     site.collect()
     assert snapshot(site.root) == site.clean_build(tmp_path / "clean")
+
+
+def test_only_sources_stamped_since_the_copy_phase_began_are_racy(tmp_path):
+    from staticpipe import collect, discovery
+    from staticpipe.options import RunOptions
+
+    site = Site(tmp_path / "site")
+    config = load_config(site.path / "pyproject.toml")
+    old, new = site.path / "assets" / "css" / "app.css", site.path / "assets" / "img" / "logo.png"
+    os.utime(old, ns=(10**18, 10**18))  # 2001
+    os.utime(new, ns=(time.time_ns() + 60 * 10**9,) * 2)  # a minute from now
+    time.sleep(0.05)  # both ctimes (set just now) well before the copy phase
+    if fsutil.fs_clock(tmp_path) is None:
+        pytest.skip("no filesystem clock here: the wall-clock window applies to all")
+    found = discovery.find_all(config)
+    records = collect.collect(found, config, RunOptions(), lambda _: None).records
+    assert collect.is_racy(records["img/logo.png"])
+    assert not collect.is_racy(records["css/app.css"])
