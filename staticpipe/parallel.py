@@ -23,7 +23,20 @@ def fill(
 ) -> None:
     """``results[i] = function(items[i])`` for every i, on ``workers`` threads (the
     calling one included); the first exception is raised once all threads stopped,
-    with ``results`` holding what finished (None elsewhere).
+    with ``results`` holding what finished (None elsewhere)."""
+    if workers <= 1 or len(items) <= chunk:
+        for index, item in enumerate(items):
+            results[index] = function(item)
+        return
+    Runs(results, function, items, workers - 1, chunk).finish()
+
+
+class Runs:
+    """``results[i] = function(items[i])`` started on ``threads`` background threads;
+    ``finish()`` has the calling thread take its share of what is left, then waits
+    for the others and raises the first exception (``results`` holds what finished).
+    Meanwhile the calling thread is free for other work (Python work, say, while
+    these threads wait in the kernel).
 
     Threads take runs of ``chunk`` consecutive items, not one item at a time (a
     future per item costs more than a small file's copy), and the runs are dealt
@@ -31,58 +44,45 @@ def fill(
     directory, and two threads creating files in one directory contend for its
     lock in the kernel.
     """
-    count = len(items)
-    if workers <= 1 or count <= chunk:
-        for index, item in enumerate(items):
-            results[index] = function(item)
-        return
-    starts = list(range(0, count, chunk))
-    half = (len(starts) + 1) // 2
-    order = [s for pair in zip_longest(starts[:half], starts[half:]) for s in pair if s is not None]
-    taken = itertools.count()  # next() on it is atomic: threads never take a run twice
-    errors: list[BaseException] = []
 
-    def work() -> None:
-        while not errors:
-            position = next(taken)
-            if position >= len(order):
+    def __init__(
+        self,
+        results: list[R | None],
+        function: Callable[[T], R],
+        items: Sequence[T],
+        threads: int,
+        chunk: int = CHUNK,
+    ):
+        self.results, self.function, self.items, self.chunk = results, function, items, chunk
+        starts = list(range(0, len(items), chunk))
+        half = (len(starts) + 1) // 2
+        pairs = zip_longest(starts[:half], starts[half:])
+        self.order = [start for pair in pairs for start in pair if start is not None]
+        self.taken = itertools.count()  # next() on it is atomic: no run is taken twice
+        self.errors: list[BaseException] = []
+        self.threads = [threading.Thread(target=self.work, daemon=True) for _ in range(threads)]
+        for thread in self.threads:
+            thread.start()
+
+    def work(self) -> None:
+        count = len(self.items)
+        while not self.errors:
+            position = next(self.taken)
+            if position >= len(self.order):
                 return
-            start = order[position]
+            start = self.order[position]
             try:
-                for index in range(start, min(start + chunk, count)):
-                    results[index] = function(items[index])
-            except BaseException as error:  # noqa: BLE001 - re-raised by the caller's thread
-                errors.append(error)
+                for index in range(start, min(start + self.chunk, count)):
+                    self.results[index] = self.function(self.items[index])
+            except BaseException as error:  # noqa: BLE001 - re-raised by finish()
+                self.errors.append(error)
                 return
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers - 1)]
-    for thread in threads:
-        thread.start()
-    try:
-        work()
-    finally:
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
-
-
-class Background:
-    """``function()`` on its own thread; ``join()`` waits and raises what it raised."""
-
-    def __init__(self, function: Callable[[], object]):
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                function()
-            except BaseException as error:  # noqa: BLE001 - re-raised by join()
-                self._error = error
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-
-    def join(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    def finish(self) -> None:
+        try:
+            self.work()
+        finally:
+            for thread in self.threads:
+                thread.join()
+        if self.errors:
+            raise self.errors[0]

@@ -24,7 +24,7 @@ from .config import Config
 from .errors import DecodeError, MissingReferenceError
 from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
-from .parallel import CHUNK, Background, fill
+from .parallel import CHUNK, Runs
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
 from .rules import Entry
 
@@ -319,9 +319,24 @@ class _Run:
             self.config.directory_permissions_mode,
         )
 
-    def link_all(self, todo: list[tuple[str, str]], workers: int) -> None:
-        fill([None] * len(todo), self.link_plain, todo, workers)
+    def link_all(self, todo: list[tuple[str, str]]) -> None:
+        for item in todo:
+            self.link_plain(item)
         self.processed.extend(name for name, _ in todo)
+
+    def start_links(self, todo: list[tuple[str, str]], threads: int) -> Runs | None:
+        """Thousands of links (a full build): on ``threads`` threads, while this one
+        goes on with Python work; ``finish_links`` then helps and waits. A few
+        (an edit): made now, not worth a thread."""
+        if len(todo) <= CHUNK:
+            self.link_all(todo)
+            return None
+        return Runs([None] * len(todo), self.link_plain, todo, threads)
+
+    def finish_links(self, links: Runs | None, todo: list[tuple[str, str]]) -> None:
+        if links is not None:
+            links.finish()
+            self.processed.extend(name for name, _ in todo)
 
     def single(self, name: str, refs: list[str]) -> None:
         key = md5_parts([self.token, *self.ref_key(name, refs)])
@@ -393,16 +408,11 @@ class _Run:
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         plain = self.plan_plain([name for name in names if not adjustable(name)])
-        linking = None
-        if len(plain) <= CHUNK:  # a few links (an edit): not worth a thread
-            self.link_all(plain, 1)
-        else:
-            linking = Background(lambda: self.link_all(plain, max(1, workers - 1)))
+        links = self.start_links(plain, max(1, workers - 1))
         try:
             self.adjustable_files([name for name in names if adjustable(name)], workers)
         finally:
-            if linking is not None:
-                linking.join()
+            self.finish_links(links, plain)
 
     def to_redo(self, order: list[str]) -> list[str] | None:
         """The names whose entries may change (``names_to_redo``); None: all."""
@@ -427,11 +437,7 @@ class _Run:
             else:
                 refs[name] = found
         plain = self.plan_plain(unreferencing + raw)
-        # Thousands of links (a full build's JS): on another thread, while this
-        # one rewrites the files that have references.
-        linking = Background(lambda: self.link_all(plain, 1)) if len(plain) > CHUNK else None
-        if linking is None:
-            self.link_all(plain, 1)
+        links = self.start_links(plain, 1)  # while this thread rewrites the others
         try:
             for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
                 if self.new[name].refs != ():
@@ -445,8 +451,7 @@ class _Run:
                 else:
                     self.single(component[0], refs[component[0]])
         finally:
-            if linking is not None:
-                linking.join()
+            self.finish_links(links, plain)
 
     def save(self) -> None:
         """Entries of the files looked at replace theirs; removed files' go."""
