@@ -162,9 +162,10 @@ class _Run:
         return f"{self.where(name)}: not rewritten (undecodable), copied as is"
 
     def text(self, name: str) -> _Text:
-        """The file's text, read when needed (never all files' contents at once)."""
+        """The file's text, read when needed (never all files' contents at once):
+        from its collected copy, the very bytes its md5 was computed on."""
         record = self.records[name]
-        with open(record[0], "rb", buffering=0) as handle:
+        with open(os.path.join(self.root, name), "rb", buffering=0) as handle:
             data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
             if len(data) > record[1]:
                 data += handle.readall()
