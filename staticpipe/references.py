@@ -209,8 +209,10 @@ _CSS_SKIP = re.compile(
     rf"""(?:[^"'/\\@uU]++|"(?:[^"\\\n\r\f]++|{_ESCAPE})*+"|'(?:[^'\\\n\r\f]++|{_ESCAPE})*+'"""
     r"""|/(?!\*)|[uU](?!(?i:rl)\()|@(?!(?i:import)))*+"""
 )
-_NAME_BEFORE = re.compile(r"[#\-0-9@A-Z\\_a-z\x80-\U0010ffff]")
-_NAME_AFTER = re.compile(r"[\-0-9A-Z\\_a-z\x80-\U0010ffff]")
+# Name characters as complements of ASCII sets (a class reaching U+10FFFF takes
+# ms to compile, on every run that rewrites CSS).
+_NAME_BEFORE = re.compile(r"[^\x00-\x22\x24-\x2c./:-?\[\]^`{-\x7f]")  # not # - @
+_NAME_AFTER = re.compile(r"[^\x00-\x2c./:-@\[\]^`{-\x7f]")  # not - (# and @ may follow)
 _STRING_CHUNK = {q: re.compile(rf"[^{q}\\\n\r\f]+") for q in "\"'"}
 # A string token's body, for finding its end only (its value is not needed):
 # plain runs, escaped newlines, and escapes (hex ones take one blank after them).
