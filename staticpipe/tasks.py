@@ -25,12 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from doit import task_params
-from doit.dependency import FileChangedChecker, JSONCodec
+from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 
 # postprocess and pipeline (the rewriting machinery and its regexes) are imported
 # where a phase runs: a no-op run never needs them.
-from . import cleanup, collect, discovery, finders, lock, manifest, outputs, rules, stamp, state
+from . import (
+    cleanup,
+    collect,
+    discovery,
+    finders,
+    fsutil,
+    lock,
+    manifest,
+    outputs,
+    rules,
+    signatures,
+    stamp,
+    state,
+)
 from .config import Config, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
@@ -41,11 +54,13 @@ class StatChecker(FileChangedChecker):
 
     ctime and inode see what mtime alone hides: a content change behind a
     restored mtime (``cp -p``, archive extraction), a file replaced by another.
-    No content hashing: the collect phase hashes what it copies anyway.
+    No content hashing: the phases' own state says what changed inside.
 
     The state saved after a task ran is the one seen when its file_deps were
     checked (doit would stat every file_dep again): a change made while the task
     ran is then seen by the next run, not hidden by a stat taken after it.
+    (Sources are not file_deps: the copy phase checks them itself, see
+    signatures.py.)
     """
 
     def __init__(self):
@@ -53,18 +68,13 @@ class StatChecker(FileChangedChecker):
         self.checked: dict[str, str | None] = {}
 
     def check_modified(self, file_path, file_stat, state):
-        # _stat_state, inline: this runs once per source on every run
-        st = file_stat
-        current = f"{st.st_mtime_ns}:{st.st_size}:{st.st_ctime_ns}:{st.st_ino}"
+        current = _stat_state(file_stat)
         changed = current != state
         self.checked[file_path] = current if changed else None
         return changed
 
     def get_state(self, dep, current_state):
-        judged = _copied.pop(dep, None)  # the stat the collect phase judged it by
         checked = self.checked.pop(dep, _UNCHECKED)
-        if judged is not None:
-            return judged
         if checked is not _UNCHECKED:
             return checked  # None: unchanged when checked, keep the saved state
         return _stat_state(os.stat(dep))
@@ -73,50 +83,8 @@ class StatChecker(FileChangedChecker):
 _UNCHECKED = object()
 
 
-# source -> its stat state as the collect phase judged it (copied from it, or
-# found it unchanged), for StatChecker.get_state: no second stat of every file
-# after a full build, and no stat taken after the phase looked.
-_copied: dict[str, str] = {}
-
-
 def _stat_state(info: os.stat_result) -> str:
-    return _state(info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
-
-
-def _state(mtime_ns: int, size: int, ctime_ns: int, inode: int) -> str:
-    # One short string per file_dep, not four ints: doit keeps and saves one per source.
-    return f"{mtime_ns}:{size}:{ctime_ns}:{inode}"
-
-
-class StateCodec(JSONCodec):
-    """doit's JSON codec for a task's saved data, without a second copy of every
-    file_dep path.
-
-    doit saves a task's file_deps twice: each as a key (its state) and all of them
-    again as the ``deps:`` list. For the copy task that is every source path twice
-    (tens of MB of JSON text, and of strings once loaded, on a 100,000-file tree).
-    Where the list is the keys that are paths (doit's own keys end with ``:``),
-    less any keys of former file_deps, it is saved as that rule and rebuilt from
-    the keys on loading. doit never saves ``deps:`` as an object, so one is
-    unambiguous.
-    """
-
-    def encode(self, data):
-        deps = data.get("deps:") if isinstance(data, dict) else None
-        if isinstance(deps, (list, tuple)) and deps:
-            paths = {key for key in data if not key.endswith(":")}
-            listed = set(deps)
-            if listed <= paths and len(listed) == len(deps):
-                data = {**data, "deps:": {"staticpipe": "keys", "except": sorted(paths - listed)}}
-        return super().encode(data)
-
-    def decode(self, data):
-        data = super().decode(data)
-        deps = data.get("deps:") if isinstance(data, dict) else None
-        if isinstance(deps, dict) and deps.get("staticpipe") == "keys":
-            stale = set(deps.get("except", ()))
-            data["deps:"] = [k for k in data if not k.endswith(":") and k not in stale]
-        return data
+    return f"{info.st_mtime_ns}:{info.st_size}:{info.st_ctime_ns}:{info.st_ino}"
 
 
 DOIT_CONFIG = {
@@ -124,7 +92,6 @@ DOIT_CONFIG = {
     "backend": "sqlite3",
     "dep_file": ".staticpipe-doit.sqlite3",
     "check_file_uptodate": StatChecker,
-    "codec_cls": StateCodec,
 }
 
 COLLECT_PARAMS: list[dict[str, Any]] = [
@@ -171,6 +138,7 @@ class CollectRun:
         self.records: dict[str, collect.Record] | None = None
         self._saved_records: dict[str, collect.Record] | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
+        self._source_changes: set[str] | None | bool = False  # likewise
         self._saved_post: dict | None = None
         self._listing: bytes | None = None
         self.hashed: dict[str, str] | None = None
@@ -253,12 +221,26 @@ class CollectRun:
 
     # -- collect ---------------------------------------------------------------
     def copy_uptodate(self) -> bool:
+        if self.options.clear:
+            return False
+        changes = self.source_changes()
+        if changes is None or changes:
+            return False  # a source changed, or the last copy's signatures are unknown
         racy = self.stamp()
         if racy is not None:
             return collect.racy_unchanged(racy, self.found, self.config, self.options.link)
-        return not self.options.clear and collect.outputs_current(
+        return collect.outputs_current(
             self.found, self.saved_records(), self.config, self.options.link, self.suspect()
         )
+
+    def source_changes(self) -> set[str] | None:
+        """Sources whose stat is not the one they were copied from (signatures.py);
+        None: not known (no signatures for this listing), look at every source."""
+        if self._source_changes is False:
+            listing = fsutil.identity(self.found_file)
+            saved = signatures.load(self.config, listing)
+            self._source_changes = signatures.changed(self.found, saved)
+        return self._source_changes
 
     def suspect(self) -> set[str] | None:
         """Output directories to check file by file (outputs.py); None: all."""
@@ -271,7 +253,7 @@ class CollectRun:
             self._saved_records = collect.load_records(self.config, self.found)
         return self._saved_records
 
-    def copy(self, changed: list[str]) -> TaskFailed | None:
+    def copy(self) -> TaskFailed | None:
         if not self.options.dry_run:
             lock.hold(self.config)
         try:
@@ -279,38 +261,26 @@ class CollectRun:
             if self.options.clear:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
             records = None if self.options.clear else self.saved_records()
+            changes = None if self.options.clear else self.source_changes()
             result = collect.collect(
-                self.found, self.config, self.options, self.log, suspect, records,
-                self.changed_sources(changed),
-            )  # fmt: skip
+                self.found, self.config, self.options, self.log, suspect, records, changes
+            )
         except (StaticpipeError, OSError) as error:
+            if not self.options.dry_run:
+                signatures.discard(self.config)  # the next run looks at every source
             return _failed(error)
         self.records = result.records
         self._saved_records = None  # superseded: free it
-        # The states doit saves for the sources: the stats this phase judged them
-        # by. Without doit's file_dep check (its `changed` incomplete) that is every
-        # source, or a change made after collect looked would be recorded as seen.
-        judged = result.copied if self.changed_sources(changed) is not None else result.records
-        for name in judged:
-            record = result.records.get(name)  # none in a dry run
-            if record is not None:
-                source, size, mtime, ctime, inode = record[:5]
-                _copied[source] = _state(mtime, size, ctime, inode)
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
+        if not self.options.dry_run:
+            listing = fsutil.identity(self.found_file)
+            signatures.save(self.config, self.found, result.records, listing)
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline
 
             pipeline.drop_post_processing(self.config)
             pipeline.finish(self.config, self.found, (), self.summary)
         return None
-
-    def changed_sources(self, changed: list[str]) -> set[str] | None:
-        """doit's changed file_deps, when they are the whole story: the listing is
-        the same and doit knew every source (``changed`` is empty on a first run,
-        after a failure, when only an uptodate check failed...: then None)."""
-        if not changed or str(self.found_file) in changed or self.options.clear:
-            return None
-        return set(changed)
 
     def current_records(self) -> dict[str, collect.Record]:
         if self.records is None:  # the copy phase was up to date
@@ -413,7 +383,6 @@ class CollectRun:
         """Drop the per-file data: the run is over, and doit is about to save its
         own (peak memory is this plus that, otherwise)."""
         self.records = self._saved_records = self._saved_post = self.hashed = None
-        _copied.clear()
         self.found = {}
         self.summary.unmodified = []
 
@@ -451,7 +420,6 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     run = _without_gc(CollectRun)(config, options)
     name = f"{prefix}collect"
     config_dep = [str(config.config_file)] if config.config_file else []
-    sources = [item.source for item in run.found.values()]
     yield {
         "basename": f"{name}_discover",
         "doc": "Find static files in dirs and packages (finders, ignore patterns).",
@@ -465,7 +433,9 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "basename": f"{name}_copy",
         "doc": "Copy (or symlink) found files into static_root.",
         "actions": [_without_gc(run.copy)],
-        "file_dep": ([] if options.dry_run else [str(run.found_file)]) + sources,
+        # The listing, not every source: copy_uptodate compares every source's stat
+        # with the one it was copied from (signatures.py), at a fraction of the cost.
+        "file_dep": [] if options.dry_run else [str(run.found_file)],
         "targets": [] if options.dry_run else [str(run.collect_file)],
         "uptodate": [_without_gc(run.copy_uptodate), not options.dry_run],
         "verbosity": 2,

@@ -1,46 +1,53 @@
-"""What staticpipe saves in doit's dependency database: each file_dep path once."""
+"""What the copy phase keeps to see source changes: one signature per source in
+its own state (signatures.py), nothing per source in doit's database."""
 
 from __future__ import annotations
 
-import json
+import os
 import sqlite3
 
 from projects import Project
 
-from staticpipe.tasks import StateCodec
+from staticpipe import discovery, fsutil, signatures
+from staticpipe.config import load_config
 
 
-def test_deps_list_is_saved_as_a_rule_and_read_back_as_the_same_paths():
-    codec = StateCodec()
-    data = {
-        "checker:": "StatChecker",
-        "/src/a.css": "1:2:3:4",
-        "/src/b.png": "5:6:7:8",
-        "/src/deleted.png": "9:9:9:9",  # a former file_dep: doit keeps its state
-        "deps:": ("/src/b.png", "/src/a.css"),
-    }
-    text = codec.encode(data)
-    assert text.count("/src/a.css") == 1
-    assert sorted(codec.decode(text)["deps:"]) == ["/src/a.css", "/src/b.png"]
-
-
-def test_deps_that_are_not_all_keys_are_saved_as_doit_saves_them():
-    codec = StateCodec()
-    data = {"deps:": ["x:", "y"], "x:": "1", "y": "2"}
-    assert json.loads(codec.encode(data)) == {"deps:": ["x:", "y"], "x:": "1", "y": "2"}
-    assert codec.decode(codec.encode({"result:": "abc"})) == {"result:": "abc"}
-
-
-def test_copy_task_saves_each_source_path_once_and_stays_up_to_date(tmp_path):
+def _site(tmp_path) -> Project:
     project = Project(tmp_path / "site")
     project.write("css/a.css", "a { background: url(../img/x.png) }")
     project.write("img/x.png", "png")
+    project.write("img/y.png", "png")
     project.doit("collect")
+    return project
+
+
+def test_doit_keeps_no_state_per_source_and_edits_are_still_seen(tmp_path):
+    project = _site(tmp_path)
     db = sqlite3.connect(project.path / ".staticpipe-doit.sqlite3")
     (row,) = db.execute("select task_data from doit where task_id = 'collect_copy'").fetchone()
-    source = str(project.path / "assets" / "img" / "x.png")
-    assert row.count(source) == 1
+    assert str(project.path / "assets" / "img" / "x.png") not in row
     assert project.doit("collect").summary.startswith("0 static files copied")
     (project.path / "assets" / "img" / "x.png").unlink()
     project.write("css/a.css", "a { color: red }")
     assert project.doit("collect").summary.startswith("1 static file copied")
+
+
+def test_signatures_name_exactly_the_changed_sources(tmp_path):
+    project = _site(tmp_path)
+    config = load_config(project.path / "pyproject.toml")
+    found = discovery.find_all(config)
+    listing = fsutil.identity(config.state_path / "found.json")
+    assert signatures.changed(found, signatures.load(config, listing)) == set()
+    edited = project.write("img/y.png", "png!")
+    touched = project.path / "assets" / "img" / "x.png"
+    info = touched.stat()
+    os.utime(touched, ns=(info.st_atime_ns, info.st_mtime_ns))  # same mtime, new ctime
+    changed = signatures.changed(found, signatures.load(config, listing))
+    assert changed == {str(edited), str(touched)}
+
+
+def test_signatures_of_another_listing_are_not_used(tmp_path):
+    project = _site(tmp_path)
+    config = load_config(project.path / "pyproject.toml")
+    assert signatures.load(config, (0, 0, 0)) is None
+    assert signatures.changed(discovery.find_all(config), None) is None
