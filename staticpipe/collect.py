@@ -250,9 +250,11 @@ def collect(
     # changed since the phase began is racy, see _racy).
     clock = fsutil.fs_clock(_made(root, config)) if todo and not options.link else None
 
+    base = fsutil.prefix(root)
+
     def copy_one(name: str) -> Record:
         source = found[name].source
-        dest = os.path.join(root, name)
+        dest = base + name
         if options.link:
             before = signature(source)
             fsutil.symlink(source, dest, config.directory_permissions_mode)

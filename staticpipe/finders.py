@@ -73,43 +73,50 @@ Visited = dict[str, "int | None"]  # directory path -> mtime_ns (None: missing)
 def _walk(
     root: str,
     rules: IgnoreRules,
-    rel: str,
     seen: frozenset,
     exclude: frozenset = frozenset(),
     visited: Visited | None = None,
-) -> Iterator[str]:
-    """Relative POSIX paths of the files under ``root/rel``, Django's order.
+) -> list[str]:
+    """Relative POSIX paths of the files under ``root``, Django's order: a
+    directory's files, then each subdirectory's in turn, depth first (a stack,
+    not nested generators: each name would pass through one per level).
 
     Directories in ``exclude`` (dev, inode) are skipped: static_root and the state
     directory, so a location that contains them never collects our own outputs.
     ``visited`` collects each walked directory's mtime, taken before listing it.
+    ``seen``: ``root``'s own identity (stat'ed by the caller).
     """
-    directories: list[str] = []
-    try:
-        entries = list(os.scandir(os.path.join(root, rel) if rel else root))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
+    files: list[str] = []
+    stack: list[tuple[str, frozenset]] = [("", seen)]
+    while stack:
+        rel, seen = stack.pop()
+        if rel:
+            path = os.path.join(root, rel)
+            stat = os.stat(path)
+            key = (stat.st_dev, stat.st_ino)
+            if key in seen or key in exclude:  # a symlink loop, or our own output
+                continue
+            if visited is not None:
+                visited[path] = stat.st_mtime_ns
+            seen = seen | {key}
         try:
-            is_dir = entry.is_dir()
-        except OSError:
+            entries = list(os.scandir(os.path.join(root, rel) if rel else root))
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        if is_dir:
-            directories.append(entry.name)
-            continue
-        if not rules.ignores_entry(rel, entry.name, False) and entry.is_file():
-            yield f"{rel}/{entry.name}" if rel else entry.name
-    for name in directories:
-        if rules.ignores_entry(rel, name, True):
-            continue
-        path = f"{rel}/{name}" if rel else name
-        stat = os.stat(os.path.join(root, path))
-        key = (stat.st_dev, stat.st_ino)
-        if key in seen or key in exclude:  # a symlink loop, or our own output
-            continue
-        if visited is not None:
-            visited[os.path.join(root, path)] = stat.st_mtime_ns
-        yield from _walk(root, rules, path, seen | {key}, exclude, visited)
+        directories: list[str] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                directories.append(entry.name)
+            elif not rules.ignores_entry(rel, entry.name, False) and entry.is_file():
+                files.append(f"{rel}/{entry.name}" if rel else entry.name)
+        for name in reversed(directories):  # popped in scandir order
+            if not rules.ignores_entry(rel, name, True):
+                stack.append((f"{rel}/{name}" if rel else name, seen))
+    return files
 
 
 def _identities(paths: Iterable[Path]) -> frozenset:
@@ -141,8 +148,11 @@ def list_location(
     if visited is not None:
         visited[root] = stat.st_mtime_ns
     seen = frozenset({(stat.st_dev, stat.st_ino)})
-    for rel in _walk(root, rules, "", seen, exclude, visited):
-        yield f"{location.prefix}/{rel}" if location.prefix else rel
+    files = _walk(root, rules, seen, exclude, visited)
+    if location.prefix:
+        yield from (f"{location.prefix}/{rel}" for rel in files)
+    else:
+        yield from files
 
 
 def find_all(
@@ -159,12 +169,14 @@ def find_all(
     rules = rules or IgnoreRules(config.ignore_patterns)
     found: dict[str, Found] = {}
     exclude = _identities([config.static_root, config.state_path])
+    make = tuple.__new__  # Found(...) without its Python-level __new__
     for index, location in enumerate(locations(config) if where is None else where):
-        root = str(location.root)
+        base = str(location.root)
+        base = base if base.endswith(os.sep) else base + os.sep  # (os.path.join)
         skip = len(location.prefix) + 1 if location.prefix else 0
         for name in list_location(location, rules, exclude, visited):
             if name not in found:
-                found[name] = Found(name, os.path.join(root, name[skip:]), index)
+                found[name] = make(Found, (name, base + name[skip:], index))
     return found
 
 

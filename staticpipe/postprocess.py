@@ -130,6 +130,7 @@ class _Run:
         self.log = log
         self.suspect = suspect
         self.root = str(config.static_root)
+        self.base = fsutil.prefix(self.root)  # + name: a path in static_root
         self.token = settings_token(config)
         if saved is None:
             saved = load_state(config)
@@ -165,7 +166,7 @@ class _Run:
         """The file's text, read when needed (never all files' contents at once):
         from its collected copy, the very bytes its md5 was computed on."""
         record = self.records[name]
-        with open(os.path.join(self.root, name), "rb", buffering=0) as handle:
+        with open(self.base + name, "rb", buffering=0) as handle:
             data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
             if len(data) > record[1]:
                 data += handle.readall()
@@ -312,7 +313,7 @@ class _Run:
         symlink, or where links fail)."""
         name, hashed = item
         record = self.records[name]
-        source = record[0] if record[6] else os.path.join(self.root, name)  # linked?
+        source = record[0] if record[6] else self.base + name  # linked?
         fsutil.link_or_copy(
             source,
             os.path.join(self.root, hashed),
