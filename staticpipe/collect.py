@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
-from . import cleanup, discovery, fsutil, state
+from . import cleanup, discovery, fsutil, rules, state
 from .config import Config
 from .errors import StaticpipeError
 from .finders import Found
@@ -25,7 +25,8 @@ from .hashing import md5_file
 from .options import RunOptions
 from .parallel import fill
 
-# A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy]
+# A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy, bare] (bare:
+# is_bare; records saved before it have 8 fields)
 Record = list
 
 # A file modified within fsutil.RACY_NS of being recorded may change again
@@ -144,6 +145,19 @@ def is_racy(record: Record) -> bool:
     return len(record) > 7 and bool(record[7])
 
 
+def is_bare(record: Record) -> bool:
+    """A copied JS file that is ASCII without the word every JS pattern needs
+    (``rules.JS_NEEDLE``): post-processing has nothing to rewrite in it."""
+    return len(record) > 8 and bool(record[8])
+
+
+_NEEDLE = rules.JS_NEEDLE.encode()
+
+
+def _bare(data: bytes) -> bool:
+    return data.isascii() and _NEEDLE not in data
+
+
 def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
     """A record of this very source, in this mode, not racily clean."""
     return _matches(record, item.source, options.link) and not is_racy(record)
@@ -233,7 +247,7 @@ def collect(
             same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
         if same:
             if is_racy(record):  # verified by content: settle it
-                record = [*record[:7], _racy(record[2], record[3])]
+                record = [*record[:7], _racy(record[2], record[3]), *record[8:]]
             kept[name] = record
         else:
             todo.append(name)
@@ -260,13 +274,17 @@ def collect(
             fsutil.symlink(source, dest, config.directory_permissions_mode)
             digest = md5_file(source)
         else:
-            digest, info = fsutil.copy_hashing(
-                source, dest, config.file_permissions_mode, config.directory_permissions_mode
+            digest, info, bare = fsutil.copy_hashing(
+                source,
+                dest,
+                config.file_permissions_mode,
+                config.directory_permissions_mode,
+                _bare if name.endswith(".js") else None,
             )
             before = _signature(info)
             now = clock[0] if clock is not None and info.st_dev == clock[1] else None
-            return [source, *before, digest, False, _racy(before[1], before[2], now)]
-        return [source, *before, digest, True, _racy(before[1], before[2])]
+            return [source, *before, digest, False, _racy(before[1], before[2], now), bool(bare)]
+        return [source, *before, digest, True, _racy(before[1], before[2]), False]
 
     copies: list[Record | None] = [None] * len(todo)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import itertools
 import os
@@ -193,10 +194,15 @@ def write_with(
 
 
 def copy_hashing(
-    src: str, dest: str, file_mode: int | None = None, dir_mode: int | None = None
-) -> tuple[str, os.stat_result]:
-    """Copy ``src`` to ``dest`` atomically. Return the md5 of what was copied and
-    the source's stat, taken on the open file before reading it.
+    src: str,
+    dest: str,
+    file_mode: int | None = None,
+    dir_mode: int | None = None,
+    inspect: Callable[[bytes], bool] | None = None,
+) -> tuple[str, os.stat_result, bool | None]:
+    """Copy ``src`` to ``dest`` atomically. Return the md5 of what was copied, the
+    source's stat, taken on the open file before reading it, and ``inspect(bytes)``
+    of a file read in one chunk (None for a larger one, or without ``inspect``).
 
     The copy is made in a nameless file (``O_TMPFILE``) and linked to ``dest``
     once complete: a killed run leaves nothing behind, and a new name costs one
@@ -206,42 +212,57 @@ def copy_hashing(
     The size in that stat is what is copied: no read to find the end (a file
     growing meanwhile has a newer mtime than its record, and is copied again)."""
 
-    def copy_into(target: int) -> tuple[str, os.stat_result]:
+    def copy_into(target: int) -> tuple[str, os.stat_result, bool | None]:
         with open(src, "rb", buffering=0) as source:
             info = os.fstat(source.fileno())
-            return _stream(source, lambda view: _write_all(target, view), info.st_size), info
+            write = functools.partial(_write_all, target)
+            return (*_stream(source, write, info.st_size, inspect), info)
 
     copied = _in_nameless(dest, file_mode, dir_mode, copy_into)
     if copied is _UNAVAILABLE:
-        return _copy_hashing_named(src, dest, file_mode, dir_mode)
-    return copied
+        return _copy_hashing_named(src, dest, file_mode, dir_mode, inspect)
+    digest, looked, info = copied
+    return digest, info, looked
 
 
 def _copy_hashing_named(
-    src: str, dest: str, file_mode: int | None, dir_mode: int | None
-) -> tuple[str, os.stat_result]:
+    src: str,
+    dest: str,
+    file_mode: int | None,
+    dir_mode: int | None,
+    inspect: Callable[[bytes], bool] | None,
+) -> tuple[str, os.stat_result, bool | None]:
     temp = _temp_name(dest)
     try:
         with open(src, "rb", buffering=0) as source, _create(temp, dir_mode) as target:
             info = os.fstat(source.fileno())
-            digest = _stream(source, target.write, info.st_size)
+            digest, looked = _stream(source, target.write, info.st_size, inspect)
         _finish(temp, dest, file_mode)
     except BaseException:
         _discard(temp)
         raise
-    return digest, info
+    return digest, info, looked
 
 
-def _stream(source: BinaryIO, write: Callable[[memoryview], object], size: int) -> str:
+def _stream(
+    source: BinaryIO,
+    write: Callable[[memoryview], object],
+    size: int,
+    inspect: Callable[[bytes], bool] | None = None,
+) -> tuple[str, bool | None]:
     """Pass ``size`` bytes of ``source`` (fewer if it ends first) to ``write``,
-    chunk by chunk; their md5."""
+    chunk by chunk; their md5, and ``inspect`` of them if they were one chunk."""
     digest = hashlib.md5(usedforsecurity=False)
     view = chunk_buffer()
+    looked = None
+    whole = inspect is not None and size <= len(view)
     while size > 0 and (count := source.readinto(view[: min(size, len(view))])):
         digest.update(view[:count])
         write(view[:count])
+        if whole:
+            looked = inspect(bytes(view[:count]))
         size -= count
-    return digest.hexdigest()
+    return digest.hexdigest(), looked
 
 
 def _write_all(fd: int, view: memoryview) -> None:

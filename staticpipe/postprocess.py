@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import cleanup, fsutil, rules, state
-from .collect import Record
+from .collect import Record, is_bare
 from .config import Config
 from .errors import DecodeError, MissingReferenceError
 from .graph import components, is_cycle
@@ -201,6 +201,8 @@ class _Run:
         if old is not None and old.md5 == md5 and old.raw:
             self.warnings.append(self.undecodable(name))
             return None
+        if is_bare(self.records[name]) and not self.config.js_modules:
+            return ()  # ASCII JS without a sourceMappingURL (the copy looked): unread
         text = self.text(name)
         if text.text is None:
             self.warnings.append(self.undecodable(name))

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
+from .rules import JS_NEEDLE
+
 URL, IMPORT, SOURCEMAP, JS_MODULE = "url", "import", "sourcemap", "js-module"
 
 
@@ -71,8 +73,8 @@ JS_PATTERNS = (
         r"(?m)^(?P<matched>//# (?-i:sourceMappingURL)=(?P<url>.*))$",
         "//# sourceMappingURL=%(url)s",
         SOURCEMAP,
-        "sourceMappingURL",  # (?-i:...): case-sensitive; a C substring search, not a
-    ),  # regex scan from every line start (most JS files have no sourcemap)
+        JS_NEEDLE,  # (?-i:...): case-sensitive; a C substring search, not a regex
+    ),  # scan from every line start (most JS files have no sourcemap)
 )
 
 

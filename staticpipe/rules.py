@@ -12,6 +12,11 @@ from .hashing import md5_parts
 
 RULES_VERSION = "4"  # bump when the rewriting rules change: old outputs are redone
 
+# The word every JS pattern's match contains (Django's: ``//# sourceMappingURL=``
+# lines): a JS file without it has nothing to rewrite. The copy phase notes which
+# copied JS files are ASCII without it, so post-processing need not read them.
+JS_NEEDLE = "sourceMappingURL"
+
 
 class Entry(NamedTuple):
     """Post-processing's record of one file (a tuple: tens of thousands are kept)."""

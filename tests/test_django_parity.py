@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import (
     PATIENT_STORAGE,
     assert_same_output,
@@ -553,3 +552,22 @@ def test_django_harness_resets_finders_and_storage_between_runs(trees):
     from django.contrib.staticfiles.finders import get_finder
 
     assert get_finder.cache_info().currsize == 0
+
+
+def test_js_with_and_without_sourcemaps_ascii_or_not_matches_django(trees):
+    """JS that the copy saw as ASCII without a sourceMappingURL is not read again by
+    post-processing; every other JS is: all of it as Django writes it."""
+    src = trees.write(
+        {
+            "js/plain.js": "console.log('no map here');\n",
+            "js/mapped.js": "var a = 1;\n//# sourceMappingURL=mapped.js.map\n",
+            "js/mapped.js.map": '{"version": 3}',
+            "js/accents.js": "console.log('caf\u00e9');\n",
+            "js/accents-mapped.js": "var \u00e9 = 1;\n//# sourceMappingURL=mapped.js.map\n",
+            "js/word-only.js": "// mentions sourceMappingURL in a comment\n",
+        }
+    )
+    trees.assert_parity([src])
+    hashed_map = hashed_base(trees, "js/mapped.js.map")
+    assert f"sourceMappingURL={hashed_map}" in text(trees, "js/mapped.js")
+    assert f"sourceMappingURL={hashed_map}" in text(trees, "js/accents-mapped.js")

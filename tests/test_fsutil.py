@@ -32,11 +32,27 @@ def source(tmp_path: Path, data: bytes = b"body { color: red }\n" * 5000) -> Pat
 def test_copy_has_the_bytes_and_their_md5_and_leaves_no_temp_file(tmp_path, mode):
     src = source(tmp_path)
     dest = tmp_path / "out" / "css" / "a.css"
-    digest, info = fsutil.copy_hashing(str(src), str(dest))
+    digest, info, looked = fsutil.copy_hashing(str(src), str(dest))
     assert dest.read_bytes() == src.read_bytes()
     assert digest == hashlib.md5(src.read_bytes()).hexdigest()
     assert info.st_ino == src.stat().st_ino
+    assert looked is None  # nothing asked
     assert os.listdir(dest.parent) == ["a.css"]
+
+
+def test_copy_shows_a_one_chunk_file_whole_to_inspect(tmp_path, mode):
+    seen: list[bytes] = []
+
+    def inspect(data: bytes) -> bool:
+        seen.append(data)
+        return True
+
+    small = source(tmp_path, b"var a = 1;\n" * 100)
+    _, _, looked = fsutil.copy_hashing(str(small), str(tmp_path / "o" / "a.js"), inspect=inspect)
+    assert looked is True and seen == [small.read_bytes()]
+    big = source(tmp_path, b"x" * (fsutil.chunk_buffer().nbytes + 1))
+    _, _, looked = fsutil.copy_hashing(str(big), str(tmp_path / "o" / "b.js"), inspect=inspect)
+    assert looked is None and len(seen) == 1  # larger than a chunk: not shown
 
 
 def test_copy_replaces_an_existing_file_with_a_new_one(tmp_path, mode):
