@@ -88,9 +88,9 @@ def outputs_current(
     Copies are looked at (one lstat each) only in the ``suspect`` directories
     (see outputs.py), or everywhere if that is None.
 
-    Source changes are not looked at here: doit's file_dep check (``StatChecker``
-    in tasks.py: mtime, size, ctime, inode) does that. Racily recorded files are
-    checked in full, by content.
+    Source changes are not looked at here: the signature check (signatures.py:
+    size, mtime, ctime, inode) does that. Racily recorded files are checked in
+    full, by content.
     """
     root = str(config.static_root)
     for name, item in found.items():
@@ -219,8 +219,8 @@ def collect(
     copy may have gone missing since the last run (outputs.py); None: any.
     ``records``: the saved state, if the caller has loaded it already.
     ``changed``: if given, the complete set of source paths whose stat changed
-    since ``records`` were saved (doit's file_dep check); other sources are not
-    stat'ed again."""
+    since ``records`` were saved (signatures.py); other sources are not stat'ed
+    again."""
     if records is None:
         records = load_records(config)
     root = str(config.static_root)
@@ -320,12 +320,12 @@ def _candidates(
     changed: set[str] | None,
     suspect: set[str] | None,
 ) -> list[str] | None:
-    """The only names that may need a copy, when doit's file_dep check saw every
+    """The only names that may need a copy, when the signature check saw every
     source (``changed``) and the suspect directories are known: changed sources,
     names without a record, racy records, and names in suspect directories. None:
     every name must be looked at. (Records match the listing's sources and link
-    mode: both are in found.json, a file_dep, so a change there makes ``changed``
-    None.)"""
+    mode: both are in found.json, and signatures of another found.json are not
+    used, so a change there makes ``changed`` None.)"""
     if changed is None or suspect is None:
         return None
     names = set(found.keys() - records.keys())

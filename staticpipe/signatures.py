@@ -75,22 +75,42 @@ def changed(found: Mapping[str, Found], saved: array | None) -> set[str] | None:
 
 
 def save(
-    config: Config, found: Mapping[str, Found], records: Mapping[str, list], listing: tuple | None
+    config: Config,
+    found: Mapping[str, Found],
+    records: Mapping[str, list],
+    listing: tuple | None,
+    previous: array | None = None,
+    copied: Iterable[str] | None = None,
 ) -> None:
     """Record the signature each source was copied from (its collect record), in
-    the listing's order; a name without a record is ``_MISSING`` (always looked at)."""
+    the listing's order; a name without a record is ``_MISSING`` (always looked at).
+
+    ``previous``: the signatures loaded for this same listing, of which only the
+    ``copied`` names' records changed: those entries are patched, not every one
+    rebuilt (and nothing is written if none was copied)."""
     if listing is None:
         state.discard(state_file(config))
         return
-    packed = array("q")
-    append = packed.extend
-    for name, item in found.items():
-        record = records.get(name)
-        if record is not None and record[0] == item.source:
-            append(record[1:5])
-        else:
-            append(_MISSING)
+    if previous is not None and copied is not None and len(previous) == _FIELDS * len(found):
+        names = list(copied)
+        if not names:
+            return
+        packed = array("q", previous)
+        position = dict(zip(found, range(0, len(previous), _FIELDS), strict=True))
+        for name in names:
+            record, start = records.get(name), position.get(name)
+            if start is not None:
+                packed[start : start + _FIELDS] = array("q", _fields(record, found[name]))
+    else:
+        packed = array("q")
+        append = packed.extend
+        for name, item in found.items():
+            append(_fields(records.get(name), item))
     state.save(state_file(config), {"listing": listing, "signatures": packed.tobytes()})
+
+
+def _fields(record: list | None, item: Found) -> tuple | list:
+    return record[1:5] if record is not None and record[0] == item.source else _MISSING
 
 
 def discard(config: Config) -> None:

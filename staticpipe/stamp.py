@@ -9,7 +9,8 @@ with the listing, the copies and the hashed names exactly as it did when that
 run finished: an up-to-date check can say so without loading and walking tens
 of thousands of records. Anything else (a rewritten or missing state file, other
 settings, a racily recorded source) means "don't know": the phase does its
-full check. Sources are not the stamp's concern: doit's file_dep check sees them.
+full check. Sources are not the stamp's concern: the copy phase's signature check
+(signatures.py) sees them.
 """
 
 from __future__ import annotations

@@ -139,6 +139,7 @@ class CollectRun:
         self._saved_records: dict[str, collect.Record] | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
         self._source_changes: set[str] | None | bool = False  # likewise
+        self._signatures = None  # as loaded for this listing (signatures.py)
         self._saved_post: dict | None = None
         self._listing: bytes | None = None
         self.hashed: dict[str, str] | None = None
@@ -238,8 +239,8 @@ class CollectRun:
         None: not known (no signatures for this listing), look at every source."""
         if self._source_changes is False:
             listing = fsutil.identity(self.found_file)
-            saved = signatures.load(self.config, listing)
-            self._source_changes = signatures.changed(self.found, saved)
+            self._signatures = signatures.load(self.config, listing)
+            self._source_changes = signatures.changed(self.found, self._signatures)
         return self._source_changes
 
     def suspect(self) -> set[str] | None:
@@ -274,7 +275,11 @@ class CollectRun:
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run:
             listing = fsutil.identity(self.found_file)
-            signatures.save(self.config, self.found, result.records, listing)
+            known = changes is not None  # then only the copied names' signatures moved
+            signatures.save(
+                self.config, self.found, result.records, listing,
+                self._signatures if known else None, result.copied if known else None,
+            )  # fmt: skip
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline
 

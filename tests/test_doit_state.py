@@ -51,3 +51,16 @@ def test_signatures_of_another_listing_are_not_used(tmp_path):
     config = load_config(project.path / "pyproject.toml")
     assert signatures.load(config, (0, 0, 0)) is None
     assert signatures.changed(discovery.find_all(config), None) is None
+
+
+def test_after_an_edit_run_the_signatures_are_the_sources_again(tmp_path):
+    project = _site(tmp_path)
+    config = load_config(project.path / "pyproject.toml")
+    project.write("img/y.png", "png, edited")
+    project.write("img/z.png", "new")  # a new file: a new listing, every signature rebuilt
+    assert project.doit("collect").summary.startswith("2 static files copied")
+    project.write("img/y.png", "png, edited again")  # same listing: one signature patched
+    assert project.doit("collect").summary.startswith("1 static file copied")
+    found = discovery.find_all(config)
+    listing = fsutil.identity(config.state_path / "found.json")
+    assert signatures.changed(found, signatures.load(config, listing)) == set()
