@@ -304,3 +304,23 @@ def test_a_second_run_waits_for_the_first(project):
     assert proc.returncode == 0, err
     assert "waiting for another run" in err
     assert len(project.manifest()) == 6
+
+
+def test_the_garbage_collector_is_back_on_after_each_run_even_a_failing_one(project):
+    import gc
+
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    from staticpipe.tasks import DOIT_CONFIG, make_tasks
+
+    def collect() -> int:  # in this process, as a dodo.py or the watcher would
+        namespace = {
+            **make_tasks(str(project.path / "pyproject.toml")),
+            "DOIT_CONFIG": {**DOIT_CONFIG, "dep_file": str(project.path / ".doit.sqlite3")},
+        }
+        return DoitMain(ModuleTaskLoader(namespace)).run(["collect"])
+
+    assert collect() == 0 and gc.isenabled()
+    project.write("css/bad.css", ".x { background: url(gone.png); }")
+    assert collect() != 0 and gc.isenabled()
