@@ -14,7 +14,6 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 
 from . import cleanup, discovery, fsutil, rules, state
@@ -218,7 +217,7 @@ def collect(
     """Copy what changed. ``suspect``: the only directories of static_root where a
     copy may have gone missing since the last run (outputs.py); None: any.
     ``records``: the saved state, if the caller has loaded it already.
-    ``changed``: if given, the complete set of source paths whose stat changed
+    ``changed``: if given, the complete set of names whose source's stat changed
     since ``records`` were saved (signatures.py); other sources are not stat'ed
     again."""
     if records is None:
@@ -236,7 +235,7 @@ def collect(
     for name in names:
         item = found[name]
         record = records.get(name)
-        trusted = changed is not None and item.source not in changed
+        trusted = changed is not None and name not in changed
         trusted = trusted and _recorded(record, item, options)  # doit saw no change
         check_copy = suspect is None or name.rpartition("/")[0] in suspect
         if trusted and not check_copy:
@@ -329,12 +328,7 @@ def _candidates(
     if changed is None or suspect is None:
         return None
     names = set(found.keys() - records.keys())
-    if changed:
-        by_source = dict(zip(map(attrgetter("source"), found.values()), found, strict=True))
-        for source in changed:
-            name = by_source.get(source)
-            if name is not None:
-                names.add(name)
+    names.update(changed)
     names.update(name for name, record in records.items() if is_racy(record))
     if suspect:
         names.update(name for name in found if name.rpartition("/")[0] in suspect)

@@ -259,8 +259,9 @@ def _stream(
     while size > 0 and (count := source.readinto(view[: min(size, len(view))])):
         digest.update(view[:count])
         write(view[:count])
-        if whole:
+        if whole and count == size:  # all of it in this one read (not after a short one)
             looked = inspect(bytes(view[:count]))
+        whole = False
         size -= count
     return digest.hexdigest(), looked
 

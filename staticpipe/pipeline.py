@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cleanup, collect, discovery, finders, lock, manifest, outputs, postprocess, state
+from . import (
+    cleanup,
+    collect,
+    discovery,
+    finders,
+    lock,
+    manifest,
+    outputs,
+    postprocess,
+    signatures,
+    state,
+)
 from .config import Config
 from .options import RunOptions, Summary
 
@@ -74,6 +85,10 @@ def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Sum
     suspect = None if options.clear else outputs.suspect(config, found)
     if options.clear:
         summary.deleted = collect.clear(config, options, log)
+    if not options.dry_run:
+        # collect.state is rewritten here, maybe for another listing or link mode
+        # than doit's found.json: its signatures no longer describe it.
+        signatures.discard(config)
     result = collect.collect(found, config, options, log, suspect)
     summary.copied, summary.unmodified = result.copied, result.unmodified
     if options.dry_run:

@@ -168,7 +168,7 @@ class _Run:
         record = self.records[name]
         with open(self.base + name, "rb", buffering=0) as handle:
             data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
-            if len(data) > record[1]:
+            if len(data) != record[1]:  # it grew, or a short read (FUSE, 9p...)
                 data += handle.readall()
         return decode(data, name, lambda: self.where(name), self.config.encoding_errors)
 
@@ -446,9 +446,10 @@ class _Run:
             for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
                 if self.new[name].refs != ():
                     self.new[name] = self.new[name]._replace(refs=())
-            for name in raw:
-                if not self.new[name].raw:
-                    self.new[name] = self.new[name]._replace(raw=True)
+            for name in raw:  # its warning kept too: repeated while the file is reused
+                warning = (self.undecodable(name),)
+                if not self.new[name].raw or self.new[name].warnings != warning:
+                    self.new[name] = self.new[name]._replace(raw=True, warnings=warning)
             for component in components(refs):
                 if is_cycle(component, refs):
                     self.cycle(component, refs)
@@ -457,9 +458,14 @@ class _Run:
         finally:
             self.finish_links(links, plain)
 
-    def save(self) -> None:
-        """Entries of the files looked at replace theirs; removed files' go."""
-        saved, gone = self.saved, self.saved.keys() - self.records.keys()
+    def save(self, complete: bool = True) -> None:
+        """Entries of the files looked at replace theirs; removed files' go.
+
+        After an incomplete run (an error part-way), removed files' entries stay,
+        so the next run still redoes what referenced them, and a settings change
+        is not recorded as applied: every file is looked at again."""
+        saved = self.saved
+        gone = saved.keys() - self.records.keys() if complete else set()
         garbage = [saved[name][1] for name in gone]
         garbage += [
             saved[name][1]
@@ -472,11 +478,17 @@ class _Run:
         for name in gone:
             del files[name]
         files.update((name, tuple(new)) for name, new in self.new.items())
-        if not garbage and files == saved and state_file(self.config).exists():
+        token = self.token if complete or self.same_settings else None
+        if (
+            not garbage
+            and files == saved
+            and token == self.token
+            and state_file(self.config).exists()
+        ):
             return  # nothing changed: leave the file (and its mtime) alone
         state.save(
             state_file(self.config),
-            {"root": self.root, "token": self.token, "files": files},
+            {"root": self.root, "token": token, "files": files},
             shared=False,  # no object twice: the pickler need not remember each one
         )
 
@@ -540,10 +552,12 @@ def post_process(
     ``saved``: this phase's state, if the caller has loaded it already.
     """
     run = _Run(config, records, log, suspect, saved)
+    complete = False
     try:
         run.run(order, workers)
+        complete = True
     finally:
-        run.save()
+        run.save(complete)
     for warning in run.warnings:
         log(f"warning: {warning}")
     if run.problems:

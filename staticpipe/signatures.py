@@ -59,7 +59,7 @@ def load(config: Config, listing: tuple | None) -> array | None:
 
 
 def changed(found: Mapping[str, Found], saved: array | None) -> set[str] | None:
-    """The sources (paths) whose signature is not the saved one; None if nothing
+    """The names whose source's signature is not the saved one; None if nothing
     usable was saved (then every source must be looked at)."""
     if saved is None or len(saved) != _FIELDS * len(found):
         return None
@@ -67,10 +67,10 @@ def changed(found: Mapping[str, Found], saved: array | None) -> set[str] | None:
     if now == saved:
         return set()
     result = set()
-    for index, item in enumerate(found.values()):
+    for index, name in enumerate(found):
         start = index * _FIELDS
         if now[start : start + _FIELDS] != saved[start : start + _FIELDS]:
-            result.add(item.source)
+            result.add(name)
     return result
 
 
@@ -86,8 +86,9 @@ def save(
     the listing's order; a name without a record is ``_MISSING`` (always looked at).
 
     ``previous``: the signatures loaded for this same listing, of which only the
-    ``copied`` names' records changed: those entries are patched, not every one
-    rebuilt (and nothing is written if none was copied)."""
+    ``copied`` names' entries can differ from their records (the names copied, and
+    those found changed but then not copied): those are patched, not every one
+    rebuilt (nothing is written if there are none)."""
     if listing is None:
         state.discard(state_file(config))
         return

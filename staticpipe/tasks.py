@@ -14,7 +14,6 @@ the sources, catching what mtimes hide (restored mtimes, deleted outputs).
 
 from __future__ import annotations
 
-import atexit
 import functools
 import gc
 import json
@@ -235,10 +234,12 @@ class CollectRun:
         )
 
     def source_changes(self) -> set[str] | None:
-        """Sources whose stat is not the one they were copied from (signatures.py);
-        None: not known (no signatures for this listing), look at every source."""
+        """Names whose source's stat is not the one it was copied from
+        (signatures.py); None: not known (no signatures for this listing, or
+        collect.state written by another kind of run since): look at every source."""
         if self._source_changes is False:
-            listing = fsutil.identity(self.found_file)
+            # A dry run does not write found.json: the one there may list other files.
+            listing = None if self.options.dry_run else fsutil.identity(self.found_file)
             self._signatures = signatures.load(self.config, listing)
             self._source_changes = signatures.changed(self.found, self._signatures)
         return self._source_changes
@@ -275,10 +276,11 @@ class CollectRun:
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run:
             listing = fsutil.identity(self.found_file)
-            known = changes is not None  # then only the copied names' signatures moved
+            known = changes is not None  # then only these names' signatures can move
             signatures.save(
                 self.config, self.found, result.records, listing,
-                self._signatures if known else None, result.copied if known else None,
+                self._signatures if known else None,
+                [*result.copied, *changes] if known else None,
             )  # fmt: skip
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline
@@ -412,16 +414,7 @@ def _without_gc(function: Callable) -> Callable:
     return paused
 
 
-def _skip_last_collection() -> None:
-    """At exit, before the interpreter's last full collection: that pass would walk
-    every object still alive (this run's, doit's) to find nothing, about 10 ms.
-    Registered with atexit, so a process that goes on running is not affected."""
-    gc.freeze()
-
-
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
-    atexit.unregister(_skip_last_collection)  # registered once
-    atexit.register(_skip_last_collection)
     run = _without_gc(CollectRun)(config, options)
     name = f"{prefix}collect"
     config_dep = [str(config.config_file)] if config.config_file else []
@@ -460,7 +453,8 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
             "basename": f"{name}_manifest",
             "doc": "Write staticfiles.json (atomically, last) and delete obsolete files.",
             "actions": [_without_gc(run.write_manifest)],
-            "file_dep": [str(run.post_file)],
+            # found.json too: the manifest's key order is the listing's
+            "file_dep": [str(run.found_file), str(run.post_file)],
             "targets": [str(run.manifest_file)],
             "uptodate": [_without_gc(run.manifest_uptodate)],
             "verbosity": 2,

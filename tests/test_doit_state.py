@@ -43,7 +43,8 @@ def test_signatures_name_exactly_the_changed_sources(tmp_path):
     info = touched.stat()
     os.utime(touched, ns=(info.st_atime_ns, info.st_mtime_ns))  # same mtime, new ctime
     changed = signatures.changed(found, signatures.load(config, listing))
-    assert changed == {str(edited), str(touched)}
+    assert changed == {"img/y.png", "img/x.png"}
+    assert {found[name].source for name in changed} == {str(edited), str(touched)}
 
 
 def test_signatures_of_another_listing_are_not_used(tmp_path):
