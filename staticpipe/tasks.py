@@ -26,6 +26,7 @@ from typing import Any
 from doit import task_params
 from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
+from doit.globals import Globals
 
 # postprocess and pipeline (the rewriting machinery and its regexes) are imported
 # where a phase runs: a no-op run never needs them.
@@ -414,9 +415,23 @@ def _without_gc(function: Callable) -> Callable:
     return paused
 
 
+def _forget_former_source_states(task: str, source: str | None) -> None:
+    """doit keeps the saved state of every former file_dep of a task for good, and
+    re-encodes all of it whenever the task runs. Sources were file_deps of the copy
+    task before signatures.py: tens of thousands of states, tens of ms per edit.
+    If the task still has a state for ``source`` (a source), it is forgotten once:
+    it then runs, as after ``doit forget``, and doit saves only what it has now."""
+    manager = Globals.dep_manager
+    if manager is not None and source is not None and manager.backend.get(task, source):
+        manager.remove(task)
+
+
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     run = _without_gc(CollectRun)(config, options)
     name = f"{prefix}collect"
+    if not options.dry_run:
+        first = next(iter(run.found.values()), None)
+        _forget_former_source_states(f"{name}_copy", first and first.source)
     config_dep = [str(config.config_file)] if config.config_file else []
     yield {
         "basename": f"{name}_discover",

@@ -65,3 +65,22 @@ def test_after_an_edit_run_the_signatures_are_the_sources_again(tmp_path):
     found = discovery.find_all(config)
     listing = fsutil.identity(config.state_path / "found.json")
     assert signatures.changed(found, signatures.load(config, listing)) == set()
+
+
+def test_per_source_states_left_by_an_older_version_are_dropped_once(tmp_path):
+    import json
+
+    project = _site(tmp_path)
+    source = str(project.path / "assets" / "img" / "x.png")
+    db = sqlite3.connect(project.path / ".staticpipe-doit.sqlite3")
+    (row,) = db.execute("select task_data from doit where task_id = 'collect_copy'").fetchone()
+    data = json.loads(row)
+    for path in (project.path / "assets").rglob("*.*"):  # what a version with sources
+        data[str(path)] = "1:2:3:4"  # as file_deps saved: a state per source
+    db.execute("update doit set task_data = ? where task_id = 'collect_copy'", (json.dumps(data),))
+    db.commit()
+    db.close()
+    assert project.doit("collect").summary.startswith("0 static files copied")
+    db = sqlite3.connect(project.path / ".staticpipe-doit.sqlite3")
+    (row,) = db.execute("select task_data from doit where task_id = 'collect_copy'").fetchone()
+    assert source not in row
