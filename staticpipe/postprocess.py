@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from . import cleanup, fsutil, rules, state
 from .collect import Record, is_bare
 from .config import Config
-from .errors import DecodeError, MissingReferenceError
+from .errors import DecodeError, MissingReferenceError, StaticpipeError
 from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
 from .parallel import CHUNK, Runs
@@ -315,13 +315,18 @@ class _Run:
         symlink, or where links fail)."""
         name, hashed = item
         record = self.records[name]
-        source = record[0] if record[6] else self.base + name  # linked?
-        fsutil.link_or_copy(
-            source,
-            os.path.join(self.root, hashed),
-            self.config.file_permissions_mode,
-            self.config.directory_permissions_mode,
-        )
+        dest = self.base + hashed
+        modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
+        if not record[6]:
+            fsutil.link_or_copy(self.base + name, dest, *modes)
+            return
+        # --link: the collected name is a symlink to the source. A hard link to the
+        # source would change its ctime (every source "changed" at the next run) and
+        # would let an in-place edit of the source rewrite a published hashed file.
+        digest, _info, _bare = fsutil.copy_hashing(record[0], dest, *modes)
+        if digest != record[5]:
+            fsutil.remove(dest)
+            raise StaticpipeError(f"{record[0]}: changed during the run; run again")
 
     def link_all(self, todo: list[tuple[str, str]]) -> None:
         for item in todo:

@@ -133,6 +133,17 @@ def test_link_symlinks_originals_and_writes_real_hashed_files(project):
     assert not hashed.is_symlink() and hashed.read_bytes() == PNG
 
 
+def test_link_mode_hashed_files_are_copies_a_source_edit_cannot_reach(project):
+    project.doit("collect", "--link")
+    source = project.path / "assets" / "img" / "a.png"
+    hashed = project.root / project.manifest()["img/a.png"]
+    assert hashed.stat().st_ino != source.stat().st_ino
+    assert project.doit("collect", "--link").summary.startswith("0 static files symlinked")
+    with source.open("ab") as handle:  # an edit in place: same inode
+        handle.write(b"more")
+    assert hashed.read_bytes() == PNG  # what was published under that hash stays
+
+
 def test_switching_between_copy_and_link_replaces_the_originals(project):
     project.doit("collect", "--link")
     project.doit("collect")
