@@ -381,10 +381,19 @@ def link_or_copy(
 
 def symlink(src: str, dest: str, dir_mode: int | None = None) -> None:
     """Point ``dest`` at ``src`` with a symlink, replacing what was there atomically."""
-    makedirs(os.path.dirname(dest), dir_mode)
+    directory = os.path.dirname(dest)
+    makedirs(directory, dir_mode)
     temp = _temp_name(dest)
-    os.symlink(src, temp)
-    os.replace(temp, dest)
+    try:
+        os.symlink(src, temp)
+    except FileNotFoundError:  # the directory, made earlier, was deleted behind our back
+        _remake_dir(directory, dir_mode)
+        os.symlink(src, temp)
+    try:
+        os.replace(temp, dest)
+    except BaseException:
+        _discard(temp)
+        raise
 
 
 def _discard(path: str) -> None:

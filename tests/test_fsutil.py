@@ -146,3 +146,13 @@ def test_a_forked_child_names_its_own_file(tmp_path, mode):
     os.waitpid(pid, 0)
     os.close(held)
     assert (tmp_path / "child.txt").read_bytes() == b"child"
+
+
+def test_symlink_remakes_a_directory_deleted_behind_its_back(tmp_path):
+    src = source(tmp_path)
+    dest = tmp_path / "out" / "deep" / "a.css"
+    fsutil.symlink(str(src), str(dest))
+    shutil.rmtree(tmp_path / "out")  # the process still remembers making out/deep
+    fsutil.symlink(str(src), str(dest))
+    assert os.readlink(dest) == str(src)
+    assert os.listdir(dest.parent) == ["a.css"]
