@@ -169,11 +169,6 @@ def _copy_present(dest: str, link: bool) -> bool:
         return False
 
 
-def _made(root: str, config: Config) -> str:
-    fsutil.makedirs(root, config.directory_permissions_mode)
-    return root
-
-
 def _racy(mtime_ns: int, ctime_ns: int, clock: int | None = None) -> bool:
     """A stat a later change could share ("racily clean", as git calls it).
 
@@ -236,7 +231,7 @@ def collect(
         item = found[name]
         record = records.get(name)
         trusted = changed is not None and name not in changed
-        trusted = trusted and _recorded(record, item, options)  # doit saw no change
+        trusted = trusted and _recorded(record, item, options)  # its stat did not move
         check_copy = suspect is None or name.rpartition("/")[0] in suspect
         if trusted and not check_copy:
             same = True  # the common case of an incremental run: no syscall
@@ -261,7 +256,10 @@ def collect(
 
     # The filesystem's time before any copy's stat (one reading for all: a source
     # changed since the phase began is racy, see _racy).
-    clock = fsutil.fs_clock(_made(root, config)) if todo and not options.link else None
+    clock = None
+    if todo and not options.link:
+        fsutil.makedirs(root, config.directory_permissions_mode)
+        clock = fsutil.fs_clock(root)
 
     base = fsutil.prefix(root)
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from .config import Config, Location
 from .errors import ConfigError
+from .fsutil import prefix
 from .ignore import IgnoreRules
 
 
@@ -90,8 +91,8 @@ def _walk(
     stack: list[tuple[str, frozenset]] = [("", seen)]
     while stack:
         rel, seen = stack.pop()
+        path = os.path.join(root, rel) if rel else root
         if rel:
-            path = os.path.join(root, rel)
             stat = os.stat(path)
             key = (stat.st_dev, stat.st_ino)
             if key in seen or key in exclude:  # a symlink loop, or our own output
@@ -100,7 +101,7 @@ def _walk(
                 visited[path] = stat.st_mtime_ns
             seen = seen | {key}
         try:
-            entries = list(os.scandir(os.path.join(root, rel) if rel else root))
+            entries = list(os.scandir(path))
         except (FileNotFoundError, NotADirectoryError):
             continue
         directories: list[str] = []
@@ -171,8 +172,7 @@ def find_all(
     exclude = _identities([config.static_root, config.state_path])
     make = tuple.__new__  # Found(...) without its Python-level __new__
     for index, location in enumerate(locations(config) if where is None else where):
-        base = str(location.root)
-        base = base if base.endswith(os.sep) else base + os.sep  # (os.path.join)
+        base = prefix(str(location.root))
         skip = len(location.prefix) + 1 if location.prefix else 0
         for name in list_location(location, rules, exclude, visited):
             if name not in found:

@@ -216,13 +216,13 @@ def copy_hashing(
         with open(src, "rb", buffering=0) as source:
             info = os.fstat(source.fileno())
             write = functools.partial(_write_all, target)
-            return (*_stream(source, write, info.st_size, inspect), info)
+            digest, looked = _stream(source, write, info.st_size, inspect)
+        return digest, info, looked
 
     copied = _in_nameless(dest, file_mode, dir_mode, copy_into)
     if copied is _UNAVAILABLE:
         return _copy_hashing_named(src, dest, file_mode, dir_mode, inspect)
-    digest, looked, info = copied
-    return digest, info, looked
+    return copied
 
 
 def _copy_hashing_named(

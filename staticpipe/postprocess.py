@@ -26,7 +26,7 @@ from .graph import components, is_cycle
 from .hashing import hashed_path, md5_bytes, md5_parts
 from .parallel import CHUNK, Runs
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
-from .rules import Entry
+from .rules import HASHED, KEY, MD5, PLAIN, REFS, WARNINGS, Entry
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
@@ -49,7 +49,7 @@ def entry(fields: tuple | None) -> Entry | None:
 
 def load_outputs(config: Config) -> dict[str, str]:
     """name -> hashed name, as recorded by the last run (for cleaning)."""
-    return {fields[1]: name for name, fields in load_state(config).get("files", {}).items()}
+    return {fields[HASHED]: name for name, fields in load_state(config).get("files", {}).items()}
 
 
 @dataclass
@@ -409,17 +409,17 @@ class _Run:
             names = order
         else:  # the others keep their entries, outputs and warnings as they are
             redo = set(names)
-            self.final = {name: self.saved[name][1] for name in order if name not in redo}
+            self.final = {name: self.saved[name][HASHED] for name in order if name not in redo}
             for name in order:
                 fields = self.saved.get(name)
-                if fields is not None and fields[6] and name not in redo:
-                    self.warnings.extend(fields[6])
+                if fields is not None and fields[WARNINGS] and name not in redo:
+                    self.warnings.extend(fields[WARNINGS])
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         plain = self.plan_plain([name for name in names if not adjustable(name)])
         links = self.start_links(plain, max(1, workers - 1))
         try:
-            self.adjustable_files([name for name in names if adjustable(name)], workers)
+            self.adjustable_files([name for name in names if adjustable(name)])
         finally:
             self.finish_links(links, plain)
 
@@ -430,11 +430,12 @@ class _Run:
         missing = [
             name
             for name, fields in self.saved.items()
-            if fields[1].rpartition("/")[0] in self.suspect and not self.exists(fields[1])
+            if fields[HASHED].rpartition("/")[0] in self.suspect
+            and not self.exists(fields[HASHED])
         ] if self.suspect else []  # fmt: skip
         return names_to_redo(self.saved, self.records, order, missing)
 
-    def adjustable_files(self, names: list[str], workers: int) -> None:
+    def adjustable_files(self, names: list[str]) -> None:
         refs: dict[str, list[str]] = {}
         unreferencing, raw = [], []
         for name in names:
@@ -471,11 +472,11 @@ class _Run:
         is not recorded as applied: every file is looked at again."""
         saved = self.saved
         gone = saved.keys() - self.records.keys() if complete else set()
-        garbage = [saved[name][1] for name in gone]
+        garbage = [saved[name][HASHED] for name in gone]
         garbage += [
-            saved[name][1]
+            saved[name][HASHED]
             for name, new in self.new.items()
-            if name in saved and saved[name][1] != new.hashed
+            if name in saved and saved[name][HASHED] != new.hashed
         ]
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=self.final.values())
@@ -518,8 +519,8 @@ def names_to_redo(
         name
         for name, record in records.items()
         if (fields := saved.get(name)) is None
-        or fields[0] != record[5]
-        or (not fields[2] and fields[5] is None)
+        or fields[MD5] != record[5]
+        or (not fields[PLAIN] and fields[KEY] is None)
     }
     dirty.update(missing)
     gone = saved.keys() - records.keys()
@@ -530,7 +531,7 @@ def names_to_redo(
             touched.add(name or ".")
     referrers: dict[str, list[str]] = {}
     for name, fields in saved.items():
-        for key in fields[3] or ():  # refs: as resolve() looks them up, or as directories
+        for key in fields[REFS] or ():  # refs: as resolve() looks them up, or as directories
             referrers.setdefault(key.rstrip("/") or ".", []).append(name)
     redo = set(dirty)
     pending = list(touched)

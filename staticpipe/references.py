@@ -218,12 +218,7 @@ _NAME_AFTER = re.compile(r"[^\x00-\x2c./:-@\[\]^`{-\x7f]")  # not - (# and @ may
 _STRING_CHUNK = {q: re.compile(rf"[^{q}\\\n\r\f]+") for q in "\"'"}
 # A string token's body, for finding its end only (its value is not needed):
 # plain runs, escaped newlines, and escapes (hex ones take one blank after them).
-_STRING_BODY = {
-    q: re.compile(
-        rf"(?:[^{q}\\\n\r\f]+|\\(?:[0-9a-fA-F]{{1,6}}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])?)*"
-    )
-    for q in "\"'"
-}
+_STRING_BODY = {q: re.compile(rf"(?:[^{q}\\\n\r\f]+|{_ESCAPE}|\\)*") for q in "\"'"}
 _URL_CHUNK = re.compile(r"""[^) \t\n\r\f"'(\\\x00-\x08\x0b\x0e-\x1f\x7f]+""")
 _BAD_URL_REST = re.compile(r"(?:[^)\\]|\\.)*\)?", re.DOTALL)
 

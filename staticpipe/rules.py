@@ -1,6 +1,6 @@
-"""What an up-to-date check needs to know of post-processing, without importing
-it (and its regexes): where its state is, and the token of the settings that
-change its output."""
+"""What the other phases need to know of post-processing, without importing it
+(and its regexes): where its state is and what an entry holds, the token of the
+settings that change its output, and the word JS rewriting looks for."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ class Entry(NamedTuple):
     raw: bool = False  # CSS/JS that could not be decoded: hashed as it is
     key: str | None = None  # what its output depends on (md5 + referenced hashed names)
     warnings: tuple[str, ...] = ()  # its rewrite's warnings, repeated when it is reused
+
+
+# Field positions in a saved entry (saved as a plain tuple: see postprocess.load_state).
+MD5, HASHED, PLAIN, REFS, RAW, KEY, WARNINGS = map(Entry._fields.index, Entry._fields)
 
 
 def post_state_file(config: Config) -> Path:

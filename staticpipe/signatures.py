@@ -80,20 +80,20 @@ def save(
     records: Mapping[str, list],
     listing: tuple | None,
     previous: array | None = None,
-    copied: Iterable[str] | None = None,
+    moved: Iterable[str] | None = None,
 ) -> None:
     """Record the signature each source was copied from (its collect record), in
     the listing's order; a name without a record is ``_MISSING`` (always looked at).
 
     ``previous``: the signatures loaded for this same listing, of which only the
-    ``copied`` names' entries can differ from their records (the names copied, and
+    ``moved`` names' entries can differ from their records (the names copied, and
     those found changed but then not copied): those are patched, not every one
     rebuilt (nothing is written if there are none)."""
     if listing is None:
         state.discard(state_file(config))
         return
-    if previous is not None and copied is not None and len(previous) == _FIELDS * len(found):
-        names = list(copied)
+    if previous is not None and moved is not None and len(previous) == _FIELDS * len(found):
+        names = list(moved)
         if not names:
             return
         packed = array("q", previous)

@@ -349,7 +349,7 @@ class CollectRun:
     def current_hashed(self) -> dict[str, str]:
         if self.hashed is None:
             files = self.saved_post().get("files", {})
-            self.hashed = {name: files[name][1] for name in self.found}
+            self.hashed = {name: files[name][rules.HASHED] for name in self.found}
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
@@ -402,7 +402,7 @@ def _without_gc(function: Callable) -> Callable:
     and dicts that hold no cycles and are freed by reference counting. The
     collector's passes over them found nothing and cost 10-30 ms per run."""
 
-    @functools.wraps(function)  # doit reads the signature (``changed``) through it
+    @functools.wraps(function)  # doit reads the wrapped signature through it
     def paused(*args, **kwargs):
         if not gc.isenabled():
             return function(*args, **kwargs)
