@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Collection, Iterable
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 
 from . import fsutil, state
 from .config import Config
+from .hashing import HashedNames
 
 MANIFEST_NAME = "staticfiles.json"
 
@@ -22,17 +23,34 @@ def _garbage_file(config: Config) -> Path:
     return config.state_path / "garbage.state"
 
 
-def add_garbage(config: Config, names: Iterable[str], live: Collection[str] = ()) -> None:
+class Live:
+    """What a run leaves in static_root, as a container: the found ``names``,
+    their ``hashed`` names (reversed, see HashedNames: no set of every one) and,
+    if ``manifest``, staticfiles.json."""
+
+    def __init__(
+        self, names: Container[str], hashed: Mapping[str, str] | None, manifest: bool
+    ) -> None:
+        self.names, self.manifest = names, manifest
+        self.hashed = HashedNames(hashed) if hashed is not None else ()
+
+    def __contains__(self, name: object) -> bool:
+        return (
+            name in self.names or name in self.hashed or (self.manifest and name == MANIFEST_NAME)
+        )
+
+
+def add_garbage(config: Config, names: Iterable[str], live: Container[str] = ()) -> None:
     """Remember output names (relative to static_root) to delete after the manifest."""
     path = _garbage_file(config)
     saved = state.load(path)
     before = set(saved.get("names", []))
-    after = (before | set(names)) - set(live)
+    after = {name for name in before.union(names) if name not in live}
     if after != before:
         state.save(path, {"names": sorted(after)})
 
 
-def collect_garbage(config: Config, live: Collection[str]) -> list[str]:
+def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted."""
     path = _garbage_file(config)
     names = state.load(path).get("names", [])

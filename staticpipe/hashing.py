@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 CHUNK = 1 << 18
 _buffers = threading.local()
@@ -53,3 +53,30 @@ def hashed_path(name: str, digest: str) -> str:
     if dot > slash and name[slash:dot].strip("."):
         return f"{name[:dot]}.{digest[:12]}{name[dot:]}"
     return f"{name}.{digest[:12]}"
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def unhashed_names(path: str) -> list[str]:
+    """The names ``hashed_path`` could have turned into ``path`` (at most two)."""
+    candidates = []
+    dot = path.rfind(".")
+    if dot >= 13 and path[dot - 13] == "." and _HEX.issuperset(path[dot - 12 : dot]):
+        candidates.append((path[: dot - 13] + path[dot:], path[dot - 12 : dot]))  # a.<d>.css
+    if len(path) > 13 and path[-13] == "." and _HEX.issuperset(path[-12:]):
+        candidates.append((path[:-13], path[-12:]))  # no extension: name.<d>
+    return [name for name, digest in candidates if hashed_path(name, digest) == path]
+
+
+class HashedNames:
+    """The hashed names of a name -> hashed name mapping, as a container: ``in``
+    reverses ``hashed_path`` and looks the name up (no set of every value)."""
+
+    def __init__(self, hashed: Mapping[str, str]):
+        self.hashed = hashed
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        return any(self.hashed.get(name) == path for name in unhashed_names(path))

@@ -6,13 +6,14 @@ phase; the watcher, the benchmark and the tests call ``run``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from . import (
     cleanup,
     collect,
     discovery,
     finders,
+    fsutil,
     lock,
     manifest,
     outputs,
@@ -36,27 +37,29 @@ def post_process_and_manifest(
     options: RunOptions,
     log: Callable[[str], None],
     suspect: set[str] | None = None,
+    since: postprocess.Since | None = None,
 ) -> None:
-    result = postprocess.post_process(list(found), records, config, log, options.workers, suspect)
+    result = postprocess.post_process(
+        list(found), records, config, log, options.workers, suspect, since=since
+    )
     summary.post_processed = result.processed
     summary.warnings = result.warnings
     write_manifest(found, result.hashed, config)
-    finish(config, found, result.hashed.values(), summary)
+    finish(config, found, result.hashed, summary)
 
 
-def manifest_bytes(found: dict, hashed: dict[str, str]) -> bytes:
+def manifest_bytes(found: dict, hashed: Mapping[str, str]) -> bytes:
     return manifest.render(manifest.ordered_paths(found, hashed))
 
 
-def write_manifest(found: dict, hashed: dict[str, str], config: Config) -> None:
+def write_manifest(found: dict, hashed: Mapping[str, str], config: Config) -> None:
     manifest.write(config, manifest_bytes(found, hashed))
 
 
-def finish(config: Config, found: dict, hashed_names, summary: Summary) -> None:
-    """Delete what this run made obsolete, now that the new manifest is in place."""
-    live = set(found) | set(hashed_names)
-    if config.storage == "manifest":
-        live.add(cleanup.MANIFEST_NAME)
+def finish(config: Config, found: dict, hashed: Mapping[str, str] | None, summary: Summary) -> None:
+    """Delete what this run made obsolete, now that the new manifest is in place.
+    ``hashed``: name -> hashed name (None: not post-processed)."""
+    live = cleanup.Live(found, hashed, manifest=config.storage == "manifest")
     summary.deleted = cleanup.collect_garbage(config, live)
 
 
@@ -89,14 +92,20 @@ def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Sum
         # collect.state is rewritten here, maybe for another listing or link mode
         # than doit's found.json: its signatures no longer describe it.
         signatures.discard(config)
+    collect_before = fsutil.identity(collect.state_file(config))
     result = collect.collect(found, config, options, log, suspect)
     summary.copied, summary.unmodified = result.copied, result.unmodified
     if options.dry_run:
         return summary
     if config.storage == "plain":
         drop_post_processing(config)
-        finish(config, found, (), summary)
+        finish(config, found, None, summary)
     elif options.post_process:
-        post_process_and_manifest(found, result.records, config, summary, options, log, suspect)
+        since = postprocess.Since(
+            collect_before, result.copied, fsutil.identity(collect.state_file(config))
+        )
+        post_process_and_manifest(
+            found, result.records, config, summary, options, log, suspect, since
+        )
     outputs.record(config, found)
     return summary

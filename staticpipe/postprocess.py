@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from . import cleanup, fsutil, rules, state
@@ -23,7 +23,7 @@ from .collect import Record, is_bare
 from .config import Config
 from .errors import DecodeError, MissingReferenceError, StaticpipeError
 from .graph import components, is_cycle
-from .hashing import hashed_path, md5_bytes, md5_parts
+from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts
 from .parallel import CHUNK, Runs
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
 from .rules import HASHED, KEY, MD5, PLAIN, REFS, WARNINGS, Entry
@@ -54,9 +54,12 @@ def load_outputs(config: Config) -> dict[str, str]:
 
 @dataclass
 class PostProcessResult:
-    hashed: dict[str, str]
+    hashed: Mapping[str, str]
     processed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # name -> hashed name, for the files whose hashed name is not the one the
+    # saved state (the state this run started from) gave them: new files included
+    changed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +117,42 @@ def decode(data: bytes, name: str, where: Callable[[], str], policy: str) -> _Te
     )
 
 
+class _Hashed(Mapping[str, str]):
+    """name -> hashed name as the run leaves them: its own for the names it looks
+    at, the saved ones for every other current file. Made without a pass over
+    every file: an edit looks at a few."""
+
+    def __init__(self, saved: dict[str, tuple], records: Mapping, redo: Container[str] | None):
+        self.fresh: dict[str, str] = {}  # set by the run
+        self._saved, self._records, self._redo = saved, records, redo  # redo None: all
+
+    def __getitem__(self, name: str) -> str:
+        hashed = self.fresh.get(name)
+        if hashed is not None:
+            return hashed
+        if self._redo is None or name in self._redo or name not in self._records:
+            raise KeyError(name)
+        return self._saved[name][HASHED]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __setitem__(self, name: str, hashed: str) -> None:
+        self.fresh[name] = hashed
+
+    def __iter__(self) -> Iterator[str]:
+        if self._redo is None:
+            return iter(self.fresh)
+        fresh, redo, saved = self.fresh, self._redo, self._saved
+        return (n for n in self._records if n in fresh or (n not in redo and n in saved))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class _Run:
     """One post-process run: state in, outputs written, state out."""
 
@@ -124,11 +163,13 @@ class _Run:
         log: Callable[[str], None],
         suspect: set[str] | None = None,
         saved: dict | None = None,
+        since: Since | None = None,
     ):
         self.config = config
         self.records = records
         self.log = log
         self.suspect = suspect
+        self.since = since
         self.root = str(config.static_root)
         self.base = fsutil.prefix(self.root)  # + name: a path in static_root
         self.token = settings_token(config)
@@ -140,8 +181,19 @@ class _Run:
         if not self.same_settings:
             files = {n: entry(e)._replace(key=None, refs=None) for n, e in files.items()}
         self.saved = files  # name -> Entry fields, as saved
+        # The collect state the saved entries were made from, and the names whose
+        # last rewrite had errors (see names_to_redo): None if not known.
+        self.made_from = saved.get("collect") if files else None
+        self.unsettled: list[str] = saved.get("unsettled", [])
+        # Reference target -> the files that reference it: the saved entries'
+        # refs, inverted (kept up to date by save()); None: not saved.
+        self.referrers: dict[str, list[str]] | None = (
+            saved.get("referrers") if files and self.same_settings else None
+        )
+        # The files whose saved entries carry warnings (see run()).
+        self.warned: list[str] = saved.get("warned", []) if files else []
         self.new: dict[str, Entry] = {}
-        self.final: dict[str, str] = {}
+        self.final = _Hashed(self.saved, records, None)
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.processed: list[str] = []
@@ -409,11 +461,13 @@ class _Run:
             names = order
         else:  # the others keep their entries, outputs and warnings as they are
             redo = set(names)
-            self.final = {name: self.saved[name][HASHED] for name in order if name not in redo}
-            for name in order:
-                fields = self.saved.get(name)
-                if fields is not None and fields[WARNINGS] and name not in redo:
-                    self.warnings.extend(fields[WARNINGS])
+            saved = self.saved
+            self.final = _Hashed(saved, self.records, redo)
+            warned = set(self.warned) - redo
+            if warned:  # in the listing's order, as a full run reports them
+                for name in order:
+                    if name in warned and name in saved:
+                        self.warnings.extend(saved[name][WARNINGS])
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         plain = self.plan_plain([name for name in names if not adjustable(name)])
@@ -433,7 +487,14 @@ class _Run:
             if fields[HASHED].rpartition("/")[0] in self.suspect
             and not self.exists(fields[HASHED])
         ] if self.suspect else []  # fmt: skip
-        return names_to_redo(self.saved, self.records, order, missing)
+        dirty = None
+        since = self.since
+        if since is not None and self.made_from is not None and since.collect == self.made_from:
+            # Every saved entry's md5 is its record's in the collect state this run
+            # started from, and only ``since.copied`` were recorded again since.
+            new = self.records.keys() - self.saved.keys()
+            dirty = new.union(since.copied, self.unsettled)
+        return names_to_redo(self.saved, self.records, order, missing, dirty, self.referrers)
 
     def adjustable_files(self, names: list[str]) -> None:
         refs: dict[str, list[str]] = {}
@@ -464,6 +525,14 @@ class _Run:
         finally:
             self.finish_links(links, plain)
 
+    def changed(self) -> dict[str, str]:
+        saved = self.saved
+        return {
+            name: new.hashed
+            for name, new in self.new.items()
+            if name not in saved or saved[name][HASHED] != new.hashed
+        }
+
     def save(self, complete: bool = True) -> None:
         """Entries of the files looked at replace theirs; removed files' go.
 
@@ -472,6 +541,10 @@ class _Run:
         is not recorded as applied: every file is looked at again."""
         saved = self.saved
         gone = saved.keys() - self.records.keys() if complete else set()
+        # Entries rewritten with errors are redone by every run (names_to_redo),
+        # so this run's are all there are.
+        unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
+        made_from = self.since.records_file if complete and self.since is not None else None
         garbage = [saved[name][HASHED] for name in gone]
         garbage += [
             saved[name][HASHED]
@@ -479,22 +552,42 @@ class _Run:
             if name in saved and saved[name][HASHED] != new.hashed
         ]
         if garbage:
-            cleanup.add_garbage(self.config, garbage, live=self.final.values())
+            cleanup.add_garbage(self.config, garbage, live=HashedNames(self.final))
+        token = self.token if complete or self.same_settings else None
+        if (
+            not garbage
+            and not gone
+            and all(saved.get(name) == new for name, new in self.new.items())
+            and token == self.token
+            and made_from == self.made_from
+            and state_file(self.config).exists()
+        ):
+            return  # nothing changed: leave the file (and its mtime) alone
         files = dict(saved)
         for name in gone:
             del files[name]
         files.update((name, tuple(new)) for name, new in self.new.items())
-        token = self.token if complete or self.same_settings else None
-        if (
-            not garbage
-            and files == saved
-            and token == self.token
-            and state_file(self.config).exists()
-        ):
-            return  # nothing changed: leave the file (and its mtime) alone
+        referrers = self.referrers
+        if referrers is None or len(self.new) + len(gone) > len(files) // 2:
+            referrers = invert_refs(files)
+        else:  # the saved one (no longer needed as it was), patched
+            for name in gone:
+                _update_referrers(referrers, name, saved[name], None)
+            for name, new in self.new.items():
+                _update_referrers(referrers, name, saved.get(name), new)
+        warned = {name for name in self.warned if name in files and name not in self.new}
+        warned.update(name for name, new in self.new.items() if new.warnings)
         state.save(
             state_file(self.config),
-            {"root": self.root, "token": token, "files": files},
+            {
+                "root": self.root,
+                "token": token,
+                "files": files,
+                "collect": made_from,
+                "unsettled": unsettled,
+                "referrers": referrers,
+                "warned": sorted(warned),
+            },
             shared=False,  # no object twice: the pickler need not remember each one
         )
 
@@ -504,6 +597,8 @@ def names_to_redo(
     records: dict[str, Record],
     order: list[str],
     missing: list[str] | tuple = (),
+    dirty: set[str] | None = None,
+    referrers: dict[str, list[str]] | None = None,
 ) -> list[str]:
     """The names, in ``order``, whose post-processing entries may change since
     ``saved`` (the last run's, same settings) now that the files are ``records``.
@@ -514,25 +609,26 @@ def names_to_redo(
     went away. Also redone: files whose last rewrite had errors (to report them
     again), and ``missing``, whose outputs are gone. Every other entry is reused
     as it is, without being looked at.
+
+    ``dirty``: those first ones, if the caller knows them (a superset will do):
+    then no record is compared with its entry. ``referrers``: ``saved``'s
+    references inverted (``invert_refs``), if the caller has them.
     """
-    dirty = {  # new, changed md5, or rewritten with errors last time (not plain, no key)
-        name
-        for name, record in records.items()
-        if (fields := saved.get(name)) is None
-        or fields[MD5] != record[5]
-        or (not fields[PLAIN] and fields[KEY] is None)
-    }
-    dirty.update(missing)
+    if dirty is None:  # new, changed md5, or rewritten with errors last time
+        dirty = {
+            name
+            for name, record in records.items()
+            if (fields := saved.get(name)) is None or fields[MD5] != record[5] or _unsettled(fields)
+        }
+    dirty = dirty.union(missing)
     gone = saved.keys() - records.keys()
     touched = dirty | gone
     for name in (records.keys() - saved.keys()) | gone:  # its directories may be new or gone
         while name:
             name = name.rpartition("/")[0]
             touched.add(name or ".")
-    referrers: dict[str, list[str]] = {}
-    for name, fields in saved.items():
-        for key in fields[REFS] or ():  # refs: as resolve() looks them up, or as directories
-            referrers.setdefault(key.rstrip("/") or ".", []).append(name)
+    if referrers is None:
+        referrers = invert_refs(saved)
     redo = set(dirty)
     pending = list(touched)
     while pending:
@@ -540,7 +636,58 @@ def names_to_redo(
             if name not in redo:
                 redo.add(name)
                 pending.append(name)
-    return [name for name in order if name in redo]
+    return list(filter(redo.__contains__, order))  # in order, at C speed
+
+
+def _referrer_key(ref: str) -> str:
+    """A reference as resolve() looks it up, or a directory (``dir/``), as the
+    name or directory it depends on ("." for the root)."""
+    return ref.rstrip("/") or "."
+
+
+def invert_refs(files: dict[str, tuple]) -> dict[str, list[str]]:
+    """What each file or directory is referenced by, from the entries' refs."""
+    referrers: dict[str, list[str]] = {}
+    for name, fields in files.items():
+        for ref in fields[REFS] or ():
+            referrers.setdefault(_referrer_key(ref), []).append(name)
+    return referrers
+
+
+def _update_referrers(
+    referrers: dict[str, list[str]], name: str, old: tuple | None, new: tuple | None
+) -> None:
+    """``referrers`` after ``name``'s entry went from ``old`` to ``new`` (None: none)."""
+    before = (old[REFS] if old is not None else None) or ()
+    after = (new[REFS] if new is not None else None) or ()
+    if before == after:
+        return
+    for ref in before:
+        key = _referrer_key(ref)
+        names = referrers.get(key)
+        if names is not None and name in names:
+            names.remove(name)
+            if not names:
+                del referrers[key]
+    for ref in after:
+        referrers.setdefault(_referrer_key(ref), []).append(name)
+
+
+def _unsettled(fields: tuple) -> bool:
+    """Rewritten with errors (not plain, no key): redone on every run until fixed."""
+    return not fields[PLAIN] and fields[KEY] is None
+
+
+@dataclass(frozen=True)
+class Since:
+    """Where the records come from: the collect state file whose identity
+    (fsutil.identity) was ``collect`` as the run started, with only the
+    ``copied`` names recorded again since; ``records_file``: that file's identity
+    now that it holds exactly the records (None: it does not)."""
+
+    collect: tuple | None
+    copied: Collection[str]
+    records_file: tuple | None
 
 
 def post_process(
@@ -551,13 +698,16 @@ def post_process(
     workers: int = 4,
     suspect: set[str] | None = None,
     saved: dict | None = None,
+    since: Since | None = None,
 ) -> PostProcessResult:
     """Hash every collected file and rewrite CSS/JS; raise on missing references.
 
     ``suspect``: see ``collect.collect``; outputs elsewhere are trusted to exist.
     ``saved``: this phase's state, if the caller has loaded it already.
+    ``since``: what changed in ``records`` since the collect state this run
+    started from (then an edit compares no record with its entry).
     """
-    run = _Run(config, records, log, suspect, saved)
+    run = _Run(config, records, log, suspect, saved, since)
     complete = False
     try:
         run.run(order, workers)
@@ -568,4 +718,6 @@ def post_process(
         log(f"warning: {warning}")
     if run.problems:
         raise MissingReferenceError(run.problems)
-    return PostProcessResult(hashed=run.final, processed=run.processed, warnings=run.warnings)
+    return PostProcessResult(
+        hashed=run.final, processed=run.processed, warnings=run.warnings, changed=run.changed()
+    )

@@ -19,7 +19,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +142,19 @@ class CollectRun:
         self._signatures = None  # as loaded for this listing (signatures.py)
         self._saved_post: dict | None = None
         self._listing: bytes | None = None
-        self.hashed: dict[str, str] | None = None
+        self.hashed: Mapping[str, str] | None = None
         state_dir = config.state_path
         self.found_file = state_dir / "found.json"
         self.collect_file = collect.state_file(config)
         self.post_file = rules.post_state_file(config)
         self.manifest_file = manifest.manifest_path(config)
+        # The post-processing state this run starts from: the manifest in place
+        # can be patched if it was rendered from it (manifest.patched).
+        self._post_before = fsutil.identity(self.post_file)
+        # Likewise the collect state: the post-processing state made from it
+        # need not be compared record by record (postprocess.Since).
+        self._collect_before = fsutil.identity(self.collect_file)
+        self._post_changes: dict[str, str] | None = None
         self.log = print
 
     # -- discover --------------------------------------------------------------
@@ -287,7 +294,7 @@ class CollectRun:
             from . import pipeline
 
             pipeline.drop_post_processing(self.config)
-            pipeline.finish(self.config, self.found, (), self.summary)
+            pipeline.finish(self.config, self.found, None, self.summary)
         return None
 
     def current_records(self) -> dict[str, collect.Record]:
@@ -332,21 +339,26 @@ class CollectRun:
 
         lock.hold(self.config)
         try:
+            records = self.current_records()
+            since = postprocess.Since(
+                self._collect_before, self.summary.copied, fsutil.identity(self.collect_file)
+            )
             result = postprocess.post_process(
-                list(self.found), self.current_records(), self.config, self.log,
+                list(self.found), records, self.config, self.log,
                 self.options.workers, None if self.options.clear else self.suspect(),
-                None if self.options.clear else self.saved_post(),
+                None if self.options.clear else self.saved_post(), since,
             )  # fmt: skip
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.hashed = result.hashed
+        self._post_changes = result.changed
         self._saved_post = None  # superseded: free it
         self.summary.post_processed = result.processed
         self.summary.warnings = result.warnings
         return None
 
     # -- manifest --------------------------------------------------------------
-    def current_hashed(self) -> dict[str, str]:
+    def current_hashed(self) -> Mapping[str, str]:
         if self.hashed is None:
             files = self.saved_post().get("files", {})
             self.hashed = {name: files[name][rules.HASHED] for name in self.found}
@@ -370,8 +382,18 @@ class CollectRun:
         try:
             from . import pipeline
 
-            manifest.write(self.config, self.manifest_bytes())
-            pipeline.finish(self.config, self.found, self.current_hashed().values(), self.summary)
+            # What the next run can patch this manifest against: the listing
+            # now, and the post-processing state as this run leaves it.
+            inputs = {"listing": fsutil.identity(self.found_file), "post": self._post_before}
+            rendered = None
+            if self._post_changes is not None:
+                rendered = manifest.patched(self.config, inputs, self._post_changes)
+            if rendered is None:
+                paths = manifest.ordered_paths(self.found, self.current_hashed())
+                rendered = manifest.rendering(paths)
+            inputs["post"] = fsutil.identity(self.post_file)
+            manifest.write(self.config, *rendered, inputs)
+            pipeline.finish(self.config, self.found, self.current_hashed(), self.summary)
         except (StaticpipeError, OSError, KeyError) as error:
             return _failed(error)
         return None

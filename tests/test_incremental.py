@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from projects import snapshot
 
-from staticpipe import fsutil
+from staticpipe import fsutil, postprocess, state
+from staticpipe.rules import KEY, PLAIN, WARNINGS
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
 # Timestamps are trusted this long after they were made (fsutil.RACY_NS, 2 s by
@@ -128,6 +129,21 @@ class Site:
         return DoitMain(ModuleTaskLoader(namespace)).run(["collect"])
 
 
+def assert_indexes_agree_with_entries(site: Site) -> None:
+    """The post-processing state's indexes, patched run after run, are what
+    its entries give when computed from scratch."""
+    saved = state.load(site.path / ".staticpipe" / "postprocess.state")
+    files = saved["files"]
+
+    def canonical(index: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {key: sorted(names) for key, names in index.items()}
+
+    assert canonical(saved["referrers"]) == canonical(postprocess.invert_refs(files))
+    assert saved["warned"] == sorted(name for name, e in files.items() if e[WARNINGS])
+    unsettled = sorted(name for name, e in files.items() if not e[PLAIN] and e[KEY] is None)
+    assert saved["unsettled"] == unsettled
+
+
 def clean_build(site: Site, scratch: Path) -> dict:
     fresh = Site(scratch)
     fresh.url, fresh.ignore_txt = site.url, site.ignore_txt
@@ -156,5 +172,6 @@ def test_incremental_runs_equal_a_clean_build(initial, edits):
         for step, op in enumerate(edits):
             site.apply(op)
             assert site.collect() == 0
+            assert_indexes_agree_with_entries(site)
             expected = clean_build(site, Path(tmp, f"clean{step}"))
             assert snapshot(site.path / "build/static") == expected, op
