@@ -41,14 +41,8 @@ def render(paths: Mapping[str, str]) -> bytes:
 def rendering(paths: Mapping[str, str]) -> tuple[bytes, bytes]:
     """The manifest bytes, and the sorted pairs its ``hash`` is the md5 of."""
     pairs = json.dumps(sorted(paths.items())).encode()
-    return _with_hash(json.dumps({"paths": dict(paths), "version": VERSION, "hash": ""}), pairs)
-
-
-def _with_hash(text: str | bytes, pairs: bytes) -> tuple[bytes, bytes]:
-    """``text`` (a manifest ending in ``"hash": "..."}``) with the hash of ``pairs``."""
-    data = text.encode() if isinstance(text, str) else text
-    start = data.rindex(b'"hash": "') + len(b'"hash": "')
-    return data[:start] + md5_bytes(pairs)[:12].encode() + b'"}', pairs
+    digest = md5_bytes(pairs)[:12]
+    return json.dumps({"paths": dict(paths), "version": VERSION, "hash": digest}).encode(), pairs
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string, escapes and all
@@ -56,9 +50,11 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string, escapes and all
 PATCH_LIMIT = 64  # more changed names than this: a full rendering is as cheap
 
 
-def patch(data: bytes, pairs: bytes, changes: Mapping[str, str]) -> tuple[bytes, bytes] | None:
-    """``rendering`` of the manifest ``data`` (whose sorted pairs are ``pairs``)
-    with the hashed names of ``changes`` replaced; None if a name is not in it.
+def patch(data: bytearray, pairs: bytearray, changes: Mapping[str, str]) -> bool:
+    """Make the manifest ``data`` (whose sorted pairs are ``pairs``) the one with
+    the hashed names of ``changes``, in place, hash included; the same bytes as
+    ``rendering`` of the changed paths. False (and both untouched) if a name is
+    not in it.
 
     In both texts a name can only be found where it is a key: a JSON string holds
     no bare ``"``, so ``, "`` and ``["`` occur nowhere inside one."""
@@ -69,14 +65,17 @@ def patch(data: bytes, pairs: bytes, changes: Mapping[str, str]) -> tuple[bytes,
         found = _value_after(data, (b"{" + key + b": ", b", " + key + b": "))
         pair = _value_after(pairs, (b"[" + key + b", ",))
         if found is None or pair is None:
-            return None
+            return False
         spans.append((*found, value))
         pair_spans.append((*pair, value))
-    new_pairs = _replaced(pairs, pair_spans)
-    return _with_hash(_replaced(data, spans), new_pairs)
+    _replace(pairs, pair_spans)
+    start = data.rindex(b'"hash": "') + len(b'"hash": "')  # the last key: no name after it
+    spans.append((start, data.index(b'"', start), md5_bytes(pairs)[:12].encode()))
+    _replace(data, spans)
+    return True
 
 
-def _value_after(data: bytes, needles: tuple[bytes, ...]) -> tuple[int, int] | None:
+def _value_after(data: bytearray, needles: tuple[bytes, ...]) -> tuple[int, int] | None:
     """Where the JSON string after the first of ``needles`` found in ``data`` is."""
     for needle in needles:
         at = data.find(needle)
@@ -86,13 +85,11 @@ def _value_after(data: bytes, needles: tuple[bytes, ...]) -> tuple[int, int] | N
     return None
 
 
-def _replaced(data: bytes, spans: list[tuple[int, int, bytes]]) -> bytes:
-    parts, last = [], 0
-    for start, end, value in sorted(spans):
-        parts += [data[last:start], value]
-        last = end
-    parts.append(data[last:])
-    return b"".join(parts)
+def _replace(data: bytearray, spans: list[tuple[int, int, bytes]]) -> None:
+    """Each span of ``data`` by its value, in place (the last first: the earlier
+    positions stay true). A value of the same length moves nothing."""
+    for start, end, value in sorted(spans, reverse=True):
+        data[start:end] = value
 
 
 def manifest_path(config: Config) -> Path:
@@ -104,17 +101,22 @@ def state_file(config: Config) -> Path:
 
 
 def write(
-    config: Config, data: bytes, pairs: bytes | None = None, inputs: dict[str, Any] | None = None
+    config: Config,
+    data: bytes | bytearray,
+    pairs: bytes | bytearray | None = None,
+    inputs: dict[str, Any] | None = None,
+    new: bool = False,
 ) -> bool:
     """Write the manifest (temp file + rename); False if it already had these bytes.
 
     ``inputs``: the identities of what it was rendered from (see ``patched``),
     kept with its sorted ``pairs`` so that the next run can patch it; without
-    them, the next run renders it in full."""
+    them, the next run renders it in full. ``new``: the caller knows that the
+    file in place has other bytes (it need not be read to compare)."""
     path = manifest_path(config)
     state.discard(state_file(config))  # from here on, the kept rendering may be stale
     try:
-        written = path.read_bytes() != data
+        written = new or path.read_bytes() != data
     except OSError:
         written = True
     if written:
@@ -122,6 +124,8 @@ def write(
             str(path), data, config.file_permissions_mode, config.directory_permissions_mode
         )
     if pairs is not None and inputs is not None and None not in inputs.values():
+        if not isinstance(pairs, bytearray):  # loaded as one next time: patched in place
+            pairs = bytearray(pairs)
         kept = {"inputs": inputs, "manifest": fsutil.identity(path), "pairs": pairs}
         try:
             state.save(state_file(config), kept, shared=False)
@@ -132,20 +136,35 @@ def write(
 
 def patched(
     config: Config, inputs: dict[str, Any], changes: Mapping[str, str]
-) -> tuple[bytes, bytes] | None:
-    """The manifest with ``changes`` applied, if the one in place is the one
-    rendered from ``inputs`` (by identity; see ``write``). Else None."""
-    if len(changes) > PATCH_LIMIT or None in inputs.values():
-        return None
+) -> tuple[bytearray, bytearray] | None:
+    """The manifest with ``changes`` applied, and its sorted pairs, if the one in
+    place is the one rendered from ``inputs`` (by identity; see ``write``). Else
+    None. ``changes``: name -> hashed name, only where it differs from
+    ``inputs``'s: so the result, if any, differs from the manifest in place."""
+    if not changes or len(changes) > PATCH_LIMIT or None in inputs.values():
+        return None  # (no changes: the manifest in place is compared in full)
     path = manifest_path(config)
     kept = state.load(state_file(config))
     if kept.get("inputs") != inputs or kept.get("manifest") != fsutil.identity(path):
         return None
+    pairs = kept["pairs"]
     try:
-        data = path.read_bytes()
+        data = _read(path)
     except OSError:
         return None
-    return patch(data, kept["pairs"], changes)
+    if data is None or not isinstance(pairs, bytearray) or not patch(data, pairs, changes):
+        return None
+    return data, pairs
+
+
+def _read(path: Path) -> bytearray | None:
+    """The file's bytes, in a buffer of their own (patched in place: no copy);
+    None if they are not the size they were a moment ago."""
+    with open(path, "rb", buffering=0) as handle:
+        data = bytearray(os.fstat(handle.fileno()).st_size)
+        if handle.readinto(data) != len(data) or handle.read(1):
+            return None  # changed while read (or a short read): render it in full
+    return data
 
 
 def read(path: str | os.PathLike[str]) -> dict:

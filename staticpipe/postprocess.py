@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Collection, Container, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from . import cleanup, fsutil, rules, state
 from .collect import Record, is_bare
@@ -122,15 +123,17 @@ class _Hashed(Mapping[str, str]):
     at, the saved ones for every other current file. Made without a pass over
     every file: an edit looks at a few."""
 
-    def __init__(self, saved: dict[str, tuple], records: Mapping, redo: Container[str] | None):
+    def __init__(self, saved: dict[str, tuple], stale: Container[str] | None):
         self.fresh: dict[str, str] = {}  # set by the run
-        self._saved, self._records, self._redo = saved, records, redo  # redo None: all
+        # stale: the saved names not to answer from ``saved`` (redone or removed);
+        # None: none at all
+        self._saved, self._stale = saved, stale
 
     def __getitem__(self, name: str) -> str:
         hashed = self.fresh.get(name)
         if hashed is not None:
             return hashed
-        if self._redo is None or name in self._redo or name not in self._records:
+        if self._stale is None or name in self._stale:
             raise KeyError(name)
         return self._saved[name][HASHED]
 
@@ -144,10 +147,10 @@ class _Hashed(Mapping[str, str]):
         self.fresh[name] = hashed
 
     def __iter__(self) -> Iterator[str]:
-        if self._redo is None:
+        if self._stale is None:
             return iter(self.fresh)
-        fresh, redo, saved = self.fresh, self._redo, self._saved
-        return (n for n in self._records if n in fresh or (n not in redo and n in saved))
+        fresh, stale = self.fresh, self._stale
+        return chain(fresh, (name for name in self._saved if name not in stale))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -193,7 +196,7 @@ class _Run:
         # The files whose saved entries carry warnings (see run()).
         self.warned: list[str] = saved.get("warned", []) if files else []
         self.new: dict[str, Entry] = {}
-        self.final = _Hashed(self.saved, records, None)
+        self.final = _Hashed({}, None)  # all redone (see run)
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.processed: list[str] = []
@@ -462,7 +465,7 @@ class _Run:
         else:  # the others keep their entries, outputs and warnings as they are
             redo = set(names)
             saved = self.saved
-            self.final = _Hashed(saved, self.records, redo)
+            self.final = _Hashed(saved, redo.union(saved.keys() - self.records.keys()))
             warned = set(self.warned) - redo
             if warned:  # in the listing's order, as a full run reports them
                 for name in order:

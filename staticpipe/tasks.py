@@ -136,6 +136,8 @@ class CollectRun:
         self.found, self.reused = discovery.find_all_reusing(config)
         self.summary = Summary(root=str(config.static_root), link=options.link)
         self.records: dict[str, collect.Record] | None = None
+        self._copy_ran = False
+        self._racy: dict[str, collect.Record] | None = None  # once records are dropped
         self._saved_records: dict[str, collect.Record] | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
         self._source_changes: set[str] | None | bool = False  # likewise
@@ -202,9 +204,14 @@ class CollectRun:
         paths, settings = self.stamped_files(), self.settings()
         if stamp.holding(self.config, paths, settings) is not None:
             return
-        records = self.current_records()
-        racy = {name: record for name, record in records.items() if collect.is_racy(record)}
-        stamp.save(self.config, paths, settings, racy)
+        stamp.save(self.config, paths, settings, self.racy_records())
+
+    def racy_records(self) -> dict[str, collect.Record]:
+        """The records a stat cannot vouch for (kept in the stamp)."""
+        if self._racy is None:
+            records = self.current_records()
+            self._racy = {name: records[name] for name in collect.racy_names(records)}
+        return self._racy
 
     def discover_uptodate(self) -> bool:
         if self.stamp() is not None:
@@ -280,6 +287,7 @@ class CollectRun:
                 signatures.discard(self.config)  # the next run looks at every source
             return _failed(error)
         self.records = result.records
+        self._copy_ran = True
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run:
@@ -298,9 +306,10 @@ class CollectRun:
         return None
 
     def current_records(self) -> dict[str, collect.Record]:
-        if self.records is None:  # the copy phase was up to date
+        if self.records is None:  # the copy phase was up to date (or they were dropped)
             self.records = self.saved_records()
-            self.summary.unmodified = list(self.found)
+            if not self._copy_ran:
+                self.summary.unmodified = list(self.found)
         return self.records
 
     # -- post-process ------------------------------------------------------------
@@ -353,6 +362,8 @@ class CollectRun:
         self.hashed = result.hashed
         self._post_changes = result.changed
         self._saved_post = None  # superseded: free it
+        self.racy_records()
+        self.records = None  # what is left (the manifest) needs none: free it
         self.summary.post_processed = result.processed
         self.summary.warnings = result.warnings
         return None
@@ -388,11 +399,14 @@ class CollectRun:
             rendered = None
             if self._post_changes is not None:
                 rendered = manifest.patched(self.config, inputs, self._post_changes)
+            patched = rendered is not None
             if rendered is None:
                 paths = manifest.ordered_paths(self.found, self.current_hashed())
                 rendered = manifest.rendering(paths)
+                del paths
             inputs["post"] = fsutil.identity(self.post_file)
-            manifest.write(self.config, *rendered, inputs)
+            manifest.write(self.config, *rendered, inputs, new=patched)
+            del rendered
             pipeline.finish(self.config, self.found, self.current_hashed(), self.summary)
         except (StaticpipeError, OSError, KeyError) as error:
             return _failed(error)
@@ -401,9 +415,9 @@ class CollectRun:
     # -- summary ---------------------------------------------------------------
     def report(self) -> None:
         if not self.options.dry_run:
-            if self.records is None:
+            if not self._copy_ran:
                 self.summary.unmodified = list(self.found)
-            if self.records is not None or self.hashed is not None or self.suspect() != set():
+            if self._copy_ran or self.hashed is not None or self.suspect() != set():
                 outputs.record(self.config, self.found)
             self.save_stamp()
         print(self.summary.line())

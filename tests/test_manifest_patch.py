@@ -36,15 +36,18 @@ def test_a_patched_manifest_has_the_bytes_of_a_full_rendering(paths, data):
     changed = data.draw(st.lists(st.sampled_from(sorted(hashed)), unique=True))
     changes = {name: _hashed(name, 99) for name in changed}
 
-    patched = manifest.patch(old, pairs, changes)
+    data, pairs = bytearray(old), bytearray(pairs)
 
-    assert patched == manifest.rendering({**hashed, **changes})
-    assert patched[0] == manifest.render({**hashed, **changes})
+    assert manifest.patch(data, pairs, changes)
+    assert (data, pairs) == manifest.rendering({**hashed, **changes})
+    assert data == manifest.render({**hashed, **changes})
 
 
 def test_a_name_missing_from_the_manifest_is_not_patched():
     old, pairs = manifest.rendering({"a.css": "a.123456789abc.css"})
-    assert manifest.patch(old, pairs, {"b.css": "b.123456789abc.css"}) is None
+    data, pairs_buffer = bytearray(old), bytearray(pairs)
+    assert not manifest.patch(data, pairs_buffer, {"b.css": "b.123456789abc.css"})
+    assert (data, pairs_buffer) == (old, pairs)  # untouched
 
 
 @settings(max_examples=300, deadline=None)
