@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 from . import fsutil, state
 from .cleanup import MANIFEST_NAME
@@ -28,10 +29,14 @@ def directories(names: Iterable[str]) -> set[str]:
     return {name.rpartition("/")[0] for name in names}
 
 
-def record(config: Config, names: Iterable[str]) -> None:
-    """Remember the mtimes of the directories that hold ``names`` (after a run)."""
+def record(config: Config, names: Iterable[str], listing: Any = None) -> None:
+    """Remember the mtimes of the directories that hold ``names`` (after a run).
+
+    ``listing``: what identifies ``names`` (the identity of the walk they come
+    from): a later ``suspect`` given the same one reuses the directory list."""
     root = str(config.static_root)
-    paths = {directory: os.path.join(root, directory) for directory in directories(names)}
+    held = _held(_file(config), names, listing)
+    paths = {directory: os.path.join(root, directory) for directory in held}
     clock = fsutil.fs_clock(root)  # before any directory's mtime is read
     dirs = _mtimes(paths)
     latest = max(dirs.values(), default=None)
@@ -44,7 +49,18 @@ def record(config: Config, names: Iterable[str]) -> None:
             clock, dirs = later, _mtimes(paths)
     manifest = fsutil.identity(os.path.join(root, MANIFEST_NAME))
     saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
-    state.save(_file(config), {**saved, "manifest": manifest})
+    held_by = {"listing": listing, "held": sorted(held)} if listing is not None else {}
+    state.save(_file(config), {**saved, "manifest": manifest, **held_by})
+
+
+def _held(saved: dict | Path, names: Iterable[str], listing: Any) -> Collection[str]:
+    """``directories(names)``, from ``saved`` if it was recorded for ``listing``
+    (one pass over every name saved)."""
+    if isinstance(saved, Path):
+        saved = state.load(saved)
+    if listing is not None and saved.get("listing") == listing and "held" in saved:
+        return saved["held"]
+    return directories(names)
 
 
 def _mtimes(paths: dict[str, str]) -> dict[str, int]:
@@ -71,10 +87,11 @@ def forget(config: Config) -> None:
     state.discard(_file(config))
 
 
-def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
+def suspect(config: Config, names: Iterable[str], listing: Any = None) -> set[str] | None:
     """Directories (relative to static_root) whose files must be checked one by one.
 
-    None means "all of them": nothing was recorded for this root.
+    None means "all of them": nothing was recorded for this root. ``listing``:
+    as for ``record``.
     """
     saved = state.load(_file(config))
     root = str(config.static_root)
@@ -83,7 +100,7 @@ def suspect(config: Config, names: Iterable[str]) -> set[str] | None:
     recorded, clock = saved.get("dirs", {}), saved.get("clock")
     since = saved.get("time", 0) - fsutil.RACY_NS
     result = set()
-    for directory in directories(names):
+    for directory in _held(saved, names, listing):
         mtime = recorded.get(directory)  # None: never recorded, so not known to hold it
         if mtime is None or fsutil.mtime_moved(os.path.join(root, directory), mtime, since, clock):
             result.add(directory)

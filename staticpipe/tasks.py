@@ -178,6 +178,11 @@ class CollectRun:
             "token": rules.settings_token(self.config),
         }
 
+    def walk(self) -> tuple | None:
+        """What identifies the listing: the saved walk it was read from (the same
+        file, reused), if it was (outputs.py reuses its directory list then)."""
+        return fsutil.identity(discovery.state_file(self.config)) if self.reused else None
+
     # -- the last complete run's stamp (stamp.py) --------------------------------
     def stamped_files(self) -> list[Path]:
         paths = [discovery.state_file(self.config), self.found_file, self.collect_file]
@@ -262,7 +267,7 @@ class CollectRun:
     def suspect(self) -> set[str] | None:
         """Output directories to check file by file (outputs.py); None: all."""
         if self._suspect is False:
-            self._suspect = outputs.suspect(self.config, self.found)
+            self._suspect = outputs.suspect(self.config, self.found, self.walk())
         return self._suspect
 
     def saved_records(self) -> dict[str, collect.Record]:
@@ -418,7 +423,7 @@ class CollectRun:
             if not self._copy_ran:
                 self.summary.unmodified = list(self.found)
             if self._copy_ran or self.hashed is not None or self.suspect() != set():
-                outputs.record(self.config, self.found)
+                outputs.record(self.config, self.found, self.walk())
             self.save_stamp()
         print(self.summary.line())
         self.release()
