@@ -40,9 +40,16 @@ def render(paths: Mapping[str, str]) -> bytes:
 
 def rendering(paths: Mapping[str, str]) -> tuple[bytes, bytes]:
     """The manifest bytes, and the sorted pairs its ``hash`` is the md5 of."""
-    pairs = json.dumps(sorted(paths.items())).encode()
-    digest = md5_bytes(pairs)[:12]
-    return json.dumps({"paths": dict(paths), "version": VERSION, "hash": digest}).encode(), pairs
+    pairs = _sorted_pairs(paths)
+    return _document(paths, md5_bytes(pairs)[:12]), pairs
+
+
+def _sorted_pairs(paths: Mapping[str, str]) -> bytes:
+    return json.dumps(sorted(paths.items())).encode()
+
+
+def _document(paths: Mapping[str, str], digest: str) -> bytes:
+    return json.dumps({"paths": dict(paths), "version": VERSION, "hash": digest}).encode()
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string, escapes and all
@@ -100,21 +107,48 @@ def state_file(config: Config) -> Path:
     return config.state_path / "manifest.state"
 
 
-def write(
-    config: Config,
-    data: bytes | bytearray,
-    pairs: bytes | bytearray | None = None,
-    inputs: dict[str, Any] | None = None,
-    new: bool = False,
-) -> bool:
-    """Write the manifest (temp file + rename); False if it already had these bytes.
+def _pairs_file(config: Config) -> Path:
+    return config.state_path / "manifest.pairs"
 
-    ``inputs``: the identities of what it was rendered from (see ``patched``),
-    kept with its sorted ``pairs`` so that the next run can patch it; without
-    them, the next run renders it in full. ``new``: the caller knows that the
-    file in place has other bytes (it need not be read to compare)."""
+
+def write(config: Config, data: bytes) -> bool:
+    """Write the manifest (temp file + rename); False if it already had these
+    bytes. The next run renders it in full (nothing is kept for a patch)."""
+    forget(config)
+    return _write(config, data)
+
+
+def write_rendered(config: Config, paths: Mapping[str, str], inputs: dict[str, Any]) -> bool:
+    """``write`` the rendering of ``paths``, and keep its sorted pairs with the
+    identities of the ``inputs`` it was rendered from, so that the next run can
+    patch it (``patched``). The same bytes as ``render``, made one text at a time."""
+    forget(config)  # from here on, a kept rendering would be stale
+    pairs = _sorted_pairs(paths)
+    kept, digest = _keep_pairs(config, pairs), md5_bytes(pairs)[:12]
+    del pairs  # before the manifest's text is made
+    written = _write(config, _document(paths, digest))
+    _keep(config, inputs, kept)
+    return written
+
+
+def write_patched(
+    config: Config, data: bytearray, pairs: bytearray, inputs: dict[str, Any]
+) -> None:
+    """``write`` what ``patched`` made, keeping it for the next run as
+    ``write_rendered`` does."""
+    forget(config)
+    kept = _keep_pairs(config, pairs)
+    _write(config, data, new=True)
+    _keep(config, inputs, kept)
+
+
+def forget(config: Config) -> None:
+    state.discard(state_file(config))
+
+
+def _write(config: Config, data: bytes | bytearray, new: bool = False) -> bool:
+    """``new``: the caller knows that the file in place has other bytes."""
     path = manifest_path(config)
-    state.discard(state_file(config))  # from here on, the kept rendering may be stale
     try:
         written = new or path.read_bytes() != data
     except OSError:
@@ -123,36 +157,50 @@ def write(
         fsutil.write_bytes(
             str(path), data, config.file_permissions_mode, config.directory_permissions_mode
         )
-    if pairs is not None and inputs is not None and None not in inputs.values():
-        if not isinstance(pairs, bytearray):  # loaded as one next time: patched in place
-            pairs = bytearray(pairs)
-        kept = {"inputs": inputs, "manifest": fsutil.identity(path), "pairs": pairs}
-        try:
-            state.save(state_file(config), kept, shared=False)
-        except OSError:
-            pass  # the next run renders it in full
     return written
+
+
+def _keep_pairs(config: Config, pairs: bytes | bytearray) -> tuple | None:
+    """The pairs written where the next run reads them; their identity (None: not kept)."""
+    try:
+        fsutil.write_bytes(str(_pairs_file(config)), pairs)
+    except OSError:
+        return None
+    return fsutil.identity(_pairs_file(config))
+
+
+def _keep(config: Config, inputs: dict[str, Any], pairs: tuple | None) -> None:
+    if pairs is None or None in inputs.values():
+        return
+    kept = {"inputs": inputs, "manifest": fsutil.identity(manifest_path(config)), "pairs": pairs}
+    try:
+        state.save(state_file(config), kept)
+    except OSError:
+        pass  # the next run renders it in full
 
 
 def patched(
     config: Config, inputs: dict[str, Any], changes: Mapping[str, str]
 ) -> tuple[bytearray, bytearray] | None:
     """The manifest with ``changes`` applied, and its sorted pairs, if the one in
-    place is the one rendered from ``inputs`` (by identity; see ``write``). Else
-    None. ``changes``: name -> hashed name, only where it differs from
+    place is the one rendered from ``inputs`` (by identity; see ``write_rendered``).
+    Else None. ``changes``: name -> hashed name, only where it differs from
     ``inputs``'s: so the result, if any, differs from the manifest in place."""
     if not changes or len(changes) > PATCH_LIMIT or None in inputs.values():
         return None  # (no changes: the manifest in place is compared in full)
-    path = manifest_path(config)
+    path, pairs_path = manifest_path(config), _pairs_file(config)
     kept = state.load(state_file(config))
-    if kept.get("inputs") != inputs or kept.get("manifest") != fsutil.identity(path):
+    if (
+        kept.get("inputs") != inputs
+        or kept.get("manifest") != fsutil.identity(path)
+        or kept.get("pairs") != fsutil.identity(pairs_path)
+    ):
         return None
-    pairs = kept["pairs"]
     try:
-        data = _read(path)
+        pairs, data = _read(pairs_path), _read(path)
     except OSError:
         return None
-    if data is None or not isinstance(pairs, bytearray) or not patch(data, pairs, changes):
+    if pairs is None or data is None or not patch(data, pairs, changes):
         return None
     return data, pairs
 

@@ -27,7 +27,7 @@ from .graph import components, is_cycle
 from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts
 from .parallel import CHUNK, Runs
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
-from .rules import HASHED, KEY, MD5, PLAIN, REFS, WARNINGS, Entry
+from .rules import KEY, PLAIN, REFS, Entry, SavedEntry, compact, expand, saved_hashed, saved_md5
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
@@ -37,20 +37,16 @@ settings_token = rules.settings_token
 
 
 def load_state(config: Config) -> dict:
-    """The saved state. Its ``files`` map names to plain tuples of ``Entry``'s
-    fields, as saved (see ``entry``): an edit looks at a few of them, and making
-    tens of thousands of ``Entry`` objects on every load would cost more."""
+    """The saved state. Its ``files`` map names to entries as saved
+    (``rules.SavedEntry``): an edit looks at a few of them, and making tens of
+    thousands of ``Entry`` objects on every load would cost more."""
     return state.load(state_file(config))
-
-
-def entry(fields: tuple | None) -> Entry | None:
-    """The saved fields of one file as an ``Entry`` (C speed: a version-checked file)."""
-    return None if fields is None else tuple.__new__(Entry, fields)
 
 
 def load_outputs(config: Config) -> dict[str, str]:
     """name -> hashed name, as recorded by the last run (for cleaning)."""
-    return {fields[HASHED]: name for name, fields in load_state(config).get("files", {}).items()}
+    files = load_state(config).get("files", {})
+    return {saved_hashed(name, fields): name for name, fields in files.items()}
 
 
 @dataclass
@@ -123,7 +119,7 @@ class _Hashed(Mapping[str, str]):
     at, the saved ones for every other current file. Made without a pass over
     every file: an edit looks at a few."""
 
-    def __init__(self, saved: dict[str, tuple], stale: Container[str] | None):
+    def __init__(self, saved: dict[str, SavedEntry], stale: Container[str] | None):
         self.fresh: dict[str, str] = {}  # set by the run
         # stale: the saved names not to answer from ``saved`` (redone or removed);
         # None: none at all
@@ -135,7 +131,7 @@ class _Hashed(Mapping[str, str]):
             return hashed
         if self._stale is None or name in self._stale:
             raise KeyError(name)
-        return self._saved[name][HASHED]
+        return saved_hashed(name, self._saved[name])
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         try:
@@ -178,12 +174,16 @@ class _Run:
         self.token = settings_token(config)
         if saved is None:
             saved = load_state(config)
-        files: dict[str, tuple] = saved.get("files", {}) if saved.get("root") == self.root else {}
+        files: dict[str, SavedEntry] = (
+            saved.get("files", {}) if saved.get("root") == self.root else {}
+        )
         # Other settings: no key or parse is valid, and every file is looked at.
         self.same_settings = saved.get("token") == self.token
         if not self.same_settings:
-            files = {n: entry(e)._replace(key=None, refs=None) for n, e in files.items()}
-        self.saved = files  # name -> Entry fields, as saved
+            files = {
+                n: compact(expand(n, e)._replace(key=None, refs=None)) for n, e in files.items()
+            }
+        self.saved = files  # name -> entry, as saved (rules.SavedEntry)
         # The collect state the saved entries were made from, and the names whose
         # last rewrite had errors (see names_to_redo): None if not known.
         self.made_from = saved.get("collect") if files else None
@@ -205,7 +205,8 @@ class _Run:
     # -- helpers -------------------------------------------------------------
     def old(self, name: str) -> Entry | None:
         """The file's entry from the last run."""
-        return entry(self.saved.get(name))
+        fields = self.saved.get(name)
+        return None if fields is None else expand(name, fields)
 
     def where(self, name: str) -> str:
         source = self.records[name][0]
@@ -470,7 +471,7 @@ class _Run:
             if warned:  # in the listing's order, as a full run reports them
                 for name in order:
                     if name in warned and name in saved:
-                        self.warnings.extend(saved[name][WARNINGS])
+                        self.warnings.extend(expand(name, saved[name]).warnings)
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         plain = self.plan_plain([name for name in names if not adjustable(name)])
@@ -487,8 +488,8 @@ class _Run:
         missing = [
             name
             for name, fields in self.saved.items()
-            if fields[HASHED].rpartition("/")[0] in self.suspect
-            and not self.exists(fields[HASHED])
+            if (hashed := saved_hashed(name, fields)).rpartition("/")[0] in self.suspect
+            and not self.exists(hashed)
         ] if self.suspect else []  # fmt: skip
         dirty = None
         since = self.since
@@ -533,7 +534,7 @@ class _Run:
         return {
             name: new.hashed
             for name, new in self.new.items()
-            if name not in saved or saved[name][HASHED] != new.hashed
+            if name not in saved or saved_hashed(name, saved[name]) != new.hashed
         }
 
     def save(self, complete: bool = True) -> None:
@@ -548,11 +549,11 @@ class _Run:
         # so this run's are all there are.
         unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
         made_from = self.since.records_file if complete and self.since is not None else None
-        garbage = [saved[name][HASHED] for name in gone]
+        garbage = [saved_hashed(name, saved[name]) for name in gone]
         garbage += [
-            saved[name][HASHED]
+            saved_hashed(name, saved[name])
             for name, new in self.new.items()
-            if name in saved and saved[name][HASHED] != new.hashed
+            if name in saved and saved_hashed(name, saved[name]) != new.hashed
         ]
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=HashedNames(self.final))
@@ -560,7 +561,7 @@ class _Run:
         if (
             not garbage
             and not gone
-            and all(saved.get(name) == new for name, new in self.new.items())
+            and all(saved.get(name) == compact(new) for name, new in self.new.items())
             and token == self.token
             and made_from == self.made_from
             and state_file(self.config).exists()
@@ -569,7 +570,7 @@ class _Run:
         files = dict(saved)
         for name in gone:
             del files[name]
-        files.update((name, tuple(new)) for name, new in self.new.items())
+        files.update((name, compact(new)) for name, new in self.new.items())
         referrers = self.referrers
         if referrers is None or len(self.new) + len(gone) > len(files) // 2:
             referrers = invert_refs(files)
@@ -596,7 +597,7 @@ class _Run:
 
 
 def names_to_redo(
-    saved: dict[str, tuple],
+    saved: dict[str, SavedEntry],
     records: dict[str, Record],
     order: list[str],
     missing: list[str] | tuple = (),
@@ -621,7 +622,9 @@ def names_to_redo(
         dirty = {
             name
             for name, record in records.items()
-            if (fields := saved.get(name)) is None or fields[MD5] != record[5] or _unsettled(fields)
+            if (fields := saved.get(name)) is None
+            or saved_md5(fields) != record[5]
+            or _unsettled(fields)
         }
     dirty = dirty.union(missing)
     gone = saved.keys() - records.keys()
@@ -648,21 +651,21 @@ def _referrer_key(ref: str) -> str:
     return ref.rstrip("/") or "."
 
 
-def invert_refs(files: dict[str, tuple]) -> dict[str, list[str]]:
+def invert_refs(files: dict[str, SavedEntry]) -> dict[str, list[str]]:
     """What each file or directory is referenced by, from the entries' refs."""
     referrers: dict[str, list[str]] = {}
     for name, fields in files.items():
-        for ref in fields[REFS] or ():
+        for ref in (None if isinstance(fields, str) else fields[REFS]) or ():
             referrers.setdefault(_referrer_key(ref), []).append(name)
     return referrers
 
 
 def _update_referrers(
-    referrers: dict[str, list[str]], name: str, old: tuple | None, new: tuple | None
+    referrers: dict[str, list[str]], name: str, old: SavedEntry | None, new: SavedEntry | None
 ) -> None:
     """``referrers`` after ``name``'s entry went from ``old`` to ``new`` (None: none)."""
-    before = (old[REFS] if old is not None else None) or ()
-    after = (new[REFS] if new is not None else None) or ()
+    before = (old[REFS] if isinstance(old, tuple) else None) or ()
+    after = (new[REFS] if isinstance(new, tuple) else None) or ()
     if before == after:
         return
     for ref in before:
@@ -676,9 +679,9 @@ def _update_referrers(
         referrers.setdefault(_referrer_key(ref), []).append(name)
 
 
-def _unsettled(fields: tuple) -> bool:
+def _unsettled(fields: SavedEntry) -> bool:
     """Rewritten with errors (not plain, no key): redone on every run until fixed."""
-    return not fields[PLAIN] and fields[KEY] is None
+    return not isinstance(fields, str) and not fields[PLAIN] and fields[KEY] is None
 
 
 @dataclass(frozen=True)

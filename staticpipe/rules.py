@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .config import Config
-from .hashing import md5_parts
+from .hashing import hashed_path, md5_parts
 
 RULES_VERSION = "4"  # bump when the rewriting rules change: old outputs are redone
 
@@ -32,6 +32,36 @@ class Entry(NamedTuple):
 
 # Field positions in a saved entry (saved as a plain tuple: see postprocess.load_state).
 MD5, HASHED, PLAIN, REFS, RAW, KEY, WARNINGS = map(Entry._fields.index, Entry._fields)
+
+# A saved entry is the tuple of an Entry's fields or, for a plain file (hashed by
+# its md5 alone: ``Entry(md5, hashed_path(name, md5), plain=True)``, nothing
+# parsed, no warnings), that md5 alone. Most files are plain: one string each is
+# a fraction of a tuple and its strings to load, save and hold.
+SavedEntry = tuple | str
+
+
+def compact(entry: Entry) -> SavedEntry:
+    """The saved form of ``entry``. (Plain entries are only ever made with the
+    hashed name their md5 gives, so it need not be kept.)"""
+    if entry.plain and entry.refs is None and entry.key is None and not entry.raw:
+        if not entry.warnings:
+            return entry.md5
+    return tuple(entry)
+
+
+def saved_md5(fields: SavedEntry) -> str:
+    return fields if isinstance(fields, str) else fields[MD5]
+
+
+def saved_hashed(name: str, fields: SavedEntry) -> str:
+    return hashed_path(name, fields) if isinstance(fields, str) else fields[HASHED]
+
+
+def expand(name: str, fields: SavedEntry) -> Entry:
+    """The saved entry of the file ``name`` as an ``Entry``."""
+    if isinstance(fields, str):
+        return Entry(fields, hashed_path(name, fields), plain=True)
+    return tuple.__new__(Entry, fields)  # C speed: a version-checked file
 
 
 def post_state_file(config: Config) -> Path:

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from .fsutil import write_with
 
-VERSION = 3  # 3: post-processing entries are rules.Entry tuples
+VERSION = 4  # 4: a plain file's post-processing entry is its md5 (rules.compact)
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -336,7 +336,7 @@ class CollectRun:
         root = str(self.config.static_root)
         suspect = self.suspect()
         for name, fields in files.items():
-            entry = rules.Entry._make(fields)
+            entry = rules.expand(name, fields)
             record = records.get(name)
             if record is None or entry.md5 != record[5]:
                 return False
@@ -377,7 +377,7 @@ class CollectRun:
     def current_hashed(self) -> Mapping[str, str]:
         if self.hashed is None:
             files = self.saved_post().get("files", {})
-            self.hashed = {name: files[name][rules.HASHED] for name in self.found}
+            self.hashed = {name: rules.saved_hashed(name, files[name]) for name in self.found}
         return self.hashed
 
     def manifest_bytes(self) -> bytes:
@@ -404,14 +404,13 @@ class CollectRun:
             rendered = None
             if self._post_changes is not None:
                 rendered = manifest.patched(self.config, inputs, self._post_changes)
-            patched = rendered is not None
-            if rendered is None:
-                paths = manifest.ordered_paths(self.found, self.current_hashed())
-                rendered = manifest.rendering(paths)
-                del paths
             inputs["post"] = fsutil.identity(self.post_file)
-            manifest.write(self.config, *rendered, inputs, new=patched)
-            del rendered
+            if rendered is not None:
+                manifest.write_patched(self.config, *rendered, inputs)
+                del rendered
+            else:
+                paths = manifest.ordered_paths(self.found, self.current_hashed())
+                manifest.write_rendered(self.config, paths, inputs)
             pipeline.finish(self.config, self.found, self.current_hashed(), self.summary)
         except (StaticpipeError, OSError, KeyError) as error:
             return _failed(error)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from projects import snapshot
 
 from staticpipe import fsutil, postprocess, state
-from staticpipe.rules import KEY, PLAIN, WARNINGS
+from staticpipe.rules import expand
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
 # Timestamps are trusted this long after they were made (fsutil.RACY_NS, 2 s by
@@ -139,8 +139,9 @@ def assert_indexes_agree_with_entries(site: Site) -> None:
         return {key: sorted(names) for key, names in index.items()}
 
     assert canonical(saved["referrers"]) == canonical(postprocess.invert_refs(files))
-    assert saved["warned"] == sorted(name for name, e in files.items() if e[WARNINGS])
-    unsettled = sorted(name for name, e in files.items() if not e[PLAIN] and e[KEY] is None)
+    entries = {name: expand(name, fields) for name, fields in files.items()}
+    assert saved["warned"] == sorted(name for name, e in entries.items() if e.warnings)
+    unsettled = sorted(name for name, e in entries.items() if not e.plain and e.key is None)
     assert saved["unsettled"] == unsettled
 
 

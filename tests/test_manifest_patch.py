@@ -105,8 +105,9 @@ def test_a_run_keeps_what_the_next_one_needs_to_patch_the_manifest(tmp_path):
         "post": fsutil.identity(state_dir / "postprocess.state"),
     }
     assert kept["manifest"] == fsutil.identity(project.root / "staticfiles.json")
-    paths = project.manifest()
-    assert kept["pairs"] == json.dumps(sorted(paths.items())).encode()
+    pairs = state_dir / "manifest.pairs"
+    assert kept["pairs"] == fsutil.identity(pairs)
+    assert pairs.read_bytes() == json.dumps(sorted(project.manifest().items())).encode()
 
 
 def test_an_edit_patches_the_manifest_to_a_clean_builds_bytes(tmp_path):
