@@ -55,11 +55,18 @@ class CollectResult:
 
 def load_records(config: Config, found: dict[str, Found] | None = None) -> dict[str, Record]:
     """The saved records; given ``found``, re-keyed onto its name and source strings."""
-    saved = state.load(state_file(config))
+    return load_identified(config, found)[0]
+
+
+def load_identified(
+    config: Config, found: dict[str, Found] | None = None
+) -> tuple[dict[str, Record], tuple | None]:
+    """``load_records``, and the identity of the state file they were read from."""
+    saved, identity = state.load_identified(state_file(config))
     if saved.get("root") != str(config.static_root):
-        return {}
+        return {}, None
     records = saved.get("files", {})
-    return records if found is None else _shared(records, found)
+    return (records if found is None else _shared(records, found)), identity
 
 
 def _shared(records: dict[str, Record], found: dict[str, Found]) -> dict[str, Record]:

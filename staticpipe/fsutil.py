@@ -377,6 +377,9 @@ def link_or_copy(
     except BaseException:
         _discard(temp)
         raise
+    # Renaming a link onto another link of the same file does nothing (POSIX):
+    # then the temp name is still there, and must not stay in static_root.
+    _discard(temp)
 
 
 def symlink(src: str, dest: str, dir_mode: int | None = None) -> None:

@@ -35,6 +35,13 @@ def hold(config: Config) -> None:
         _held[key] = _acquire(config)
 
 
+def release(config: Config) -> None:
+    """Let go of the lock ``hold`` took (a process that goes on after its run)."""
+    fd = _held.pop(str(config.state_path), None)
+    if fd is not None:
+        os.close(fd)
+
+
 @contextmanager
 def locked(config: Config) -> Iterator[None]:
     """Hold the lock for a block (a watcher's rebuild); re-entrant within a process."""

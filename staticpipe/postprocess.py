@@ -194,7 +194,11 @@ class _Run:
             saved.get("referrers") if files and self.same_settings else None
         )
         # The files whose saved entries carry warnings (see run()).
-        self.warned: list[str] = saved.get("warned", []) if files else []
+        self.warned: list[str] = saved.get("warned") if files else []
+        if self.warned is None:  # not saved with these entries: from the entries
+            self.warned = [name for name, fields in files.items() if expand(name, fields).warnings]
+        if "unsettled" not in saved:
+            self.made_from = None  # then every record is compared with its entry
         self.new: dict[str, Entry] = {}
         self.final = _Hashed({}, None)  # all redone (see run)
         self.problems: list[str] = []

@@ -19,14 +19,21 @@ VERSION = 4  # 4: a plain file's post-processing entry is its md5 (rules.compact
 
 def load(path: Path) -> dict[str, Any]:
     """The saved state, or {} if there is none or it is unreadable or of another version."""
+    return load_identified(path)[0]
+
+
+def load_identified(path: Path) -> tuple[dict[str, Any], tuple[int, int, int] | None]:
+    """``load``, and the identity (fsutil.identity) of the very file it read
+    (None if none was read): another run may replace the file right after."""
     try:
         with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
             data = pickle.load(handle)
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
-        return {}
+        return {}, None
     if not isinstance(data, dict) or data.get("version") != VERSION:
-        return {}
-    return data
+        return {}, None
+    return data, (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 def save(path: Path, data: dict[str, Any], shared: bool = True) -> None:

@@ -150,12 +150,13 @@ class CollectRun:
         self.collect_file = collect.state_file(config)
         self.post_file = rules.post_state_file(config)
         self.manifest_file = manifest.manifest_path(config)
-        # The post-processing state this run starts from: the manifest in place
-        # can be patched if it was rendered from it (manifest.patched).
-        self._post_before = fsutil.identity(self.post_file)
-        # Likewise the collect state: the post-processing state made from it
-        # need not be compared record by record (postprocess.Since).
-        self._collect_before = fsutil.identity(self.collect_file)
+        # The identities of the collect and post-processing state files as this
+        # run loaded them (another run may replace them meanwhile): the
+        # post-processing state made from that collect state need not be
+        # compared record by record (postprocess.Since), and the manifest
+        # rendered from that post-processing state can be patched (manifest.patched).
+        self._collect_loaded: tuple | None = None
+        self._post_loaded: tuple | None = None
         self._post_changes: dict[str, str] | None = None
         self.log = print
 
@@ -272,7 +273,9 @@ class CollectRun:
 
     def saved_records(self) -> dict[str, collect.Record]:
         if self._saved_records is None:
-            self._saved_records = collect.load_records(self.config, self.found)
+            self._saved_records, self._collect_loaded = collect.load_identified(
+                self.config, self.found
+            )
         return self._saved_records
 
     def copy(self) -> TaskFailed | None:
@@ -320,7 +323,7 @@ class CollectRun:
     # -- post-process ------------------------------------------------------------
     def saved_post(self) -> dict:
         if self._saved_post is None:  # (postprocess.load_state, without importing it)
-            self._saved_post = state.load(self.post_file)
+            self._saved_post, self._post_loaded = state.load_identified(self.post_file)
         return self._saved_post
 
     def post_uptodate(self) -> bool:
@@ -354,8 +357,11 @@ class CollectRun:
         lock.hold(self.config)
         try:
             records = self.current_records()
+            # the records: the collect state this run loaded, with what it copied
             since = postprocess.Since(
-                self._collect_before, self.summary.copied, fsutil.identity(self.collect_file)
+                None if self.options.clear else self._collect_loaded,
+                self.summary.copied,
+                fsutil.identity(self.collect_file),
             )
             result = postprocess.post_process(
                 list(self.found), records, self.config, self.log,
@@ -398,19 +404,19 @@ class CollectRun:
         try:
             from . import pipeline
 
-            # What the next run can patch this manifest against: the listing
-            # now, and the post-processing state as this run leaves it.
-            inputs = {"listing": fsutil.identity(self.found_file), "post": self._post_before}
+            listing = fsutil.identity(self.found_file)
             rendered = None
-            if self._post_changes is not None:
-                rendered = manifest.patched(self.config, inputs, self._post_changes)
-            inputs["post"] = fsutil.identity(self.post_file)
+            if self._post_changes is not None:  # post-processing ran, from _post_loaded
+                started = {"listing": listing, "post": self._post_loaded}
+                rendered = manifest.patched(self.config, started, self._post_changes)
+            # what the next run can patch this manifest against
+            left = {"listing": listing, "post": fsutil.identity(self.post_file)}
             if rendered is not None:
-                manifest.write_patched(self.config, *rendered, inputs)
+                manifest.write_patched(self.config, *rendered, left)
                 del rendered
             else:
                 paths = manifest.ordered_paths(self.found, self.current_hashed())
-                manifest.write_rendered(self.config, paths, inputs)
+                manifest.write_rendered(self.config, paths, left)
             pipeline.finish(self.config, self.found, self.current_hashed(), self.summary)
         except (StaticpipeError, OSError, KeyError) as error:
             return _failed(error)

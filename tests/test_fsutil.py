@@ -156,3 +156,14 @@ def test_symlink_remakes_a_directory_deleted_behind_its_back(tmp_path):
     fsutil.symlink(str(src), str(dest))
     assert os.readlink(dest) == str(src)
     assert os.listdir(dest.parent) == ["a.css"]
+
+
+def test_linking_a_file_onto_a_link_of_itself_leaves_no_temp_file(tmp_path):
+    source = tmp_path / "a.png"
+    source.write_bytes(b"A")
+    dest = tmp_path / "out" / "a.123456789abc.png"
+    for mode in (None, 0o644):
+        fsutil.link_or_copy(str(source), str(dest), mode)
+        fsutil.link_or_copy(str(source), str(dest), mode)  # already that very file
+        assert sorted(path.name for path in dest.parent.iterdir()) == [dest.name]
+        assert dest.read_bytes() == b"A"

@@ -15,6 +15,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import assert_same_output, read_manifest
 from django.contrib.staticfiles.storage import (
     HashedFilesMixin,
     ManifestStaticFilesStorage,
@@ -22,7 +23,6 @@ from django.contrib.staticfiles.storage import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_same_output, read_manifest
 from staticpipe.errors import MissingReferenceError
 from staticpipe.jsmodules import DJANGO_REGEXES, JS_MODULE_PATTERNS
 from staticpipe.references import patterns_for, references

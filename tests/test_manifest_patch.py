@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 from conftest import assert_same_output
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from projects import Project
+from projects import DEFAULT_CONFIG, Project
 
-from staticpipe import fsutil, manifest
+from staticpipe import fsutil, lock, manifest
+from staticpipe.config import load_config
 from staticpipe.hashing import HashedNames, hashed_path
+from staticpipe.options import RunOptions
+from staticpipe.tasks import CollectRun
 
 # Names with what JSON escapes or could confuse a search: quotes, backslashes,
 # the separators of both texts, non-ASCII.
@@ -82,8 +86,8 @@ def _project(path: Path) -> Project:
     return project
 
 
-def _assert_equals_clean_build(project: Project, tmp_path: Path) -> None:
-    clean = Project(tmp_path / "clean")
+def _assert_equals_clean_build(project: Project, tmp_path: Path, name: str = "clean") -> None:
+    clean = Project(tmp_path / name)
     shutil.copytree(project.path / "assets", clean.path / "assets")
     clean.doit("collect")
     assert_same_output(clean.root, project.root)
@@ -104,9 +108,9 @@ def test_a_run_keeps_what_the_next_one_needs_to_patch_the_manifest(tmp_path):
         "listing": fsutil.identity(state_dir / "found.json"),
         "post": fsutil.identity(state_dir / "postprocess.state"),
     }
-    assert kept["manifest"] == fsutil.identity(project.root / "staticfiles.json")
+    assert kept["manifest"][0] == fsutil.identity(project.root / "staticfiles.json")[0]
     pairs = state_dir / "manifest.pairs"
-    assert kept["pairs"] == fsutil.identity(pairs)
+    assert kept["pairs"][0] == fsutil.identity(pairs)[0]  # inodes: these very files
     assert pairs.read_bytes() == json.dumps(sorted(project.manifest().items())).encode()
 
 
@@ -139,3 +143,69 @@ def test_a_failed_run_then_a_fix_gives_every_change_to_the_manifest(tmp_path):
     project.write("css/c.css", ".c { color: green; }\n")
     project.doit("collect")
     _assert_equals_clean_build(project, tmp_path)
+
+
+def test_a_manifest_edited_in_place_with_its_mtime_restored_is_rendered_again(tmp_path):
+    project = _project(tmp_path / "p")
+    path = project.root / "staticfiles.json"
+    before = path.stat()
+    data = path.read_bytes()
+    hashed = project.manifest()["css/c.css"].encode()
+    tampered = hashed[:-16] + b"deadbeef0000" + hashed[-4:]  # same length
+    with open(path, "r+b") as handle:  # in place: same inode, same size
+        handle.write(data.replace(hashed, tampered))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    project.write("img/a.png", b"\x89PNG a2")
+    project.doit("collect")
+    _assert_equals_clean_build(project, tmp_path)
+
+
+def _tasks_made_now(project: Project) -> CollectRun:
+    """A ``doit collect`` whose tasks are made now and whose phases run later (as
+    when another run takes the lock in between)."""
+    return CollectRun(load_config(project.path / "pyproject.toml"), RunOptions())
+
+
+def _run_phases(run: CollectRun, project: Project) -> None:
+    cwd = os.getcwd()
+    os.chdir(project.path)
+    try:
+        run.discover()
+        for phase in (run.copy, run.post_process, run.write_manifest):
+            assert phase() is None
+        run.report()
+    finally:
+        os.chdir(cwd)
+        lock.release(run.config)  # as the end of its doit process would
+
+
+def test_a_run_that_failed_meanwhile_does_not_leave_the_manifest_stale(tmp_path):
+    """Run B, between run A's task creation and its phases, fails part-way and
+    saves new hashed names: A must not patch its own changes onto a manifest
+    that B's saved state no longer matches."""
+    project = _project(tmp_path / "p")
+    project.write_config(DEFAULT_CONFIG + 'missing = "error"\n')
+    project.doit("collect")
+    project.write("img/a.png", b"\x89PNG a2")
+    project.write("css/c.css", ".c { background: url(missing.png); }\n")
+    late = _tasks_made_now(project)
+    assert project.doit("collect", check=False).returncode != 0  # run B
+    project.write("css/c.css", ".c { color: green; }\n")
+    _run_phases(late, project)
+    paths = project.manifest()
+    assert all((project.root / hashed).exists() for hashed in paths.values())
+    _assert_equals_clean_build(project, tmp_path)
+
+
+def test_a_copy_made_meanwhile_by_another_run_is_post_processed(tmp_path):
+    """Run B (``--no-post-process``) copies an edited file after run A made its
+    tasks: A's post-processing must still redo it."""
+    project = _project(tmp_path / "p")
+    project.write("img/a.png", b"\x89PNG a2")
+    late = _tasks_made_now(project)
+    project.doit("collect", "--no-post-process")  # run B
+    _run_phases(late, project)
+    _assert_equals_clean_build(project, tmp_path)
+    project.write("css/c.css", ".c { color: green; }\n")  # and later runs stay right
+    project.doit("collect")
+    _assert_equals_clean_build(project, tmp_path, "clean-later")
