@@ -39,6 +39,16 @@ def identity(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
+def identity_with_ctime(path: str | os.PathLike[str]) -> tuple[int, int, int, int] | None:
+    """``identity`` and the ctime: an edit in place that restores the mtime (and
+    keeps the size) still changes it. For files others may edit (the manifest)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
+
+
 def mtime_moved(
     path: str, recorded: int | None, since: int, clock: tuple[int, int] | None = None
 ) -> bool:

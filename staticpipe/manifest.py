@@ -166,13 +166,14 @@ def _keep_pairs(config: Config, pairs: bytes | bytearray) -> tuple | None:
         fsutil.write_bytes(str(_pairs_file(config)), pairs)
     except OSError:
         return None
-    return _identity(_pairs_file(config))
+    return fsutil.identity_with_ctime(_pairs_file(config))
 
 
 def _keep(config: Config, inputs: dict[str, Any], pairs: tuple | None) -> None:
     if pairs is None or None in inputs.values():
         return
-    kept = {"inputs": inputs, "manifest": _identity(manifest_path(config)), "pairs": pairs}
+    manifest = fsutil.identity_with_ctime(manifest_path(config))
+    kept = {"inputs": inputs, "manifest": manifest, "pairs": pairs}
     try:
         state.save(state_file(config), kept)
     except OSError:
@@ -192,8 +193,8 @@ def patched(
     kept = state.load(state_file(config))
     if (
         kept.get("inputs") != inputs
-        or kept.get("manifest") != _identity(path)
-        or kept.get("pairs") != _identity(pairs_path)
+        or kept.get("manifest") != fsutil.identity_with_ctime(path)
+        or kept.get("pairs") != fsutil.identity_with_ctime(pairs_path)
     ):
         return None
     try:
@@ -203,16 +204,6 @@ def patched(
     if pairs is None or data is None or not patch(data, pairs, changes):
         return None
     return data, pairs
-
-
-def _identity(path: Path) -> tuple[int, ...] | None:
-    """fsutil.identity and the ctime: an edit in place that restores the mtime
-    (and keeps the size) still changes it."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
 
 
 def _read(path: Path) -> bytearray | None:

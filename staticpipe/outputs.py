@@ -47,7 +47,7 @@ def record(config: Config, names: Iterable[str], listing: Any = None) -> None:
         later = fsutil.clock_past(root, latest)
         if later is not None:
             clock, dirs = later, _mtimes(paths)
-    manifest = fsutil.identity(os.path.join(root, MANIFEST_NAME))
+    manifest = fsutil.identity_with_ctime(os.path.join(root, MANIFEST_NAME))
     saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
     held_by = {"listing": listing, "held": sorted(held)} if listing is not None else {}
     state.save(_file(config), {**saved, "manifest": manifest, **held_by})
@@ -74,13 +74,12 @@ def _mtimes(paths: dict[str, str]) -> dict[str, int]:
 
 
 def manifest_unchanged(config: Config) -> bool:
-    """The manifest is the very file the last run wrote (same mtime, size, inode)."""
+    """The manifest is the very file the last run wrote (same inode, mtime, ctime, size)."""
     saved = state.load(_file(config))
     if saved.get("root") != str(config.static_root) or not saved.get("manifest"):
         return False
-    return (
-        fsutil.identity(os.path.join(str(config.static_root), MANIFEST_NAME)) == saved["manifest"]
-    )
+    path = os.path.join(str(config.static_root), MANIFEST_NAME)
+    return fsutil.identity_with_ctime(path) == saved["manifest"]
 
 
 def forget(config: Config) -> None:
