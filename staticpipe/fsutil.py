@@ -36,6 +36,11 @@ def identity(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
         info = os.stat(path)
     except OSError:
         return None
+    return stat_identity(info)
+
+
+def stat_identity(info: os.stat_result) -> tuple[int, int, int]:
+    """``identity`` from a stat already made (of an open file, say)."""
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 

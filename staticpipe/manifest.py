@@ -2,9 +2,10 @@
 
 An edit changes a few hashed names, but the manifest names every file, and its
 ``hash`` is the md5 of every (name, hashed name) pair, sorted: rendering it is
-work in proportion to the tree. So the last rendering is kept, together with
-that sorted text (``manifest.state``) and the identity of the inputs it was
-rendered from (the listing and the post-processing state). When a run starts
+work in proportion to the tree. So that sorted text is kept (``manifest.pairs``),
+with the identities of the manifest, of those pairs and of the inputs they were
+rendered from (the listing and the post-processing state: ``manifest.state``).
+When a run starts
 from exactly those inputs and knows which hashed names it changed, the new
 manifest is the old one with those values replaced (``patch``): the same bytes
 a full rendering gives, at the cost of a few searches and one md5.

@@ -35,7 +35,7 @@ def record(config: Config, names: Iterable[str], listing: Any = None) -> None:
     ``listing``: what identifies ``names`` (the identity of the walk they come
     from): a later ``suspect`` given the same one reuses the directory list."""
     root = str(config.static_root)
-    held = _held(_file(config), names, listing)
+    held = _held(state.load(_file(config)), names, listing)
     paths = {directory: os.path.join(root, directory) for directory in held}
     clock = fsutil.fs_clock(root)  # before any directory's mtime is read
     dirs = _mtimes(paths)
@@ -53,11 +53,9 @@ def record(config: Config, names: Iterable[str], listing: Any = None) -> None:
     state.save(_file(config), {**saved, "manifest": manifest, **held_by})
 
 
-def _held(saved: dict | Path, names: Iterable[str], listing: Any) -> Collection[str]:
-    """``directories(names)``, from ``saved`` if it was recorded for ``listing``
-    (one pass over every name saved)."""
-    if isinstance(saved, Path):
-        saved = state.load(saved)
+def _held(saved: dict, names: Iterable[str], listing: Any) -> Collection[str]:
+    """``directories(names)``, from ``saved`` (this file's state) if it was
+    recorded for ``listing`` (one pass over every name saved)."""
     if listing is not None and saved.get("listing") == listing and "held" in saved:
         return saved["held"]
     return directories(names)

@@ -27,7 +27,17 @@ from .graph import components, is_cycle
 from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts
 from .parallel import CHUNK, Runs
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
-from .rules import KEY, PLAIN, REFS, Entry, SavedEntry, compact, expand, saved_hashed, saved_md5
+from .rules import (
+    KEY,
+    PLAIN,
+    Entry,
+    SavedEntry,
+    compact,
+    expand,
+    saved_hashed,
+    saved_md5,
+    saved_refs,
+)
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
@@ -554,11 +564,7 @@ class _Run:
         unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
         made_from = self.since.records_file if complete and self.since is not None else None
         garbage = [saved_hashed(name, saved[name]) for name in gone]
-        garbage += [
-            saved_hashed(name, saved[name])
-            for name, new in self.new.items()
-            if name in saved and saved_hashed(name, saved[name]) != new.hashed
-        ]
+        garbage += [saved_hashed(name, saved[name]) for name in self.changed() if name in saved]
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=HashedNames(self.final))
         token = self.token if complete or self.same_settings else None
@@ -659,7 +665,7 @@ def invert_refs(files: dict[str, SavedEntry]) -> dict[str, list[str]]:
     """What each file or directory is referenced by, from the entries' refs."""
     referrers: dict[str, list[str]] = {}
     for name, fields in files.items():
-        for ref in (None if isinstance(fields, str) else fields[REFS]) or ():
+        for ref in saved_refs(fields):
             referrers.setdefault(_referrer_key(ref), []).append(name)
     return referrers
 
@@ -668,8 +674,8 @@ def _update_referrers(
     referrers: dict[str, list[str]], name: str, old: SavedEntry | None, new: SavedEntry | None
 ) -> None:
     """``referrers`` after ``name``'s entry went from ``old`` to ``new`` (None: none)."""
-    before = (old[REFS] if isinstance(old, tuple) else None) or ()
-    after = (new[REFS] if isinstance(new, tuple) else None) or ()
+    before = saved_refs(old) if old is not None else ()
+    after = saved_refs(new) if new is not None else ()
     if before == after:
         return
     for ref in before:
@@ -691,7 +697,7 @@ def _unsettled(fields: SavedEntry) -> bool:
 @dataclass(frozen=True)
 class Since:
     """Where the records come from: the collect state file whose identity
-    (fsutil.identity) was ``collect`` as the run started, with only the
+    (fsutil.identity) was ``collect`` when this run loaded it, with only the
     ``copied`` names recorded again since; ``records_file``: that file's identity
     now that it holds exactly the records (None: it does not)."""
 

@@ -43,14 +43,19 @@ SavedEntry = tuple | str
 def compact(entry: Entry) -> SavedEntry:
     """The saved form of ``entry``. (Plain entries are only ever made with the
     hashed name their md5 gives, so it need not be kept.)"""
-    if entry.plain and entry.refs is None and entry.key is None and not entry.raw:
-        if not entry.warnings:
-            return entry.md5
+    plain = entry.plain and entry.refs is None and entry.key is None
+    if plain and not entry.raw and not entry.warnings:
+        return entry.md5
     return tuple(entry)
 
 
 def saved_md5(fields: SavedEntry) -> str:
     return fields if isinstance(fields, str) else fields[MD5]
+
+
+def saved_refs(fields: SavedEntry) -> tuple[str, ...]:
+    """The names it references (none if not parsed)."""
+    return () if isinstance(fields, str) else fields[REFS] or ()
 
 
 def saved_hashed(name: str, fields: SavedEntry) -> str:

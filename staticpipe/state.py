@@ -12,7 +12,7 @@ import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .fsutil import write_with
+from .fsutil import stat_identity, write_with
 
 VERSION = 4  # 4: a plain file's post-processing entry is its md5 (rules.compact)
 
@@ -33,7 +33,7 @@ def load_identified(path: Path) -> tuple[dict[str, Any], tuple[int, int, int] | 
         return {}, None
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return {}, None
-    return data, (info.st_ino, info.st_mtime_ns, info.st_size)
+    return data, stat_identity(info)
 
 
 def save(path: Path, data: dict[str, Any], shared: bool = True) -> None:
