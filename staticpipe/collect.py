@@ -18,7 +18,7 @@ from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 
-from . import cleanup, discovery, fsutil, rules, state
+from . import cleanup, discovery, fsutil, rules, state, store
 from .config import Config
 from .errors import StaticpipeError
 from .finders import Found
@@ -48,40 +48,52 @@ def _signature(info: os.stat_result) -> list[int]:
 
 @dataclass
 class CollectResult:
-    records: dict[str, Record]
+    records: store.Table
     copied: list[str] = field(default_factory=list)
     unmodified: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # names whose records went
 
 
-def load_records(config: Config, found: dict[str, Found] | None = None) -> dict[str, Record]:
-    """The saved records; given ``found``, re-keyed onto its name and source strings."""
+def load_records(config: Config, found: dict[str, Found] | None = None) -> store.Table:
+    """The saved records (read by name as asked: see store.py); given ``found``,
+    a bulk read shares its name and source strings."""
     return load_identified(config, found)[0]
 
 
 def load_identified(
     config: Config, found: dict[str, Found] | None = None
-) -> tuple[dict[str, Record], tuple | None]:
-    """``load_records``, and the identity of the state file they were read from."""
+) -> tuple[store.Table, tuple | None]:
+    """``load_records``, and the identity of the state file they were read from
+    (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
-    if saved.get("root") != str(config.static_root):
-        return {}, None
-    records = saved.get("files", {})
-    return (records if found is None else _shared(records, found)), identity
+    token = saved.get("store") if saved.get("root") == str(config.static_root) else None
+    records = store.Database(config.state_path).table(
+        "collect", token, "collect", bulk=_sharer(found) if found is not None else None
+    )
+    records.racy = list(saved.get("racy", [])) if records.token is not None else []
+    return records, (identity if records.token is not None else None)
 
 
-def _shared(records: dict[str, Record], found: dict[str, Found]) -> dict[str, Record]:
-    """The same records holding the found names and sources, not equal copies of
-    them loaded from another file (two copies of every path: MBs on a large tree)."""
-    shared = {}
-    for name, record in records.items():
-        item = found.get(name)
+def _sharer(found: dict[str, Found]) -> Callable[[str, Record], tuple[str, Record]]:
+    """For a bulk read: records holding the found names and sources, not equal
+    copies of them read from the database (two copies of every path: MBs)."""
+    get = found.get
+
+    def share(name: str, record: Record) -> tuple[str, Record]:
+        item = get(name)
         if item is None:
-            shared[name] = record
-            continue
+            return name, record
         if record[0] == item.source:
             record[0] = item.source
-        shared[item.name] = record
-    return shared
+        return item.name, record
+
+    return share
+
+
+def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
+    """Commit the records' changes, then the state file that names them."""
+    token = records.db().commit("collect", [records])
+    state.save(state_file(config), {"root": str(config.static_root), "store": token, "racy": racy})
 
 
 def outputs_current(
@@ -227,27 +239,27 @@ def collect(
     options: RunOptions,
     log: Callable[[str], None] = print,
     suspect: set[str] | None = None,
-    records: dict[str, Record] | None = None,
+    records: store.Table | None = None,
     changed: set[str] | None = None,
 ) -> CollectResult:
     """Copy what changed. ``suspect``: the only directories of static_root where a
     copy may have gone missing since the last run (outputs.py); None: any.
-    ``records``: the saved state, if the caller has loaded it already.
+    ``records``: the saved state, if the caller has loaded it already (it is
+    updated in place and saved).
     ``changed``: if given, the complete set of names whose source's stat changed
-    since ``records`` were saved (signatures.py); other sources are not stat'ed
-    again."""
+    since ``records`` were saved, names without a record included
+    (signatures.py); other sources are not stat'ed again."""
     if records is None:
-        records = load_records(config)
+        records = load_records(config, found)
     root = str(config.static_root)
     link = options.link
     names = _candidates(found, records, changed, suspect)
-    incremental, settled = names is not None, False
+    incremental = names is not None
+    # (incremental: every record is of a found name, see _candidates)
+    gone = [] if incremental else sorted(records.keys() - found.keys())
     if names is None:  # look at every file
-        names, kept = found, {}
-    else:  # only these can differ from their records: keep the others' as they are
-        kept = dict(records)
-        for name in records.keys() - found.keys():
-            del kept[name]
+        names = found
+    racy = set(records.racy) if incremental else set(racy_names(records.load()))
     todo: list[str] = []
     for name in names:
         item = found[name]
@@ -261,15 +273,15 @@ def collect(
             same = _copy_present(os.path.join(root, name), link)
         else:
             same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
-        if same:
-            if is_racy(record):  # verified by content: settle it
-                record = [*record[:7], _racy(record[2], record[3]), *record[8:]]
-                settled = True
-            kept[name] = record
-        else:
-            todo.append(name)
-            kept.pop(name, None)  # recorded again only once copied
-    result = CollectResult(records=kept, unmodified=list(found.keys() - set(todo)))
+        if not same:
+            todo.append(name)  # its record (if any) stays until it is copied again
+        elif is_racy(record):  # verified by content: settle it
+            settled = _racy(record[2], record[3])
+            if not settled:
+                records[name] = [*record[:7], False, *record[8:]]
+                racy.discard(name)
+    result = CollectResult(records=records, unmodified=list(found.keys() - set(todo)))
+    result.removed = gone
     if options.dry_run:
         verb = "link" if options.link else "copy"
         for name in todo:
@@ -317,43 +329,44 @@ def collect(
             f"{error.filename}: no longer there (removed during the run?); run again"
         ) from None
     finally:
-        # Whatever was copied is recorded, even if another copy failed.
+        # Whatever was copied is recorded, even if another copy failed (a failed
+        # copy's old record stays: its old copy is still in place).
         for name, record in zip(todo, copies, strict=True):
             if record is not None:
-                result.records[name] = record
+                records[name] = record
                 result.copied.append(name)
-        gone = records.keys() - found.keys()
+                if is_racy(record):
+                    racy.add(name)
+                else:
+                    racy.discard(name)
+        for name in gone:
+            del records[name]
+            racy.discard(name)
         if gone:
-            cleanup.add_garbage(config, sorted(gone), live=found.keys())
-        files = result.records
-        failed = [name for name in todo if name not in files and name in records]
-        if failed:  # the old copy is still in place, and its record still true
-            files = {**files, **{name: records[name] for name in failed}}
-        # (an incremental run kept every other record as loaded)
-        moved = result.copied or gone or settled if incremental else files != records
-        if moved or not state_file(config).exists():
-            state.save(state_file(config), {"root": root, "files": files}, shared=False)
+            cleanup.add_garbage(config, gone, live=found.keys())
+        if records.changed or not state_file(config).exists():
+            save_records(config, records, sorted(racy))
+        records.racy = sorted(racy)
     return result
 
 
 def _candidates(
     found: dict[str, Found],
-    records: dict[str, Record],
+    records: store.Table,
     changed: set[str] | None,
     suspect: set[str] | None,
 ) -> list[str] | None:
     """The only names that may need a copy, when the signature check saw every
-    source (``changed``) and the suspect directories are known: changed sources,
-    names without a record, racy records, and names in suspect directories. None:
-    every name must be looked at. (Records match the listing's sources and link
-    mode: both are in found.json, and signatures of another found.json are not
-    used, so a change there makes ``changed`` None.)"""
+    source (``changed``) and the suspect directories are known: changed sources
+    (names without a record among them: their saved signature is none),
+    racy records, and names in suspect directories. None: every name must be
+    looked at. (The signatures belong to this listing and these very records
+    (signatures.load), and the records saved with a listing are of its names
+    only: then no record is of a name no longer found.)"""
     if changed is None or suspect is None:
         return None
-    names = set(found.keys() - records.keys())
-    names.update(changed)
-    names.update(racy_names(records))
+    names = set(changed)
+    names.update(records.racy)
     if suspect:
         names.update(name for name in found if name.rpartition("/")[0] in suspect)
-    names &= found.keys()
-    return sorted(names)
+    return sorted(name for name in names if name in found)

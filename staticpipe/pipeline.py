@@ -102,7 +102,10 @@ def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Sum
         finish(config, found, None, summary)
     elif options.post_process:
         since = postprocess.Since(
-            collect_before, result.copied, fsutil.identity(collect.state_file(config))
+            collect_before,
+            result.copied,
+            fsutil.identity(collect.state_file(config)),
+            result.removed,
         )
         post_process_and_manifest(
             found, result.records, config, summary, options, log, suspect, since

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection, Container, Iterator, Mapping
+from collections.abc import Callable, Collection, Container, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -47,15 +47,18 @@ settings_token = rules.settings_token
 
 
 def load_state(config: Config) -> dict:
-    """The saved state. Its ``files`` map names to entries as saved
-    (``rules.SavedEntry``): an edit looks at a few of them, and making tens of
-    thousands of ``Entry`` objects on every load would cost more."""
-    return state.load(state_file(config))
+    """The saved state (rules.load_post). Its ``files`` map names to entries as
+    saved (``rules.SavedEntry``), read by name as asked: an edit looks at a few
+    of them."""
+    return rules.load_post(config)[0]
 
 
 def load_outputs(config: Config) -> dict[str, str]:
     """name -> hashed name, as recorded by the last run (for cleaning)."""
-    files = load_state(config).get("files", {})
+    saved = load_state(config)
+    if saved.get("root") != str(config.static_root):
+        return {}
+    files = saved["files"].load()
     return {saved_hashed(name, fields): name for name, fields in files.items()}
 
 
@@ -184,31 +187,35 @@ class _Run:
         self.token = settings_token(config)
         if saved is None:
             saved = load_state(config)
-        files: dict[str, SavedEntry] = (
-            saved.get("files", {}) if saved.get("root") == self.root else {}
-        )
+        # The saved entries and inverted references as rows (store.py): written
+        # back as changes, or in full if they do not hold this root's state.
+        self.entries, self.referrer_rows = saved["files"], saved["referrers"]
+        self.valid = saved.get("root") == self.root and self.entries.token is not None
+        files: Mapping[str, SavedEntry] = self.entries if self.valid else {}
         # Other settings: no key or parse is valid, and every file is looked at.
-        self.same_settings = saved.get("token") == self.token
-        if not self.same_settings:
+        self.same_settings = self.valid and saved.get("token") == self.token
+        if self.valid and not self.same_settings:
             files = {
                 n: compact(expand(n, e)._replace(key=None, refs=None)) for n, e in files.items()
             }
         self.saved = files  # name -> entry, as saved (rules.SavedEntry)
         # The collect state the saved entries were made from, and the names whose
         # last rewrite had errors (see names_to_redo): None if not known.
-        self.made_from = saved.get("collect") if files else None
+        self.made_from = saved.get("collect") if self.valid else None
         self.unsettled: list[str] = saved.get("unsettled", [])
         # Reference target -> the files that reference it: the saved entries'
         # refs, inverted (kept up to date by save()); None: not saved.
-        self.referrers: dict[str, list[str]] | None = (
-            saved.get("referrers") if files and self.same_settings else None
+        self.referrers: Mapping[str, list[str]] | None = (
+            self.referrer_rows if self.same_settings else None
         )
         # The files whose saved entries carry warnings (see run()).
-        self.warned: list[str] = saved.get("warned") if files else []
+        self.warned: list[str] = saved.get("warned") if self.valid else []
         if self.warned is None:  # not saved with these entries: from the entries
             self.warned = [name for name, fields in files.items() if expand(name, fields).warnings]
         if "unsettled" not in saved:
             self.made_from = None  # then every record is compared with its entry
+        self.changes: dict[str, str] = {}  # (changed(), as save() found it)
+        self._delta: tuple[set[str], set[str]] | None = None
         self.new: dict[str, Entry] = {}
         self.final = _Hashed({}, None)  # all redone (see run)
         self.problems: list[str] = []
@@ -480,7 +487,7 @@ class _Run:
         else:  # the others keep their entries, outputs and warnings as they are
             redo = set(names)
             saved = self.saved
-            self.final = _Hashed(saved, redo.union(saved.keys() - self.records.keys()))
+            self.final = _Hashed(saved, redo.union(self.delta()[1]))
             warned = set(self.warned) - redo
             if warned:  # in the listing's order, as a full run reports them
                 for name in order:
@@ -497,7 +504,7 @@ class _Run:
 
     def to_redo(self, order: list[str]) -> list[str] | None:
         """The names whose entries may change (``names_to_redo``); None: all."""
-        if not self.same_settings or self.suspect is None or not self.saved:
+        if not self.same_settings or self.suspect is None or not self.valid:
             return None
         missing = [
             name
@@ -505,14 +512,36 @@ class _Run:
             if (hashed := saved_hashed(name, fields)).rpartition("/")[0] in self.suspect
             and not self.exists(hashed)
         ] if self.suspect else []  # fmt: skip
-        dirty = None
-        since = self.since
-        if since is not None and self.made_from is not None and since.collect == self.made_from:
+        dirty = new = gone = None
+        if self.from_loaded_records():
             # Every saved entry's md5 is its record's in the collect state this run
             # started from, and only ``since.copied`` were recorded again since.
-            new = self.records.keys() - self.saved.keys()
-            dirty = new.union(since.copied, self.unsettled)
-        return names_to_redo(self.saved, self.records, order, missing, dirty, self.referrers)
+            new, gone = self.delta()
+            dirty = new.union(self.since.copied, self.unsettled)
+        return names_to_redo(
+            self.saved, self.records, order, missing, dirty, self.referrers, new, gone
+        )
+
+    def from_loaded_records(self) -> bool:
+        """The saved entries were made from the very collect state this run loaded
+        (then one entry per record, same md5), changed since only by ``since``."""
+        since = self.since
+        return since is not None and self.made_from is not None and since.collect == self.made_from
+
+    def delta(self) -> tuple[set[str], set[str]]:
+        """The names collected that have no saved entry, and the saved names no
+        longer collected. From what the copy phase changed, when the saved entries
+        were made from the records it started from; else by comparing every name."""
+        if self._delta is None:
+            if self.from_loaded_records():
+                saved, since = self.saved, self.since
+                new = {name for name in since.copied if name not in saved}
+                gone = {name for name in since.removed if name in saved}
+            else:
+                new = self.records.keys() - self.saved.keys()
+                gone = self.saved.keys() - self.records.keys()
+            self._delta = new, gone
+        return self._delta
 
     def adjustable_files(self, names: list[str]) -> None:
         refs: dict[str, list[str]] = {}
@@ -558,51 +587,55 @@ class _Run:
         so the next run still redoes what referenced them, and a settings change
         is not recorded as applied: every file is looked at again."""
         saved = self.saved
-        gone = saved.keys() - self.records.keys() if complete else set()
+        gone = self.delta()[1] if complete else set()
+        self.changes = self.changed()
         # Entries rewritten with errors are redone by every run (names_to_redo),
         # so this run's are all there are.
         unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
         made_from = self.since.records_file if complete and self.since is not None else None
         garbage = [saved_hashed(name, saved[name]) for name in gone]
-        garbage += [saved_hashed(name, saved[name]) for name in self.changed() if name in saved]
+        garbage += [saved_hashed(name, saved[name]) for name in self.changes if name in saved]
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=HashedNames(self.final))
         token = self.token if complete or self.same_settings else None
+        entries, referrers = self.entries, self.referrer_rows
+        if saved is entries:  # the saved rows, patched: referrers first (they need the old)
+            for name in gone:
+                _update_referrers(referrers, name, saved[name], None)
+                del entries[name]
+            for name, new in self.new.items():
+                old, fields = saved.get(name), compact(new)
+                if old != fields:
+                    _update_referrers(referrers, name, old, fields)
+                    entries[name] = fields
+        else:  # other settings or no valid rows: every row written
+            files = dict(saved)
+            for name in gone:
+                del files[name]
+            files.update((name, compact(new)) for name, new in self.new.items())
+            entries.replace(files)
+            referrers.replace(invert_refs(files))
         if (
-            not garbage
-            and not gone
-            and all(saved.get(name) == compact(new) for name, new in self.new.items())
+            not entries.changed
+            and not referrers.changed
             and token == self.token
             and made_from == self.made_from
             and state_file(self.config).exists()
         ):
             return  # nothing changed: leave the file (and its mtime) alone
-        files = dict(saved)
-        for name in gone:
-            del files[name]
-        files.update((name, compact(new)) for name, new in self.new.items())
-        referrers = self.referrers
-        if referrers is None or len(self.new) + len(gone) > len(files) // 2:
-            referrers = invert_refs(files)
-        else:  # the saved one (no longer needed as it was), patched
-            for name in gone:
-                _update_referrers(referrers, name, saved[name], None)
-            for name, new in self.new.items():
-                _update_referrers(referrers, name, saved.get(name), new)
-        warned = {name for name in self.warned if name in files and name not in self.new}
+        warned = {name for name in self.warned if name in entries and name not in self.new}
         warned.update(name for name, new in self.new.items() if new.warnings)
+        rows = entries.db().commit("post", [entries, referrers])
         state.save(
             state_file(self.config),
             {
                 "root": self.root,
                 "token": token,
-                "files": files,
+                "store": rows,
                 "collect": made_from,
                 "unsettled": unsettled,
-                "referrers": referrers,
                 "warned": sorted(warned),
             },
-            shared=False,  # no object twice: the pickler need not remember each one
         )
 
 
@@ -612,7 +645,9 @@ def names_to_redo(
     order: list[str],
     missing: list[str] | tuple = (),
     dirty: set[str] | None = None,
-    referrers: dict[str, list[str]] | None = None,
+    referrers: Mapping[str, list[str]] | None = None,
+    new: set[str] | None = None,
+    gone: set[str] | None = None,
 ) -> list[str]:
     """The names, in ``order``, whose post-processing entries may change since
     ``saved`` (the last run's, same settings) now that the files are ``records``.
@@ -626,7 +661,8 @@ def names_to_redo(
 
     ``dirty``: those first ones, if the caller knows them (a superset will do):
     then no record is compared with its entry. ``referrers``: ``saved``'s
-    references inverted (``invert_refs``), if the caller has them.
+    references inverted (``invert_refs``), if the caller has them. ``new`` and
+    ``gone``: the names in ``records`` only and in ``saved`` only, if known.
     """
     if dirty is None:  # new, changed md5, or rewritten with errors last time
         dirty = {
@@ -637,9 +673,12 @@ def names_to_redo(
             or _unsettled(fields)
         }
     dirty = dirty.union(missing)
-    gone = saved.keys() - records.keys()
+    if gone is None:
+        gone = saved.keys() - records.keys()
+    if new is None:
+        new = records.keys() - saved.keys()
     touched = dirty | gone
-    for name in (records.keys() - saved.keys()) | gone:  # its directories may be new or gone
+    for name in new | gone:  # its directories may be new or gone
         while name:
             name = name.rpartition("/")[0]
             touched.add(name or ".")
@@ -671,9 +710,13 @@ def invert_refs(files: dict[str, SavedEntry]) -> dict[str, list[str]]:
 
 
 def _update_referrers(
-    referrers: dict[str, list[str]], name: str, old: SavedEntry | None, new: SavedEntry | None
+    referrers: MutableMapping[str, list[str]],
+    name: str,
+    old: SavedEntry | None,
+    new: SavedEntry | None,
 ) -> None:
-    """``referrers`` after ``name``'s entry went from ``old`` to ``new`` (None: none)."""
+    """``referrers`` after ``name``'s entry went from ``old`` to ``new`` (None: none).
+    Lists are replaced, not changed in place (a table writes what it is given)."""
     before = saved_refs(old) if old is not None else ()
     after = saved_refs(new) if new is not None else ()
     if before == after:
@@ -682,11 +725,15 @@ def _update_referrers(
         key = _referrer_key(ref)
         names = referrers.get(key)
         if names is not None and name in names:
+            names = list(names)
             names.remove(name)
-            if not names:
+            if names:
+                referrers[key] = names
+            else:
                 del referrers[key]
     for ref in after:
-        referrers.setdefault(_referrer_key(ref), []).append(name)
+        key = _referrer_key(ref)
+        referrers[key] = [*referrers.get(key, ()), name]
 
 
 def _unsettled(fields: SavedEntry) -> bool:
@@ -699,11 +746,13 @@ class Since:
     """Where the records come from: the collect state file whose identity
     (fsutil.identity) was ``collect`` when this run loaded it, with only the
     ``copied`` names recorded again since; ``records_file``: that file's identity
-    now that it holds exactly the records (None: it does not)."""
+    now that it holds exactly the records (None: it does not); ``removed``: the
+    names the copy phase dropped."""
 
     collect: tuple | None
     copied: Collection[str]
     records_file: tuple | None
+    removed: Collection[str] = ()  # names whose records the copy phase dropped
 
 
 def post_process(
@@ -735,5 +784,5 @@ def post_process(
     if run.problems:
         raise MissingReferenceError(run.problems)
     return PostProcessResult(
-        hashed=run.final, processed=run.processed, warnings=run.warnings, changed=run.changed()
+        hashed=run.final, processed=run.processed, warnings=run.warnings, changed=run.changes
     )

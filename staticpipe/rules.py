@@ -5,8 +5,9 @@ settings that change its output, and the word JS rewriting looks for."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from . import state, store
 from .config import Config
 from .hashing import hashed_path, md5_parts
 
@@ -71,6 +72,21 @@ def expand(name: str, fields: SavedEntry) -> Entry:
 
 def post_state_file(config: Config) -> Path:
     return config.state_path / "postprocess.state"
+
+
+def load_post(config: Config) -> tuple[dict[str, Any], tuple | None]:
+    """Post-processing's saved state and the identity of the file it was read
+    from (None: no valid state). Its ``files`` (name -> SavedEntry) and
+    ``referrers`` (reference target -> the names referencing it) are tables
+    (store.py), read by name as asked: empty ones if the rows do not match."""
+    saved, identity = state.load_identified(post_state_file(config))
+    db = store.Database(config.state_path)
+    files = db.table("post", saved.get("store"), "post")
+    if files.token is None:
+        saved, identity = {}, None
+    saved["files"] = files
+    saved["referrers"] = db.table("referrers", files.token, "post")
+    return saved, identity
 
 
 def settings_token(config: Config) -> str:

@@ -25,6 +25,8 @@ from .finders import Found
 
 _FIELDS = 4  # size, mtime_ns, ctime_ns, inode: as collect records them ([1:5])
 _MISSING = (-1, -1, -1, -1)  # a source that could not be stat'ed, or was never copied
+_MISSING_BYTES = array("q", [-1]).tobytes()
+_BLOCK = 256  # entries compared at once
 
 
 def state_file(config: Config) -> Path:
@@ -46,31 +48,51 @@ def current(sources: Iterable[str]) -> array:
     return packed
 
 
-def load(config: Config, listing: tuple | None) -> array | None:
-    """The saved signatures, if they belong to ``listing`` (found.json's identity)."""
-    if listing is None:
+def load(config: Config, listing: tuple | None, records: str | None) -> array | None:
+    """The saved signatures, if they belong to ``listing`` (found.json's identity)
+    and to the collect records whose token (store.py) is ``records``."""
+    if listing is None or records is None:
         return None
     saved = state.load(state_file(config))
-    if saved.get("listing") != listing:
+    if saved.get("listing") != listing or saved.get("records") != records:
         return None
-    packed = array("q")
-    packed.frombytes(saved.get("signatures", b""))
+    raw = saved.get("signatures", b"")
+    packed = Packed("q")
+    packed.frombytes(raw)
+    # a name saved without a signature: 8 bytes of 0xff can only be a -1 field
+    # (fields are never negative otherwise), and a search of bytes runs at C speed
+    packed.unrecorded = _MISSING_BYTES in raw
+    packed.records = records
     return packed
 
 
+class Packed(array):
+    """Signatures as loaded; ``unrecorded``: some name has none (_MISSING)."""
+
+    unrecorded = True
+    records: str | None = None
+
+
 def changed(found: Mapping[str, Found], saved: array | None) -> set[str] | None:
-    """The names whose source's signature is not the saved one; None if nothing
-    usable was saved (then every source must be looked at)."""
+    """The names whose source's signature is not the saved one, and the names
+    saved without one (no record: never copied); None if nothing usable was
+    saved (then every source must be looked at)."""
     if saved is None or len(saved) != _FIELDS * len(found):
         return None
     now = current(item.source for item in found.values())
-    if now == saved:
+    unrecorded = getattr(saved, "unrecorded", True)
+    if now == saved and not unrecorded:
         return set()
+    names = list(found)
     result = set()
-    for index, name in enumerate(found):
-        start = index * _FIELDS
-        if now[start : start + _FIELDS] != saved[start : start + _FIELDS]:
-            result.add(name)
+    step = _FIELDS * _BLOCK
+    for block in range(0, len(now), step):  # blocks compared at C speed
+        if not unrecorded and now[block : block + step] == saved[block : block + step]:
+            continue
+        for start in range(block, min(block + step, len(now)), _FIELDS):
+            entry = saved[start : start + _FIELDS]
+            if now[start : start + _FIELDS] != entry or entry[0] == -1:
+                result.add(names[start // _FIELDS])
     return result
 
 
@@ -81,6 +103,7 @@ def save(
     listing: tuple | None,
     previous: array | None = None,
     moved: Iterable[str] | None = None,
+    token: str | None = None,
 ) -> None:
     """Record the signature each source was copied from (its collect record), in
     the listing's order; a name without a record is ``_MISSING`` (always looked at).
@@ -88,13 +111,14 @@ def save(
     ``previous``: the signatures loaded for this same listing, of which only the
     ``moved`` names' entries can differ from their records (the names copied, and
     those found changed but then not copied): those are patched, not every one
-    rebuilt (nothing is written if there are none)."""
-    if listing is None:
+    rebuilt (nothing is written if there are none, and the records' ``token``
+    is the one they were saved with)."""
+    if listing is None or token is None:
         state.discard(state_file(config))
         return
     if previous is not None and moved is not None and len(previous) == _FIELDS * len(found):
         names = list(moved)
-        if not names:
+        if not names and getattr(previous, "records", None) == token:
             return
         packed = array("q", previous)
         position = dict(zip(found, range(0, len(previous), _FIELDS), strict=True))
@@ -107,7 +131,10 @@ def save(
         append = packed.extend
         for name, item in found.items():
             append(_fields(records.get(name), item))
-    state.save(state_file(config), {"listing": listing, "signatures": packed.tobytes()})
+    state.save(
+        state_file(config),
+        {"listing": listing, "records": token, "signatures": packed.tobytes()},
+    )
 
 
 def _fields(record: list | None, item: Found) -> tuple | list:

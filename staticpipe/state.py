@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from .fsutil import stat_identity, write_with
 
-VERSION = 4  # 4: a plain file's post-processing entry is its md5 (rules.compact)
+VERSION = 5  # 5: per-file rows in files.sqlite3 (store.py)
 
 
 def load(path: Path) -> dict[str, Any]:

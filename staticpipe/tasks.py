@@ -42,7 +42,7 @@ from . import (
     rules,
     signatures,
     stamp,
-    state,
+    store,
 )
 from .config import Config, load_config
 from .errors import StaticpipeError
@@ -135,10 +135,11 @@ class CollectRun:
         self.options = options
         self.found, self.reused = discovery.find_all_reusing(config)
         self.summary = Summary(root=str(config.static_root), link=options.link)
-        self.records: dict[str, collect.Record] | None = None
+        self.records: store.Table | None = None
+        self._removed: list[str] = []  # names whose records the copy phase dropped
         self._copy_ran = False
         self._racy: dict[str, collect.Record] | None = None  # once records are dropped
-        self._saved_records: dict[str, collect.Record] | None = None
+        self._saved_records: store.Table | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
         self._source_changes: set[str] | None | bool = False  # likewise
         self._signatures = None  # as loaded for this listing (signatures.py)
@@ -216,10 +217,16 @@ class CollectRun:
         """The records a stat cannot vouch for (kept in the stamp)."""
         if self._racy is None:
             records = self.current_records()
-            self._racy = {name: records[name] for name in collect.racy_names(records)}
+            self._racy = {name: records[name] for name in records.racy}
         return self._racy
 
+    def hold_lock(self) -> None:
+        """Before any state is read: another run may be writing it."""
+        if not self.options.dry_run:
+            lock.hold(self.config)  # until this doit run ends
+
     def discover_uptodate(self) -> bool:
+        self.hold_lock()
         if self.stamp() is not None:
             return True
         try:
@@ -242,6 +249,7 @@ class CollectRun:
 
     # -- collect ---------------------------------------------------------------
     def copy_uptodate(self) -> bool:
+        self.hold_lock()
         if self.options.clear:
             return False
         changes = self.source_changes()
@@ -261,7 +269,7 @@ class CollectRun:
         if self._source_changes is False:
             # A dry run does not write found.json: the one there may list other files.
             listing = None if self.options.dry_run else fsutil.identity(self.found_file)
-            self._signatures = signatures.load(self.config, listing)
+            self._signatures = signatures.load(self.config, listing, self.saved_records().token)
             self._source_changes = signatures.changed(self.found, self._signatures)
         return self._source_changes
 
@@ -271,7 +279,7 @@ class CollectRun:
             self._suspect = outputs.suspect(self.config, self.found, self.walk())
         return self._suspect
 
-    def saved_records(self) -> dict[str, collect.Record]:
+    def saved_records(self) -> store.Table:
         if self._saved_records is None:
             self._saved_records, self._collect_loaded = collect.load_identified(
                 self.config, self.found
@@ -295,6 +303,7 @@ class CollectRun:
                 signatures.discard(self.config)  # the next run looks at every source
             return _failed(error)
         self.records = result.records
+        self._removed = result.removed
         self._copy_ran = True
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
@@ -305,6 +314,7 @@ class CollectRun:
                 self.config, self.found, result.records, listing,
                 self._signatures if known else None,
                 [*result.copied, *changes] if known else None,
+                result.records.token,
             )  # fmt: skip
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline
@@ -313,7 +323,7 @@ class CollectRun:
             pipeline.finish(self.config, self.found, None, self.summary)
         return None
 
-    def current_records(self) -> dict[str, collect.Record]:
+    def current_records(self) -> store.Table:
         if self.records is None:  # the copy phase was up to date (or they were dropped)
             self.records = self.saved_records()
             if not self._copy_ran:
@@ -323,10 +333,11 @@ class CollectRun:
     # -- post-process ------------------------------------------------------------
     def saved_post(self) -> dict:
         if self._saved_post is None:  # (postprocess.load_state, without importing it)
-            self._saved_post, self._post_loaded = state.load_identified(self.post_file)
+            self._saved_post, self._post_loaded = rules.load_post(self.config)
         return self._saved_post
 
     def post_uptodate(self) -> bool:
+        self.hold_lock()
         if self.summary.copied:
             return False  # this run copied something: post-processing must look at it
         if self.stamp() is not None:
@@ -362,6 +373,7 @@ class CollectRun:
                 None if self.options.clear else self._collect_loaded,
                 self.summary.copied,
                 fsutil.identity(self.collect_file),
+                self._removed,
             )
             result = postprocess.post_process(
                 list(self.found), records, self.config, self.log,
@@ -392,6 +404,7 @@ class CollectRun:
         return pipeline.manifest_bytes(self.found, self.current_hashed())
 
     def manifest_uptodate(self) -> bool:
+        self.hold_lock()
         if outputs.manifest_unchanged(self.config):
             return True  # the file the last complete run wrote; its inputs are file_deps
         try:

@@ -8,7 +8,7 @@ import sqlite3
 
 from projects import Project
 
-from staticpipe import discovery, fsutil, signatures
+from staticpipe import collect, discovery, fsutil, signatures
 from staticpipe.config import load_config
 
 
@@ -19,6 +19,12 @@ def _site(tmp_path) -> Project:
     project.write("img/y.png", "png")
     project.doit("collect")
     return project
+
+
+def _saved(config):
+    """The signatures saved for the listing and the collect records in place."""
+    listing = fsutil.identity(config.state_path / "found.json")
+    return signatures.load(config, listing, collect.load_records(config).token)
 
 
 def test_doit_keeps_no_state_per_source_and_edits_are_still_seen(tmp_path):
@@ -36,13 +42,12 @@ def test_signatures_name_exactly_the_changed_sources(tmp_path):
     project = _site(tmp_path)
     config = load_config(project.path / "pyproject.toml")
     found = discovery.find_all(config)
-    listing = fsutil.identity(config.state_path / "found.json")
-    assert signatures.changed(found, signatures.load(config, listing)) == set()
+    assert signatures.changed(found, _saved(config)) == set()
     edited = project.write("img/y.png", "png!")
     touched = project.path / "assets" / "img" / "x.png"
     info = touched.stat()
     os.utime(touched, ns=(info.st_atime_ns, info.st_mtime_ns))  # same mtime, new ctime
-    changed = signatures.changed(found, signatures.load(config, listing))
+    changed = signatures.changed(found, _saved(config))
     assert changed == {"img/y.png", "img/x.png"}
     assert {found[name].source for name in changed} == {str(edited), str(touched)}
 
@@ -50,8 +55,18 @@ def test_signatures_name_exactly_the_changed_sources(tmp_path):
 def test_signatures_of_another_listing_are_not_used(tmp_path):
     project = _site(tmp_path)
     config = load_config(project.path / "pyproject.toml")
-    assert signatures.load(config, (0, 0, 0)) is None
+    token = collect.load_records(config).token
+    assert signatures.load(config, (0, 0, 0), token) is None
     assert signatures.changed(discovery.find_all(config), None) is None
+
+
+def test_signatures_of_other_collect_records_are_not_used(tmp_path):
+    project = _site(tmp_path)
+    config = load_config(project.path / "pyproject.toml")
+    listing = fsutil.identity(config.state_path / "found.json")
+    assert signatures.load(config, listing, collect.load_records(config).token) is not None
+    assert signatures.load(config, listing, "another") is None
+    assert signatures.load(config, listing, None) is None
 
 
 def test_after_an_edit_run_the_signatures_are_the_sources_again(tmp_path):
@@ -63,8 +78,7 @@ def test_after_an_edit_run_the_signatures_are_the_sources_again(tmp_path):
     project.write("img/y.png", "png, edited again")  # same listing: one signature patched
     assert project.doit("collect").summary.startswith("1 static file copied")
     found = discovery.find_all(config)
-    listing = fsutil.identity(config.state_path / "found.json")
-    assert signatures.changed(found, signatures.load(config, listing)) == set()
+    assert signatures.changed(found, _saved(config)) == set()
 
 
 def test_per_source_states_left_by_an_older_version_are_dropped_once(tmp_path):

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from projects import snapshot
 
-from staticpipe import fsutil, postprocess, state
+from staticpipe import fsutil, postprocess, rules
+from staticpipe.config import load_config
 from staticpipe.rules import expand
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
@@ -132,13 +133,14 @@ class Site:
 def assert_indexes_agree_with_entries(site: Site) -> None:
     """The post-processing state's indexes, patched run after run, are what
     its entries give when computed from scratch."""
-    saved = state.load(site.path / ".staticpipe" / "postprocess.state")
-    files = saved["files"]
+    saved, _ = rules.load_post(load_config(site.path / "pyproject.toml"))
+    files = saved["files"].load()  # the rows as committed, read afresh
 
     def canonical(index: dict[str, list[str]]) -> dict[str, list[str]]:
         return {key: sorted(names) for key, names in index.items()}
 
-    assert canonical(saved["referrers"]) == canonical(postprocess.invert_refs(files))
+    referrers = saved["referrers"].load()
+    assert canonical(referrers) == canonical(postprocess.invert_refs(files))
     entries = {name: expand(name, fields) for name, fields in files.items()}
     assert saved["warned"] == sorted(name for name, e in entries.items() if e.warnings)
     unsettled = sorted(name for name, e in entries.items() if not e.plain and e.key is None)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_same_output, write_tree
 
-from staticpipe import collect, discovery, fsutil, outputs, pipeline, postprocess, state
+from staticpipe import collect, discovery, fsutil, outputs, pipeline, postprocess
 from staticpipe.config import Config, from_mapping
 from staticpipe.errors import MissingReferenceError
 from staticpipe.options import RunOptions
@@ -41,7 +41,7 @@ def _to_redo(config: Config) -> list[str]:
     found = discovery.find_all(config)
     suspect = outputs.suspect(config, found)
     records = collect.collect(found, config, RunOptions(), lambda _: None, suspect).records
-    saved = state.load(postprocess.state_file(config))["files"]
+    saved = postprocess.load_state(config)["files"]
     return postprocess.names_to_redo(saved, records, list(found))
 
 
