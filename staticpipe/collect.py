@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
@@ -23,7 +23,7 @@ from .config import Config
 from .errors import StaticpipeError
 from .finders import Found
 from .hashing import md5_file
-from .options import RunOptions
+from .options import Except, RunOptions
 from .parallel import fill
 
 # A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy, bare] (bare:
@@ -50,7 +50,7 @@ def _signature(info: os.stat_result) -> list[int]:
 class CollectResult:
     records: store.Table
     copied: list[str] = field(default_factory=list)
-    unmodified: list[str] = field(default_factory=list)
+    unmodified: Collection[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # names whose records went
 
 
@@ -280,7 +280,7 @@ def collect(
             if not settled:
                 records[name] = [*record[:7], False, *record[8:]]
                 racy.discard(name)
-    result = CollectResult(records=records, unmodified=list(found.keys() - set(todo)))
+    result = CollectResult(records=records, unmodified=Except(found.keys(), todo))
     result.removed = gone
     if options.dry_run:
         verb = "link" if options.link else "copy"

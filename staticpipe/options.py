@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 
@@ -26,13 +27,31 @@ class RunOptions:
     workers: int = field(default_factory=default_workers)
 
 
+class Except(Collection[str]):
+    """``names`` but ``excluded`` (a subset of them), without a copy of every
+    name: a run that copies a few files of many reports the others as unmodified."""
+
+    def __init__(self, names: Collection[str], excluded: Collection[str]):
+        self.names, self.excluded = names, frozenset(excluded)
+
+    def __len__(self) -> int:
+        return len(self.names) - len(self.excluded)
+
+    def __iter__(self) -> Iterator[str]:
+        excluded = self.excluded
+        return (name for name in self.names if name not in excluded)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names and name not in self.excluded
+
+
 @dataclass
 class Summary:
     """What a run did; ``line()`` is Django's collectstatic summary."""
 
     root: str
     copied: list[str] = field(default_factory=list)
-    unmodified: list[str] = field(default_factory=list)
+    unmodified: Collection[str] = field(default_factory=list)
     post_processed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -29,14 +29,40 @@ def directories(names: Iterable[str]) -> set[str]:
     return {name.rpartition("/")[0] for name in names}
 
 
-def record(config: Config, names: Iterable[str], listing: Any = None) -> None:
+def record(
+    config: Config,
+    names: Iterable[str],
+    listing: Any = None,
+    touched: Iterable[str] | None = None,
+    checked: Iterable[str] = (),
+) -> None:
     """Remember the mtimes of the directories that hold ``names`` (after a run).
 
     ``listing``: what identifies ``names`` (the identity of the walk they come
-    from): a later ``suspect`` given the same one reuses the directory list."""
+    from): a later ``suspect`` given the same one reuses the directory list.
+    ``touched``: every path (relative to static_root) this run wrote or deleted,
+    if known, and ``checked``: the directories this run found suspect. Then
+    only those directories (and their parents) are read again, if the last
+    record was made for the same listing: every other one was found unmoved at
+    the start of this run (``suspect``) and keeps its recorded mtime, so a
+    change made meanwhile is still seen by the next run."""
     root = str(config.static_root)
-    held = _held(state.load(_file(config)), names, listing)
-    paths = {directory: os.path.join(root, directory) for directory in held}
+    saved = state.load(_file(config))
+    held = _held(saved, names, listing)
+    previous: dict[str, int] = {}
+    if (
+        touched is not None
+        and listing is not None
+        and saved.get("listing") == listing
+        and saved.get("root") == root
+        and "dirs" in saved
+    ):
+        previous = saved["dirs"]
+        again = set(checked).union(_with_parents(directories(touched)))
+        held_set = set(held)
+        paths = {directory: os.path.join(root, directory) for directory in again & held_set}
+    else:
+        paths = {directory: os.path.join(root, directory) for directory in held}
     clock = fsutil.fs_clock(root)  # before any directory's mtime is read
     dirs = _mtimes(paths)
     latest = max(dirs.values(), default=None)
@@ -47,10 +73,22 @@ def record(config: Config, names: Iterable[str], listing: Any = None) -> None:
         later = fsutil.clock_past(root, latest)
         if later is not None:
             clock, dirs = later, _mtimes(paths)
+    if previous:  # the others as recorded (one that is gone now: not held)
+        dirs = {**{d: m for d, m in previous.items() if d not in paths}, **dirs}
     manifest = fsutil.identity_with_ctime(os.path.join(root, MANIFEST_NAME))
     saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
     held_by = {"listing": listing, "held": sorted(held)} if listing is not None else {}
     state.save(_file(config), {**saved, "manifest": manifest, **held_by})
+
+
+def _with_parents(directories: Iterable[str]) -> set[str]:
+    """The directories and every directory above them, up to the root ("")."""
+    result = {""}
+    for directory in directories:
+        while directory and directory not in result:
+            result.add(directory)
+            directory = directory.rpartition("/")[0]
+    return result
 
 
 def _held(saved: dict, names: Iterable[str], listing: Any) -> Collection[str]:

@@ -84,7 +84,7 @@ def changed(found: Mapping[str, Found], saved: array | None) -> set[str] | None:
     if now == saved and not unrecorded:
         return set()
     names = list(found)
-    result = set()
+    result = Changed()
     step = _FIELDS * _BLOCK
     for block in range(0, len(now), step):  # blocks compared at C speed
         if not unrecorded and now[block : block + step] == saved[block : block + step]:
@@ -92,8 +92,18 @@ def changed(found: Mapping[str, Found], saved: array | None) -> set[str] | None:
         for start in range(block, min(block + step, len(now)), _FIELDS):
             entry = saved[start : start + _FIELDS]
             if now[start : start + _FIELDS] != entry or entry[0] == -1:
-                result.add(names[start // _FIELDS])
+                name = names[start // _FIELDS]
+                result.add(name)
+                result.positions[name] = start
     return result
+
+
+class Changed(set):
+    """Names (``changed``), with where each one's entry starts in the array."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: dict[str, int] = {}
 
 
 def save(
@@ -104,6 +114,7 @@ def save(
     previous: array | None = None,
     moved: Iterable[str] | None = None,
     token: str | None = None,
+    positions: Mapping[str, int] | None = None,
 ) -> None:
     """Record the signature each source was copied from (its collect record), in
     the listing's order; a name without a record is ``_MISSING`` (always looked at).
@@ -112,7 +123,8 @@ def save(
     ``moved`` names' entries can differ from their records (the names copied, and
     those found changed but then not copied): those are patched, not every one
     rebuilt (nothing is written if there are none, and the records' ``token``
-    is the one they were saved with)."""
+    is the one they were saved with). ``positions``: where some of them start
+    in the array (``Changed.positions``), if known."""
     if listing is None or token is None:
         state.discard(state_file(config))
         return
@@ -120,12 +132,18 @@ def save(
         names = list(moved)
         if not names and getattr(previous, "records", None) == token:
             return
-        packed = array("q", previous)
-        position = dict(zip(found, range(0, len(previous), _FIELDS), strict=True))
+        packed = previous  # (the caller's copy: patched in place)
+        position = positions or {}
+        listed = None
         for name in names:
-            record, start = records.get(name), position.get(name)
+            start = position.get(name)
+            if start is None and name in found:  # (not one of the changed: rare)
+                listed = list(found) if listed is None else listed
+                start = listed.index(name) * _FIELDS
             if start is not None:
-                packed[start : start + _FIELDS] = array("q", _fields(record, found[name]))
+                packed[start : start + _FIELDS] = array(
+                    "q", _fields(records.get(name), found[name])
+                )
     else:
         packed = array("q")
         append = packed.extend

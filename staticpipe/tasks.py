@@ -315,6 +315,7 @@ class CollectRun:
                 self._signatures if known else None,
                 [*result.copied, *changes] if known else None,
                 result.records.token,
+                getattr(changes, "positions", None),
             )  # fmt: skip
         if not self.options.dry_run and self.config.storage == "plain":
             from . import pipeline
@@ -441,7 +442,11 @@ class CollectRun:
             if not self._copy_ran:
                 self.summary.unmodified = list(self.found)
             if self._copy_ran or self.hashed is not None or self.suspect() != set():
-                outputs.record(self.config, self.found, self.walk())
+                summary, suspect = self.summary, self.suspect()
+                touched = None  # not known: every output directory is read again
+                if not self.options.clear and suspect is not None:
+                    touched = [*summary.copied, *summary.post_processed, *summary.deleted]
+                outputs.record(self.config, self.found, self.walk(), touched, suspect or ())
             self.save_stamp()
         print(self.summary.line())
         self.release()

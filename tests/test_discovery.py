@@ -102,4 +102,4 @@ def test_a_source_that_vanished_behind_the_listing_fails_once_then_recovers(site
     with pytest.raises(StaticpipeError, match="no longer there"):
         pipeline.run(config, log=lambda line: None)
     summary = pipeline.run(config, log=lambda line: None)
-    assert "css/link.css" not in summary.unmodified + summary.copied
+    assert "css/link.css" not in [*summary.unmodified, *summary.copied]
