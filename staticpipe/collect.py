@@ -54,40 +54,19 @@ class CollectResult:
     removed: list[str] = field(default_factory=list)  # names whose records went
 
 
-def load_records(config: Config, found: dict[str, Found] | None = None) -> store.Table:
-    """The saved records (read by name as asked: see store.py); given ``found``,
-    a bulk read shares its name and source strings."""
-    return load_identified(config, found)[0]
+def load_records(config: Config) -> store.Table:
+    """The saved records, read by name as asked (see store.py)."""
+    return load_identified(config)[0]
 
 
-def load_identified(
-    config: Config, found: dict[str, Found] | None = None
-) -> tuple[store.Table, tuple | None]:
+def load_identified(config: Config) -> tuple[store.Table, tuple | None]:
     """``load_records``, and the identity of the state file they were read from
     (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
     token = saved.get("store") if saved.get("root") == str(config.static_root) else None
-    records = store.Database(config.state_path).table(
-        "collect", token, "collect", bulk=_sharer(found) if found is not None else None
-    )
+    records = store.Database(config.state_path).table("collect", token, "collect")
     records.racy = list(saved.get("racy", [])) if records.token is not None else []
     return records, (identity if records.token is not None else None)
-
-
-def _sharer(found: dict[str, Found]) -> Callable[[str, Record], tuple[str, Record]]:
-    """For a bulk read: records holding the found names and sources, not equal
-    copies of them read from the database (two copies of every path: MBs)."""
-    get = found.get
-
-    def share(name: str, record: Record) -> tuple[str, Record]:
-        item = get(name)
-        if item is None:
-            return name, record
-        if record[0] == item.source:
-            record[0] = item.source
-        return item.name, record
-
-    return share
 
 
 def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
@@ -250,7 +229,7 @@ def collect(
     since ``records`` were saved, names without a record included
     (signatures.py); other sources are not stat'ed again."""
     if records is None:
-        records = load_records(config, found)
+        records = load_records(config)
     root = str(config.static_root)
     link = options.link
     names = _candidates(found, records, changed, suspect)

@@ -1,19 +1,23 @@
-"""Per-file state read and updated by name: a phase's rows in an SQLite table.
+"""Per-file state read and updated by name: a phase's entries in an SQLite table.
 
-A phase keeps one row per file (collect's records, post-processing's entries
+A phase keeps one entry per file (collect's records, post-processing's entries
 and its inverted references) in a table of ``<state>/files.sqlite3``, and the
 rest of its state (settings, identities, short lists) in its small state file
-(state.py). That file also holds the *token* written with the rows' last change:
-the file is written after the rows, so a file whose token is not the database's
-(a run stopped between the two, a file or database from elsewhere) counts as no
-state at all. An edit reads the few rows it needs and writes the rows it
-changed, so its cost does not grow with the tree; a pass over every file reads
-every row once, in bulk.
+(state.py). That file also holds the *token* written with the table's last
+change: the file is written after the table, so a file whose token is not the
+database's (a run stopped between the two, a file or database from elsewhere)
+counts as no state at all.
 
-Rows are marshalled values (lists, tuples, strings, numbers, None). The database
-runs in WAL mode without a sync per commit: a commit is atomic (a killed run
-leaves the rows as they were before it or after it), and a token that does not
-match after a power loss means one full run.
+Entries are kept in buckets of about ``BUCKET`` names (by a CRC of the name),
+one row per bucket holding them marshalled: an edit reads and rewrites the few
+buckets of the names it looks at, so its cost does not grow with the tree, and
+a full build writes a few hundred rows, not one per file (a row per file made
+writing every entry ~5x slower than pickling them). A pass over every name
+reads every bucket once.
+
+The database runs in WAL mode without syncs: a commit is atomic (a killed run
+leaves the table as it was before it or after it); after a power loss, a token
+that does not match or a damaged database mean one full run.
 """
 
 from __future__ import annotations
@@ -22,17 +26,17 @@ import marshal
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+import zlib
+from collections.abc import Iterator, MutableMapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from .errors import StaticpipeError
 
 FILE = "files.sqlite3"
-
-# Looked up one by one beyond this many rows, a table reads all its rows at once
-# instead: a pass over every file costs one bulk read, not a query per file.
-BULK_AFTER = 256
+BUCKET = 64  # names per bucket when a table is written in full
+SCHEMA = 2  # the tables' layout (PRAGMA user_version): another one is dropped
 
 _TABLES = ("collect", "post", "referrers")
 
@@ -43,6 +47,16 @@ class StoreError(StaticpipeError):
 
 def database_path(state_dir: Path) -> Path:
     return state_dir / FILE
+
+
+def remove(state_dir: Path) -> None:
+    """Delete the database (and its WAL files)."""
+    path = database_path(state_dir)
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
 
 
 class Database:
@@ -66,15 +80,21 @@ class Database:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            statements = ["CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, token TEXT)"]
-            statements += [
-                f"CREATE TABLE IF NOT EXISTS {table} (name TEXT PRIMARY KEY, value BLOB) "
-                "WITHOUT ROWID"
-                for table in _TABLES
-            ]
-            for statement in statements:
-                connection.execute(statement)
+            connection.execute("PRAGMA synchronous=OFF")
+            if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+                for table in ("tokens", "shapes", *_TABLES):  # another layout: start again
+                    connection.execute(f"DROP TABLE IF EXISTS {table}")
+                connection.execute(f"PRAGMA user_version = {SCHEMA}")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, token TEXT)"
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS shapes (name TEXT PRIMARY KEY, buckets INTEGER)"
+            )
+            for table in _TABLES:
+                connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (bucket INTEGER PRIMARY KEY, value BLOB)"
+                )
         except BaseException:
             connection.close()
             raise
@@ -85,30 +105,32 @@ class Database:
             self._connection.close()
             self._connection = None
 
-    def token(self, group: str) -> str | None:
-        """The token of the rows ``group`` (a phase) last wrote; None: none."""
+    def _value(self, sql: str, key: str) -> Any:
         if self._connection is None and not self.path.exists():
             return None  # (not made here: a dry run writes nothing)
         try:
-            row = (
-                self.connection()
-                .execute("SELECT token FROM tokens WHERE name = ?", (group,))
-                .fetchone()
-            )
+            row = self.connection().execute(sql, (key,)).fetchone()
         except sqlite3.DatabaseError:
             return None
         return row[0] if row else None
 
-    def table(self, name: str, token: str | None, group: str, **options: Any) -> Table:
-        """``name``'s rows, if ``token`` (from the phase's state file) is the one
-        the database holds for ``group``; else an empty table."""
+    def token(self, group: str) -> str | None:
+        """The token of the entries ``group`` (a phase) last wrote; None: none."""
+        return self._value("SELECT token FROM tokens WHERE name = ?", group)
+
+    def table(self, name: str, token: str | None, group: str) -> Table:
+        """``name``'s entries, if ``token`` (from the phase's state file) is the
+        one the database holds for ``group``; else an empty table."""
         valid = token is not None and self.token(group) == token
-        return Table(self, name, token if valid else None, **options)
+        buckets = self._value("SELECT buckets FROM shapes WHERE name = ?", name) if valid else None
+        if not buckets:
+            valid = False
+        return Table(self, name, token if valid else None, buckets if valid else None)
 
     def commit(self, group: str, tables: list[Table]) -> str:
-        """Write the tables' changes (all their rows, for a table that did not
-        start from valid rows) in one transaction; return the group's new token,
-        for the phase's state file."""
+        """Write the tables' changes in one transaction (all of a table's entries
+        if it did not start from valid ones); return the group's new token, for
+        the phase's state file."""
         token = secrets.token_hex(8)
         try:
             connection = self.connection()
@@ -130,83 +152,54 @@ class Database:
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: {error}") from None
         for table in tables:
-            table.committed(self, token)
+            table.token = token
         return token
 
-    def invalidate(self, group: str) -> None:
-        """Make ``group``'s rows count as none (its state file no longer matches)."""
-        try:
-            self.connection().execute("DELETE FROM tokens WHERE name = ?", (group,))
-        except sqlite3.DatabaseError:
-            pass
 
-
-def remove(state_dir: Path) -> None:
-    """Delete the database (and its WAL files)."""
-    path = database_path(state_dir)
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            os.unlink(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
-
-
-_ABSENT = object()
+def bucket_of(name: str, buckets: int) -> int:
+    return zlib.crc32(name.encode("utf-8", "surrogateescape")) % buckets
 
 
 class Table(MutableMapping[str, Any]):
-    """One phase table as a dict: rows read when first asked for (all of them at
-    once after ``BULK_AFTER`` single reads, or for any pass over every key),
-    changes kept in memory until the phase commits them.
+    """One phase's entries as a dict: a bucket is read when one of its names is
+    first asked for (every bucket at once after a quarter of them, or for any
+    pass over every name); changes are kept in memory until the phase commits.
 
-    ``bulk``: called with every (name, value) read in bulk, returns the pair to
-    keep (collect shares the listing's strings this way)."""
+    A table without valid entries in the database starts empty and complete, in
+    one bucket; its commit writes every entry, in buckets of about ``BUCKET``."""
 
-    def __init__(
-        self,
-        db: Database,
-        name: str,
-        token: str | None,
-        bulk: Callable[[str, Any], tuple[str, Any]] | None = None,
-    ):
+    def __init__(self, db: Database, name: str, token: str | None, buckets: int | None = None):
         if name not in _TABLES:
             raise ValueError(name)
         self.name = name
-        self._db, self.token = db, token  # token None: no valid rows, start empty
-        self._rows: dict[str, Any] = {}  # read or changed so far
-        self._dirty: set[str] = set()  # names set or deleted since loaded
-        self._absent: set[str] = set()  # looked up: no row
-        self._complete = token is None  # every row is in _rows
-        self._rewrite = token is None  # on commit: replace every row
-        self._singles = 0
-        self._bulk = bulk
+        self._db, self.token = db, token  # token None: no valid entries, start empty
+        self._count = buckets or 1  # buckets in the database (or in memory, if complete)
+        self._buckets: dict[int, dict[str, Any]] = {} if token is not None else {0: {}}
+        self._dirty: set[int] = set()  # buckets changed since read or written
+        self._rewrite = token is None  # on commit: every bucket, in a new shape
+        self._reads = 0
         self.racy: list[str] = []  # (collect's: the racy records' names)
 
     def db(self) -> Database:
         return self._db
 
-    # -- reading ---------------------------------------------------------------
-    def __getitem__(self, name: str) -> Any:
-        value = self._rows.get(name, _ABSENT)
-        if value is _ABSENT:
-            if self._complete or name in self._dirty or name in self._absent:
-                raise KeyError(name)
-            value = self._read(name)
-            if value is _ABSENT:
-                raise KeyError(name)
-        return value
+    @property
+    def complete(self) -> bool:
+        return len(self._buckets) == self._count
 
-    def _read(self, name: str) -> Any:
-        self._singles += 1
-        if self._singles > BULK_AFTER:
-            self.load()
-            return self._rows.get(name, _ABSENT)
-        row = self._query(f"SELECT value FROM {self.name} WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            self._absent.add(name)
-            return _ABSENT
-        value = self._rows[name] = marshal.loads(row[0])
-        return value
+    # -- reading ---------------------------------------------------------------
+    def _bucket(self, name: str) -> dict[str, Any]:
+        index = bucket_of(name, self._count) if self._count > 1 else 0
+        bucket = self._buckets.get(index)
+        if bucket is None:
+            self._reads += 1
+            if self._reads > max(16, self._count // 4):
+                self.load()
+                return self._buckets[index]
+            row = self._query(f"SELECT value FROM {self.name} WHERE bucket = ?", (index,))
+            row = row.fetchone()
+            bucket = self._buckets[index] = marshal.loads(row[0]) if row else {}
+        return bucket
 
     def _query(self, sql: str, parameters: tuple = ()) -> sqlite3.Cursor:
         try:
@@ -214,80 +207,100 @@ class Table(MutableMapping[str, Any]):
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self._db.path}: {error}; run again") from None
 
-    def load(self) -> dict[str, Any]:
-        """Every row, read once (the table then answers from memory)."""
-        if not self._complete:
-            rows, skip, loads, bulk = self._rows, self._dirty, marshal.loads, self._bulk
-            for name, blob in self._query(f"SELECT name, value FROM {self.name}"):
-                if name in skip or name in rows:
-                    continue
-                if bulk is None:
-                    rows[name] = loads(blob)
-                else:
-                    key, value = bulk(name, loads(blob))
-                    rows[key] = value
-            self._complete = True
-        return self._rows
+    def __getitem__(self, name: str) -> Any:
+        return self._bucket(name)[name]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.load())
-
-    def __len__(self) -> int:
-        return len(self.load())
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._bucket(name).get(name, default)
 
     def __contains__(self, name: object) -> bool:
-        try:
-            self[name]  # type: ignore[index]
-        except KeyError:
-            return False
-        return True
+        return isinstance(name, str) and name in self._bucket(name)
+
+    def load(self) -> MutableMapping[str, Any]:
+        """Read every bucket not read yet (the table then answers from memory)."""
+        if not self.complete:
+            buckets, loads = self._buckets, marshal.loads
+            for index, blob in self._query(f"SELECT bucket, value FROM {self.name}"):
+                if index not in buckets:
+                    buckets[index] = loads(blob)
+            for index in range(self._count):
+                buckets.setdefault(index, {})
+        return self
+
+    def __iter__(self) -> Iterator[str]:
+        self.load()
+        return chain.from_iterable(list(self._buckets.values()))
+
+    def __len__(self) -> int:
+        self.load()
+        return sum(map(len, self._buckets.values()))
+
+    def items(self):  # at C speed over each bucket
+        self.load()
+        return chain.from_iterable(bucket.items() for bucket in list(self._buckets.values()))
 
     # -- changing --------------------------------------------------------------
+    def _changing(self, name: str) -> dict[str, Any]:
+        index = bucket_of(name, self._count) if self._count > 1 else 0
+        bucket = self._bucket(name)
+        self._dirty.add(index)
+        return bucket
+
     def __setitem__(self, name: str, value: Any) -> None:
-        self._rows[name] = value
-        self._dirty.add(name)
-        self._absent.discard(name)
+        self._changing(name)[name] = value
 
     def __delitem__(self, name: str) -> None:
-        self[name]  # KeyError if there is none
-        del self._rows[name]
-        self._dirty.add(name)
+        bucket = self._bucket(name)
+        if name not in bucket:
+            raise KeyError(name)
+        del self._changing(name)[name]
 
-    def replace(self, rows: Mapping[str, Any]) -> None:
-        """Every row at once: the commit writes them all, in place of the old ones."""
-        self._rows = dict(rows)
-        self._dirty, self._absent = set(), set()
-        self._complete = self._rewrite = True
+    def replace(self, entries: dict[str, Any]) -> None:
+        """Every entry at once: the commit writes them all, in place of the old ones."""
+        self._count, self._buckets = 1, {0: dict(entries)}
+        self._dirty.clear()
+        self._rewrite = True
+
+    @property
+    def changed(self) -> bool:
+        """Anything to write (a table without valid entries is always written)."""
+        return self._rewrite or bool(self._dirty)
 
     def write(self, connection: sqlite3.Connection, held: str | None) -> None:
         """Its part of a commit (``held``: the group's token in the database now)."""
         dumps = marshal.dumps
-        if self._rewrite or held != self.token:
-            if not self._rewrite:  # another run changed the rows since they were read
-                raise StoreError("state changed by another run meanwhile; run again")
+        if not self._rewrite and held != self.token:
+            raise StoreError("state changed by another run meanwhile; run again")
+        if self._rewrite or (self.complete and self._misshapen()):
+            entries: dict[str, Any] = {}
+            for bucket in self._buckets.values():
+                entries.update(bucket)
+            count = max(1, len(entries) // BUCKET)
+            buckets: list[dict[str, Any]] = [{} for _ in range(count)]
+            if count == 1:
+                buckets[0] = entries
+            else:
+                for name, value in entries.items():
+                    buckets[bucket_of(name, count)][name] = value
+            del entries
             connection.execute(f"DELETE FROM {self.name}")
             connection.executemany(
-                f"INSERT INTO {self.name} (name, value) VALUES (?, ?)",
-                ((name, dumps(value)) for name, value in self._rows.items()),
+                f"INSERT INTO {self.name} (bucket, value) VALUES (?, ?)",
+                ((index, dumps(bucket)) for index, bucket in enumerate(buckets)),
             )
-            return
-        rows = self._rows
-        upserts = [(name, dumps(rows[name])) for name in self._dirty if name in rows]
-        deletes = [(name,) for name in self._dirty if name not in rows]
-        if upserts:
+            connection.execute(
+                "INSERT OR REPLACE INTO shapes (name, buckets) VALUES (?, ?)", (self.name, count)
+            )
+            self._count, self._buckets = count, dict(enumerate(buckets))
+        elif self._dirty:
             connection.executemany(
-                f"INSERT OR REPLACE INTO {self.name} (name, value) VALUES (?, ?)", upserts
+                f"INSERT OR REPLACE INTO {self.name} (bucket, value) VALUES (?, ?)",
+                ((index, dumps(self._buckets[index])) for index in sorted(self._dirty)),
             )
-        if deletes:
-            connection.executemany(f"DELETE FROM {self.name} WHERE name = ?", deletes)
-
-    def committed(self, db: Database, token: str) -> None:
-        self._db, self.token = db, token
-        self._absent.update(name for name in self._dirty if name not in self._rows)
         self._dirty.clear()
         self._rewrite = False
 
-    @property
-    def changed(self) -> bool:
-        """Anything to write (a table without valid rows is always written)."""
-        return self._rewrite or bool(self._dirty)
+    def _misshapen(self) -> bool:
+        """Buckets far from ``BUCKET`` names (the tree grew or shrank a lot)."""
+        size = sum(map(len, self._buckets.values()))
+        return size > 4 * BUCKET * self._count or (self._count > 1 and size < self._count)

@@ -281,9 +281,7 @@ class CollectRun:
 
     def saved_records(self) -> store.Table:
         if self._saved_records is None:
-            self._saved_records, self._collect_loaded = collect.load_identified(
-                self.config, self.found
-            )
+            self._saved_records, self._collect_loaded = collect.load_identified(self.config)
         return self._saved_records
 
     def copy(self) -> TaskFailed | None:
