@@ -256,8 +256,9 @@ class Table(MutableMapping[str, Any]):
         del self._changing(name)[name]
 
     def replace(self, entries: dict[str, Any]) -> None:
-        """Every entry at once: the commit writes them all, in place of the old ones."""
-        self._count, self._buckets = 1, {0: dict(entries)}
+        """Every entry at once (the table takes ``entries`` over: no copy of every
+        one), written in full by the commit, in place of the old ones."""
+        self._count, self._buckets = 1, {0: entries}
         self._dirty.clear()
         self._rewrite = True
 
@@ -272,9 +273,13 @@ class Table(MutableMapping[str, Any]):
         if not self._rewrite and held != self.token:
             raise StoreError("state changed by another run meanwhile; run again")
         if self._rewrite or (self.complete and self._misshapen()):
-            entries: dict[str, Any] = {}
-            for bucket in self._buckets.values():
-                entries.update(bucket)
+            if len(self._buckets) == 1:  # (a new or replaced table: no copy of it)
+                (entries,) = self._buckets.values()
+            else:
+                entries = {}
+                for bucket in self._buckets.values():
+                    entries.update(bucket)
+            self._buckets = {}
             count = max(1, len(entries) // BUCKET)
             buckets: list[dict[str, Any]] = [{} for _ in range(count)]
             if count == 1:
