@@ -235,9 +235,13 @@ class Table(MutableMapping[str, Any]):
         self.load()
         return sum(map(len, self._buckets.values()))
 
-    def items(self):  # at C speed over each bucket
+    def items(self):  # at C speed over each bucket (no lookup by name)
         self.load()
         return chain.from_iterable(bucket.items() for bucket in list(self._buckets.values()))
+
+    def values(self):
+        self.load()
+        return chain.from_iterable(bucket.values() for bucket in list(self._buckets.values()))
 
     # -- changing --------------------------------------------------------------
     def _changing(self, name: str) -> dict[str, Any]:
