@@ -50,6 +50,30 @@ def add_garbage(config: Config, names: Iterable[str], live: Container[str] = ())
         state.save(path, {"names": sorted(after)})
 
 
+def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
+    """What the manifest in static_root names (its original names, its hashed
+    names): the outputs of an earlier run, when that run's state is lost (a phase
+    without valid state would not know them, and would leave them behind)."""
+    import json
+
+    try:
+        with open(os.path.join(str(config.static_root), MANIFEST_NAME), "rb") as handle:
+            paths = json.load(handle).get("paths", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(paths, dict):
+        return []
+    names = [*(paths.keys() if keys else ()), *(paths.values() if values else ())]
+    return [name for name in names if isinstance(name, str) and _inside(name)]
+
+
+def _inside(name: str) -> bool:
+    """A relative POSIX name that stays in static_root (the manifest is read from
+    disk: nothing it says may reach outside)."""
+    parts = name.split("/")
+    return "\0" not in name and all(part not in ("", ".", "..") for part in parts)
+
+
 def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted."""
     path = _garbage_file(config)

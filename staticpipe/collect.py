@@ -54,19 +54,25 @@ class CollectResult:
     removed: list[str] = field(default_factory=list)  # names whose records went
 
 
-def load_records(config: Config) -> store.Table:
-    """The saved records, read by name as asked (see store.py)."""
-    return load_identified(config)[0]
+def load_records(config: Config, repair: bool = True) -> store.Table:
+    """The saved records, read by name as asked (see store.py). ``repair``: a
+    damaged database may be removed (not in a dry run)."""
+    return load_identified(config, repair)[0]
 
 
-def load_identified(config: Config) -> tuple[store.Table, tuple | None]:
+def load_identified(config: Config, repair: bool = True) -> tuple[store.Table, tuple | None]:
     """``load_records``, and the identity of the state file they were read from
     (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
     token = saved.get("store") if saved.get("root") == str(config.static_root) else None
-    records = store.Database(config.state_path).table("collect", token, "collect")
+    records = store.Database(config.state_path, repair).table("collect", token, "collect")
     records.racy = list(saved.get("racy", [])) if records.token is not None else []
     return records, (identity if records.token is not None else None)
+
+
+def no_records(config: Config) -> store.Table:
+    """An empty table (no state: every file is looked at), whatever is saved."""
+    return store.Database(config.state_path, repair=False).table("collect", None, "collect")
 
 
 def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
@@ -239,6 +245,11 @@ def collect(
     if names is None:  # look at every file
         names = found
     racy = set(records.racy) if incremental else set(racy_names(records.load()))
+    if records.token is None and not options.dry_run:
+        # No state (lost, damaged, or a first run): the copies the last manifest
+        # names are this pipeline's outputs; those no longer found become garbage.
+        named = cleanup.named_by_manifest(config, True, False)
+        gone = sorted(set(gone).union(name for name in named if name not in found))
     todo: list[str] = []
     for name in names:
         item = found[name]
@@ -319,7 +330,7 @@ def collect(
                 else:
                     racy.discard(name)
         for name in gone:
-            del records[name]
+            records.pop(name, None)
             racy.discard(name)
         if gone:
             cleanup.add_garbage(config, gone, live=found.keys())

@@ -20,6 +20,7 @@ from . import (
     postprocess,
     signatures,
     state,
+    store,
 )
 from .config import Config
 from .options import RunOptions, Summary
@@ -83,6 +84,16 @@ def run(
 
 
 def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Summary:
+    try:
+        return _run_once(config, options, log)
+    except store.StoreDamaged as error:  # once more, from no state
+        log(f"warning: {error}")
+        return _run_once(config, options, log, fresh=True)
+
+
+def _run_once(
+    config: Config, options: RunOptions, log: Callable[[str], None], fresh: bool = False
+) -> Summary:
     summary = Summary(root=str(config.static_root), link=options.link)
     found = discover(config)
     suspect = None if options.clear else outputs.suspect(config, found)
@@ -92,8 +103,13 @@ def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Sum
         # collect.state is rewritten here, maybe for another listing or link mode
         # than doit's found.json: its signatures no longer describe it.
         signatures.discard(config)
-    collect_before = fsutil.identity(collect.state_file(config))
-    result = collect.collect(found, config, options, log, suspect)
+    # the identity of the collect state these records were read from (None: the
+    # rows it names are not the database's, so its records count as none)
+    if fresh:
+        records, collect_before = collect.no_records(config), None
+    else:
+        records, collect_before = collect.load_identified(config, repair=not options.dry_run)
+    result = collect.collect(found, config, options, log, suspect, records)
     summary.copied, summary.unmodified = result.copied, result.unmodified
     if options.dry_run:
         return summary

@@ -203,6 +203,9 @@ class _Run:
         # last rewrite had errors (see names_to_redo): None if not known.
         self.made_from = saved.get("collect") if self.valid else None
         self.unsettled: list[str] = saved.get("unsettled", [])
+        # The names a run that stopped part-way redid: what references them may
+        # not have been redone after them, so the next run redoes them again.
+        self.pending: list[str] = saved.get("pending", []) if self.valid else []
         # Reference target -> the files that reference it: the saved entries'
         # refs, inverted (kept up to date by save()); None: not saved.
         self.referrers: Mapping[str, list[str]] | None = (
@@ -518,6 +521,7 @@ class _Run:
             # started from, and only ``since.copied`` were recorded again since.
             new, gone = self.delta()
             dirty = new.union(self.since.copied, self.unsettled)
+        missing = [*missing, *self.pending]
         return names_to_redo(
             self.saved, self.records, order, missing, dirty, self.referrers, new, gone
         )
@@ -592,9 +596,12 @@ class _Run:
         # Entries rewritten with errors are redone by every run (names_to_redo),
         # so this run's are all there are.
         unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
+        pending = [] if complete else sorted(set(self.pending).union(self.new))
         made_from = self.since.records_file if complete and self.since is not None else None
         garbage = [saved_hashed(name, saved[name]) for name in gone]
         garbage += [saved_hashed(name, saved[name]) for name in self.changes if name in saved]
+        if not self.valid and complete:  # no state: what the last manifest names
+            garbage += cleanup.named_by_manifest(self.config, False, True)
         if garbage:
             cleanup.add_garbage(self.config, garbage, live=HashedNames(self.final))
         token = self.token if complete or self.same_settings else None
@@ -620,6 +627,7 @@ class _Run:
             and not referrers.changed
             and token == self.token
             and made_from == self.made_from
+            and pending == self.pending
             and state_file(self.config).exists()
         ):
             return  # nothing changed: leave the file (and its mtime) alone
@@ -634,6 +642,7 @@ class _Run:
                 "store": rows,
                 "collect": made_from,
                 "unsettled": unsettled,
+                "pending": pending,
                 "warned": sorted(warned),
             },
         )

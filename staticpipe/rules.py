@@ -74,13 +74,13 @@ def post_state_file(config: Config) -> Path:
     return config.state_path / "postprocess.state"
 
 
-def load_post(config: Config) -> tuple[dict[str, Any], tuple | None]:
+def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], tuple | None]:
     """Post-processing's saved state and the identity of the file it was read
     from (None: no valid state). Its ``files`` (name -> SavedEntry) and
     ``referrers`` (reference target -> the names referencing it) are tables
     (store.py), read by name as asked: empty ones if the rows do not match."""
     saved, identity = state.load_identified(post_state_file(config))
-    db = store.Database(config.state_path)
+    db = store.Database(config.state_path, repair)
     files = db.table("post", saved.get("store"), "post")
     if files.token is None:
         saved, identity = {}, None

@@ -45,6 +45,17 @@ class StoreError(StaticpipeError):
     pass
 
 
+class StoreDamaged(StoreError):
+    """The database could not be read or written (damaged, or not one of ours): it
+    was removed, so its phases' state counts as none; a phase that meets this
+    starts again from no state (see tasks.py, pipeline.py)."""
+
+
+# What reading a damaged database or value can raise (SQLite's message itself
+# may be undecodable, marshal's data too short or of the wrong type).
+_DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError, ValueError, EOFError, TypeError)
+
+
 def database_path(state_dir: Path) -> Path:
     return state_dir / FILE
 
@@ -62,18 +73,31 @@ def remove(state_dir: Path) -> None:
 class Database:
     """The state directory's database, opened when first used."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, repair: bool = True):
         self.path = database_path(state_dir)
+        self.repair = repair  # False (a dry run): a damaged database is left as it is
         self._connection: sqlite3.Connection | None = None
+        self.generation = 0  # how many times it was found damaged (and removed)
 
     def connection(self) -> sqlite3.Connection:
         if self._connection is None:
             try:
                 self._connection = self._open()
-            except sqlite3.DatabaseError:  # not a database, or damaged: start again
+            except _DAMAGE:  # not a database, or damaged: start again
+                if not self.repair:
+                    raise
                 remove(self.path.parent)
                 self._connection = self._open()
         return self._connection
+
+    def damaged(self, error: BaseException) -> StoreDamaged:
+        """Remove the damaged database (unless ``repair`` is off); the error to raise."""
+        self.close()
+        self.generation += 1  # tables read before: their rows are gone (Table._check)
+        if self.repair:
+            remove(self.path.parent)
+        what = "removed: state starts again" if self.repair else "left as it is"
+        return StoreDamaged(f"{self.path}: damaged ({error}); {what}")
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +134,8 @@ class Database:
             return None  # (not made here: a dry run writes nothing)
         try:
             row = self.connection().execute(sql, (key,)).fetchone()
-        except sqlite3.DatabaseError:
+        except _DAMAGE as error:
+            self.damaged(error)  # (its state counts as none: nothing read yet)
             return None
         return row[0] if row else None
 
@@ -132,6 +157,9 @@ class Database:
         if it did not start from valid ones); return the group's new token, for
         the phase's state file."""
         token = secrets.token_hex(8)
+        broken = next((table for table in tables if table.broken), None)
+        if broken is not None:
+            raise StoreDamaged(f"{self.path}: damaged; not written")
         try:
             connection = self.connection()
             connection.execute("BEGIN IMMEDIATE")
@@ -149,8 +177,8 @@ class Database:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path}: {error}") from None
+        except _DAMAGE as error:
+            raise self.damaged(error) from None
         for table in tables:
             table.token = token
         return token
@@ -178,6 +206,8 @@ class Table(MutableMapping[str, Any]):
         self._dirty: set[int] = set()  # buckets changed since read or written
         self._rewrite = token is None  # on commit: every bucket, in a new shape
         self._reads = 0
+        self._generation = db.generation
+        self.broken = False  # a read failed: the database was damaged
         self.racy: list[str] = []  # (collect's: the racy records' names)
 
     def db(self) -> Database:
@@ -192,20 +222,33 @@ class Table(MutableMapping[str, Any]):
         index = bucket_of(name, self._count) if self._count > 1 else 0
         bucket = self._buckets.get(index)
         if bucket is None:
+            self._check()
             self._reads += 1
             if self._reads > max(16, self._count // 4):
                 self.load()
                 return self._buckets[index]
-            row = self._query(f"SELECT value FROM {self.name} WHERE bucket = ?", (index,))
-            row = row.fetchone()
-            bucket = self._buckets[index] = marshal.loads(row[0]) if row else {}
+            try:
+                row = self._db.connection().execute(
+                    f"SELECT value FROM {self.name} WHERE bucket = ?", (index,)
+                )
+                row = row.fetchone()
+                bucket = marshal.loads(row[0]) if row else {}
+                if not isinstance(bucket, dict):
+                    raise TypeError("not a bucket")
+            except _DAMAGE as error:
+                raise self._damaged(error) from None
+            self._buckets[index] = bucket
         return bucket
 
-    def _query(self, sql: str, parameters: tuple = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.connection().execute(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self._db.path}: {error}; run again") from None
+    def _damaged(self, error: BaseException) -> StoreDamaged:
+        self.broken = True
+        return self._db.damaged(error)
+
+    def _check(self) -> None:
+        """Its rows are still in the database (not removed as damaged since read)."""
+        if self._generation != self._db.generation and not self._rewrite:
+            self.broken = True
+            raise StoreDamaged(f"{self._db.path}: removed as damaged during the run")
 
     def __getitem__(self, name: str) -> Any:
         return self._bucket(name)[name]
@@ -219,10 +262,17 @@ class Table(MutableMapping[str, Any]):
     def load(self) -> MutableMapping[str, Any]:
         """Read every bucket not read yet (the table then answers from memory)."""
         if not self.complete:
+            self._check()
             buckets, loads = self._buckets, marshal.loads
-            for index, blob in self._query(f"SELECT bucket, value FROM {self.name}"):
-                if index not in buckets:
-                    buckets[index] = loads(blob)
+            try:
+                rows = self._db.connection().execute(f"SELECT bucket, value FROM {self.name}")
+                for index, blob in rows:
+                    if index not in buckets:
+                        bucket = buckets[index] = loads(blob)
+                        if not isinstance(bucket, dict):
+                            raise TypeError("not a bucket")
+            except _DAMAGE as error:
+                raise self._damaged(error) from None
             for index in range(self._count):
                 buckets.setdefault(index, {})
         return self
@@ -274,6 +324,7 @@ class Table(MutableMapping[str, Any]):
     def write(self, connection: sqlite3.Connection, held: str | None) -> None:
         """Its part of a commit (``held``: the group's token in the database now)."""
         dumps = marshal.dumps
+        self._check()
         if not self._rewrite and held != self.token:
             raise StoreError("state changed by another run meanwhile; run again")
         if self._rewrite or (self.complete and self._misshapen()):
@@ -301,6 +352,7 @@ class Table(MutableMapping[str, Any]):
                 "INSERT OR REPLACE INTO shapes (name, buckets) VALUES (?, ?)", (self.name, count)
             )
             self._count, self._buckets = count, dict(enumerate(buckets))
+            self._generation = self._db.generation
         elif self._dirty:
             connection.executemany(
                 f"INSERT OR REPLACE INTO {self.name} (bucket, value) VALUES (?, ?)",

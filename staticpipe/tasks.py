@@ -258,9 +258,12 @@ class CollectRun:
         racy = self.stamp()
         if racy is not None:
             return collect.racy_unchanged(racy, self.found, self.config, self.options.link)
-        return collect.outputs_current(
-            self.found, self.saved_records(), self.config, self.options.link, self.suspect()
-        )
+        try:
+            return collect.outputs_current(
+                self.found, self.saved_records(), self.config, self.options.link, self.suspect()
+            )
+        except store.StoreDamaged:
+            return False  # (the copy phase starts again from no state)
 
     def source_changes(self) -> set[str] | None:
         """Names whose source's stat is not the one it was copied from
@@ -281,7 +284,9 @@ class CollectRun:
 
     def saved_records(self) -> store.Table:
         if self._saved_records is None:
-            self._saved_records, self._collect_loaded = collect.load_identified(self.config)
+            self._saved_records, self._collect_loaded = collect.load_identified(
+                self.config, repair=not self.options.dry_run
+            )
         return self._saved_records
 
     def copy(self) -> TaskFailed | None:
@@ -293,9 +298,17 @@ class CollectRun:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
             records = None if self.options.clear else self.saved_records()
             changes = None if self.options.clear else self.source_changes()
-            result = collect.collect(
-                self.found, self.config, self.options, self.log, suspect, records, changes
-            )
+            try:
+                result = collect.collect(
+                    self.found, self.config, self.options, self.log, suspect, records, changes
+                )
+            except store.StoreDamaged as error:  # removed: look at every file, from no state
+                print(f"staticpipe: warning: {error}", file=sys.stderr)
+                self._collect_loaded = changes = None
+                result = collect.collect(
+                    self.found, self.config, self.options, self.log, suspect,
+                    collect.no_records(self.config),
+                )  # fmt: skip
         except (StaticpipeError, OSError) as error:
             if not self.options.dry_run:
                 signatures.discard(self.config)  # the next run looks at every source
@@ -336,6 +349,12 @@ class CollectRun:
         return self._saved_post
 
     def post_uptodate(self) -> bool:
+        try:
+            return self._post_uptodate()
+        except store.StoreDamaged:
+            return False
+
+    def _post_uptodate(self) -> bool:
         self.hold_lock()
         if self.summary.copied:
             return False  # this run copied something: post-processing must look at it
@@ -374,11 +393,21 @@ class CollectRun:
                 fsutil.identity(self.collect_file),
                 self._removed,
             )
-            result = postprocess.post_process(
-                list(self.found), records, self.config, self.log,
-                self.options.workers, None if self.options.clear else self.suspect(),
-                None if self.options.clear else self.saved_post(), since,
-            )  # fmt: skip
+            try:
+                result = postprocess.post_process(
+                    list(self.found), records, self.config, self.log,
+                    self.options.workers, None if self.options.clear else self.suspect(),
+                    None if self.options.clear else self.saved_post(), since,
+                )  # fmt: skip
+            except store.StoreDamaged as error:
+                if records.broken:  # the records are gone too: only a new run has them
+                    raise store.StoreDamaged(f"{error}; run again") from None
+                print(f"staticpipe: warning: {error}", file=sys.stderr)
+                self._saved_post = None  # removed: every file again, from no state
+                result = postprocess.post_process(
+                    list(self.found), records, self.config, self.log,
+                    self.options.workers, self.suspect(), self.saved_post(), None,
+                )  # fmt: skip
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.hashed = result.hashed
@@ -408,7 +437,7 @@ class CollectRun:
             return True  # the file the last complete run wrote; its inputs are file_deps
         try:
             return self.manifest_file.read_bytes() == self.manifest_bytes()
-        except (OSError, KeyError):
+        except (OSError, KeyError, store.StoreDamaged):
             return False
 
     def write_manifest(self) -> TaskFailed | None:

@@ -1,0 +1,219 @@
+"""Per-file state as rows (store.py): runs stopped part-way and damaged databases
+still end in what a clean build gives.
+
+Every test drives real runs in this process on real files in ``tmp_path`` and
+compares static_root with a clean build of the same sources.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import assert_same_output
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+from staticpipe import pipeline, state, store
+from staticpipe.config import load_config
+from staticpipe.options import RunOptions
+from staticpipe.tasks import DOIT_CONFIG, make_tasks
+
+CONFIG = """\
+[tool.staticpipe]
+static_root = "build/static"
+dirs = ["assets"]
+missing = "ignore"
+{extra}
+"""
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after it runs (no error handling either)."""
+
+
+class Site:
+    def __init__(self, path: Path, extra: str = ""):
+        self.path, self.extra = path, extra
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "pyproject.toml").write_text(CONFIG.format(extra=extra))
+
+    @property
+    def state(self) -> Path:
+        return self.path / ".staticpipe"
+
+    def write(self, name: str, data: str | bytes) -> Path:
+        path = self.path / "assets" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return path
+
+    def collect(self, *options: str) -> int:
+        namespace = {
+            **make_tasks(str(self.path / "pyproject.toml")),
+            "DOIT_CONFIG": {**DOIT_CONFIG, "dep_file": str(self.path / ".doit.sqlite3")},
+        }
+        code = DoitMain(ModuleTaskLoader(namespace)).run(["collect", *options])
+        gc.collect()  # as the end of the process would: its database connections closed
+        return code
+
+    def watcher_run(self) -> None:
+        """What `doit watch` does on each change: pipeline.run, not the doit tasks."""
+        pipeline.run(load_config(self.path / "pyproject.toml"), RunOptions(), log=lambda _: None)
+        gc.collect()
+
+    def assert_equals_clean_build(self, scratch: Path) -> None:
+        clean = Site(scratch, self.extra)
+        shutil.copytree(self.path / "assets", clean.path / "assets")
+        assert clean.collect() == 0
+        assert_same_output(clean.path / "build" / "static", self.path / "build" / "static")
+
+
+def _killed_before_saving(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next run dies once its rows are committed, before the state file ``name``
+    (which holds their token) is written."""
+    real = state.save
+
+    def save(path, data, shared=True):
+        if Path(path).name == name:
+            raise Killed
+        return real(path, data, shared)
+
+    monkeypatch.setattr(state, "save", save)
+
+
+def test_a_watcher_run_after_a_run_killed_before_collect_state_drops_a_removed_file(
+    tmp_path, monkeypatch
+):
+    # The killed run committed the collect rows (b.png's gone) but left the old
+    # collect.state: its token no longer matches, so its records count as none. The
+    # post-processing state still names that very collect.state as the one it was
+    # made from; the next run must not take its entries as matching the records.
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    site.write("b.png", b"B")
+    site.write("x.css", "x { background: url(b.png) }\n")
+    assert site.collect() == 0
+    (site.path / "assets" / "b.png").unlink()
+    with monkeypatch.context() as patch:
+        _killed_before_saving("collect.state", patch)
+        with pytest.raises(Killed):
+            site.watcher_run()
+    site.watcher_run()
+    site.assert_equals_clean_build(tmp_path / "clean")
+
+
+def _damage(site: Site, edit) -> None:
+    path = store.database_path(site.state)
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+    data = bytearray(path.read_bytes())
+    edit(data)
+    path.write_bytes(bytes(data))
+
+
+def test_a_state_database_with_damaged_rows_means_one_full_run(tmp_path):
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    site.write("x.css", "x { background: url(a.png) }\n")
+    assert site.collect() == 0
+
+    def rows(data: bytearray) -> None:  # every page but the first (the schema)
+        data[4096:] = b"\xab" * (len(data) - 4096)
+
+    _damage(site, rows)
+    site.write("a.png", b"AA")
+    assert site.collect() == 0
+    site.assert_equals_clean_build(tmp_path / "clean")
+    assert site.collect() == 0
+
+
+def test_a_state_database_with_a_damaged_schema_means_one_full_run(tmp_path):
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    assert site.collect() == 0
+
+    def schema(data: bytearray) -> None:  # an index's name, no longer UTF-8
+        at = data.find(b"sqlite_autoindex_tokens_1")
+        assert at > 0
+        data[at + 17 : at + 23] = b"\xff\xfe\xfd\xfc\xfb\xfa"
+
+    _damage(site, schema)
+    assert site.collect() == 0
+    site.assert_equals_clean_build(tmp_path / "clean")
+
+
+def test_a_run_stopped_by_an_undecodable_file_still_redoes_what_references_a_rehashed_file(
+    tmp_path,
+):
+    # (also before the rows: the stopped run saves b.png's new entry, and the next
+    # run finds no md5 changed, so a.css is left naming b.png's old hashed name)
+    site = Site(tmp_path / "site", 'encoding_errors = "error"')
+    site.write("b.png", b"B")
+    site.write("a.css", "x { background: url(b.png) }\n")
+    assert site.collect() == 0
+    site.write("b.png", b"BB")
+    site.write("c.css", b"y { color: red } /* \xff */\n")
+    assert site.collect() != 0
+    site.write("c.css", "y { color: red }\n")
+    assert site.collect() == 0
+    site.assert_equals_clean_build(tmp_path / "clean")
+
+
+def test_a_state_database_with_a_damaged_value_means_one_full_run(tmp_path):
+    # (a page's bytes flipped inside a value: SQLite keeps no checksums)
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    assert site.collect() == 0
+    connection = sqlite3.connect(store.database_path(site.state))
+    connection.execute("UPDATE collect SET value = x'ff00'")
+    connection.commit()
+    connection.close()
+    site.write("a.png", b"AA")
+    assert site.collect() == 0
+    site.assert_equals_clean_build(tmp_path / "clean")
+
+
+def test_a_deleted_state_database_means_one_full_run_that_leaves_no_old_outputs(tmp_path):
+    # the old hashed names are known from the manifest in place, not from the state
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    site.write("gone.png", b"G")
+    site.write("x.css", "x { background: url(a.png) }\n")
+    assert site.collect() == 0
+    store.remove(site.state)
+    site.write("a.png", b"AA")
+    (site.path / "assets" / "gone.png").unlink()
+    assert site.collect() == 0
+    site.assert_equals_clean_build(tmp_path / "clean")
+
+
+def test_names_an_old_manifest_gives_outside_static_root_are_never_deleted(tmp_path):
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    assert site.collect() == 0
+    outside = site.path / "build" / "keep.txt"
+    outside.write_text("not ours")
+    manifest = site.path / "build" / "static" / "staticfiles.json"
+    manifest.write_text('{"paths": {"../keep.txt": "../keep.txt", "/etc/x": "a/../../keep.txt"}}')
+    store.remove(site.state)
+    assert site.collect() == 0
+    assert outside.read_text() == "not ours"
+
+
+def test_a_dry_run_leaves_a_damaged_state_database_in_place(tmp_path):
+    site = Site(tmp_path / "site")
+    site.write("a.png", b"A")
+    assert site.collect() == 0
+    path = store.database_path(site.state)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE collect SET value = x'ff00'")
+    connection.commit()
+    connection.close()
+    site.write("a.png", b"AA")
+    assert site.collect("--dry-run") == 0
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT value FROM collect").fetchone() == (b"\xff\x00",)
+    connection.close()
