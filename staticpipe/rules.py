@@ -82,10 +82,12 @@ def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], tupl
     saved, identity = state.load_identified(post_state_file(config))
     db = store.Database(config.state_path, repair)
     files = db.table("post", saved.get("store"), "post")
-    if files.token is None:
+    referrers = db.table("referrers", files.token, "post")
+    if files.token is None or referrers.token is None or db.generation:
+        # (no valid rows, or the database was found damaged on the way: none)
         saved, identity = {}, None
-    saved["files"] = files
-    saved["referrers"] = db.table("referrers", files.token, "post")
+        files, referrers = db.table("post", None, "post"), db.table("referrers", None, "post")
+    saved["files"], saved["referrers"] = files, referrers
     return saved, identity
 
 
