@@ -265,11 +265,10 @@ def collect(
             same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
         if not same:
             todo.append(name)  # its record (if any) stays until it is copied again
-        elif is_racy(record):  # verified by content: settle it
-            settled = _racy(record[2], record[3])
-            if not settled:
-                records[name] = [*record[:7], False, *record[8:]]
-                racy.discard(name)
+        elif is_racy(record) and not _racy(record[2], record[3]):
+            # verified by content, and its stat is old enough now: settled
+            records[name] = [*record[:7], False, *record[8:]]
+            racy.discard(name)
     result = CollectResult(records=records, unmodified=Except(found.keys(), todo))
     result.removed = gone
     if options.dry_run:

@@ -193,18 +193,20 @@ class Table(MutableMapping[str, Any]):
     first asked for (every bucket at once after a quarter of them, or for any
     pass over every name); changes are kept in memory until the phase commits.
 
-    A table without valid entries in the database starts empty and complete, in
-    one bucket; its commit writes every entry, in buckets of about ``BUCKET``."""
+    A table without valid entries in the database starts empty and *flat*: one
+    dict of every entry, however the database buckets them. A flat table's
+    commit writes every entry, in buckets of about ``BUCKET``, and it stays flat
+    (lookups need no CRC; a later commit in the same run writes all again)."""
 
     def __init__(self, db: Database, name: str, token: str | None, buckets: int | None = None):
         if name not in _TABLES:
             raise ValueError(name)
         self.name = name
         self._db, self.token = db, token  # token None: no valid entries, start empty
-        self._count = buckets or 1  # buckets in the database (or in memory, if complete)
-        self._buckets: dict[int, dict[str, Any]] = {} if token is not None else {0: {}}
+        self._flat = token is None  # one dict in memory; a commit writes every entry
+        self._count = 1 if self._flat else buckets or 1  # buckets in memory's layout
+        self._buckets: dict[int, dict[str, Any]] = {0: {}} if self._flat else {}
         self._dirty: set[int] = set()  # buckets changed since read or written
-        self._rewrite = token is None  # on commit: every bucket, in a new shape
         self._reads = 0
         self._generation = db.generation
         self.broken = False  # a read failed: the database was damaged
@@ -246,7 +248,7 @@ class Table(MutableMapping[str, Any]):
 
     def _check(self) -> None:
         """Its rows are still in the database (not removed as damaged since read)."""
-        if self._generation != self._db.generation and not self._rewrite:
+        if self._generation != self._db.generation and not self._flat:
             self.broken = True
             raise StoreDamaged(f"{self._db.path}: removed as damaged during the run")
 
@@ -313,28 +315,27 @@ class Table(MutableMapping[str, Any]):
         """Every entry at once (the table takes ``entries`` over: no copy of every
         one), written in full by the commit, in place of the old ones."""
         self._count, self._buckets = 1, {0: entries}
-        self._dirty.clear()
-        self._rewrite = True
+        self._flat, self._dirty = True, {0}
 
     @property
     def changed(self) -> bool:
         """Anything to write (a table without valid entries is always written)."""
-        return self._rewrite or bool(self._dirty)
+        return self.token is None or bool(self._dirty)
 
     def write(self, connection: sqlite3.Connection, held: str | None) -> None:
         """Its part of a commit (``held``: the group's token in the database now)."""
         dumps = marshal.dumps
         self._check()
-        if not self._rewrite and held != self.token:
+        full = self._flat or (self.complete and self._misshapen())
+        if not full and held != self.token:
             raise StoreError("state changed by another run meanwhile; run again")
-        if self._rewrite or (self.complete and self._misshapen()):
-            if len(self._buckets) == 1:  # (a new or replaced table: no copy of it)
+        if full and (self.changed or held != self.token):
+            if len(self._buckets) == 1:  # (a flat table: no copy of it)
                 (entries,) = self._buckets.values()
             else:
                 entries = {}
                 for bucket in self._buckets.values():
                     entries.update(bucket)
-            self._buckets = {}
             count = max(1, len(entries) // BUCKET)
             buckets: list[dict[str, Any]] = [{} for _ in range(count)]
             if count == 1:
@@ -342,7 +343,6 @@ class Table(MutableMapping[str, Any]):
             else:
                 for name, value in entries.items():
                     buckets[bucket_of(name, count)][name] = value
-            del entries
             connection.execute(f"DELETE FROM {self.name}")
             connection.executemany(
                 f"INSERT INTO {self.name} (bucket, value) VALUES (?, ?)",
@@ -351,15 +351,15 @@ class Table(MutableMapping[str, Any]):
             connection.execute(
                 "INSERT OR REPLACE INTO shapes (name, buckets) VALUES (?, ?)", (self.name, count)
             )
-            self._count, self._buckets = count, dict(enumerate(buckets))
+            del buckets  # (in memory the table stays flat: every entry in one dict)
+            self._count, self._buckets, self._flat = 1, {0: entries}, True
             self._generation = self._db.generation
-        elif self._dirty:
+        elif self._dirty and not full:
             connection.executemany(
                 f"INSERT OR REPLACE INTO {self.name} (bucket, value) VALUES (?, ?)",
                 ((index, dumps(self._buckets[index])) for index in sorted(self._dirty)),
             )
         self._dirty.clear()
-        self._rewrite = False
 
     def _misshapen(self) -> bool:
         """Buckets far from ``BUCKET`` names (the tree grew or shrank a lot)."""
