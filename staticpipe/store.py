@@ -105,6 +105,9 @@ class Database:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=OFF")
+            # a bucket is read once per run: SQLite's page cache (2 MB by default,
+            # per connection) would only add to peak memory
+            connection.execute("PRAGMA cache_size=-256")
             if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
                 for table in ("tokens", "shapes", *_TABLES):  # another layout: start again
                     connection.execute(f"DROP TABLE IF EXISTS {table}")
