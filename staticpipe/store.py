@@ -340,21 +340,24 @@ class Table(MutableMapping[str, Any]):
                 for bucket in self._buckets.values():
                     entries.update(bucket)
             count = max(1, len(entries) // BUCKET)
-            buckets: list[dict[str, Any]] = [{} for _ in range(count)]
+            members: list[list[str]] = [[] for _ in range(count)]  # names, not entries
             if count == 1:
-                buckets[0] = entries
+                members[0] = list(entries)
             else:
-                for name, value in entries.items():
-                    buckets[bucket_of(name, count)][name] = value
+                for name in entries:
+                    members[bucket_of(name, count)].append(name)
             connection.execute(f"DELETE FROM {self.name}")
-            connection.executemany(
+            connection.executemany(  # one bucket's dict at a time: no copy of them all
                 f"INSERT INTO {self.name} (bucket, value) VALUES (?, ?)",
-                ((index, dumps(bucket)) for index, bucket in enumerate(buckets)),
+                (
+                    (index, dumps({name: entries[name] for name in names}))
+                    for index, names in enumerate(members)
+                ),
             )
             connection.execute(
                 "INSERT OR REPLACE INTO shapes (name, buckets) VALUES (?, ?)", (self.name, count)
             )
-            del buckets  # (in memory the table stays flat: every entry in one dict)
+            del members  # (in memory the table stays flat: every entry in one dict)
             self._count, self._buckets, self._flat = 1, {0: entries}, True
             self._generation = self._db.generation
         elif self._dirty and not full:
