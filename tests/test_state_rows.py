@@ -7,69 +7,21 @@ compares static_root with a clean build of the same sources.
 
 from __future__ import annotations
 
-import gc
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import assert_same_output
-from doit.cmd_base import ModuleTaskLoader
-from doit.doit_cmd import DoitMain
+from sites import Site
 
-from staticpipe import pipeline, state, store
-from staticpipe.config import load_config
-from staticpipe.options import RunOptions
-from staticpipe.tasks import DOIT_CONFIG, make_tasks
+from staticpipe import state, store
 
-CONFIG = """\
-[tool.staticpipe]
-static_root = "build/static"
-dirs = ["assets"]
-missing = "ignore"
-{extra}
-"""
+
+def _site(path: Path, extra: str = "") -> Site:
+    return Site(path, extra=f'missing = "ignore"\n{extra}')
 
 
 class Killed(BaseException):
     """The process dies here: nothing after it runs (no error handling either)."""
-
-
-class Site:
-    def __init__(self, path: Path, extra: str = ""):
-        self.path, self.extra = path, extra
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "pyproject.toml").write_text(CONFIG.format(extra=extra))
-
-    @property
-    def state(self) -> Path:
-        return self.path / ".staticpipe"
-
-    def write(self, name: str, data: str | bytes) -> Path:
-        path = self.path / "assets" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return path
-
-    def collect(self, *options: str) -> int:
-        namespace = {
-            **make_tasks(str(self.path / "pyproject.toml")),
-            "DOIT_CONFIG": {**DOIT_CONFIG, "dep_file": str(self.path / ".doit.sqlite3")},
-        }
-        code = DoitMain(ModuleTaskLoader(namespace)).run(["collect", *options])
-        gc.collect()  # as the end of the process would: its database connections closed
-        return code
-
-    def watcher_run(self) -> None:
-        """What `doit watch` does on each change: pipeline.run, not the doit tasks."""
-        pipeline.run(load_config(self.path / "pyproject.toml"), RunOptions(), log=lambda _: None)
-        gc.collect()
-
-    def assert_equals_clean_build(self, scratch: Path) -> None:
-        clean = Site(scratch, self.extra)
-        shutil.copytree(self.path / "assets", clean.path / "assets")
-        assert clean.collect() == 0
-        assert_same_output(clean.path / "build" / "static", self.path / "build" / "static")
 
 
 def _killed_before_saving(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +44,7 @@ def test_a_watcher_run_after_a_run_killed_before_collect_state_drops_a_removed_f
     # collect.state: its token no longer matches, so its records count as none. The
     # post-processing state still names that very collect.state as the one it was
     # made from; the next run must not take its entries as matching the records.
-    site = Site(tmp_path / "site")
+    site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     site.write("b.png", b"B")
     site.write("x.css", "x { background: url(b.png) }\n")
@@ -115,7 +67,7 @@ def _damage(site: Site, edit) -> None:
 
 
 def test_a_state_database_with_damaged_rows_means_one_full_run(tmp_path):
-    site = Site(tmp_path / "site")
+    site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     site.write("x.css", "x { background: url(a.png) }\n")
     assert site.collect() == 0
@@ -131,7 +83,7 @@ def test_a_state_database_with_damaged_rows_means_one_full_run(tmp_path):
 
 
 def test_a_state_database_with_a_damaged_schema_means_one_full_run(tmp_path):
-    site = Site(tmp_path / "site")
+    site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     assert site.collect() == 0
 
@@ -150,7 +102,7 @@ def test_a_run_stopped_by_an_undecodable_file_still_redoes_what_references_a_reh
 ):
     # (also before the rows: the stopped run saves b.png's new entry, and the next
     # run finds no md5 changed, so a.css is left naming b.png's old hashed name)
-    site = Site(tmp_path / "site", 'encoding_errors = "error"')
+    site = _site(tmp_path / "site", 'encoding_errors = "error"')
     site.write("b.png", b"B")
     site.write("a.css", "x { background: url(b.png) }\n")
     assert site.collect() == 0
@@ -162,15 +114,20 @@ def test_a_run_stopped_by_an_undecodable_file_still_redoes_what_references_a_reh
     site.assert_equals_clean_build(tmp_path / "clean")
 
 
-def test_a_state_database_with_a_damaged_value_means_one_full_run(tmp_path):
-    # (a page's bytes flipped inside a value: SQLite keeps no checksums)
-    site = Site(tmp_path / "site")
-    site.write("a.png", b"A")
-    assert site.collect() == 0
+def _damage_every_record(site: Site) -> None:
+    """Bytes that are no marshalled value where the collect records are."""
     connection = sqlite3.connect(store.database_path(site.state))
     connection.execute("UPDATE collect SET value = x'ff00'")
     connection.commit()
     connection.close()
+
+
+def test_a_state_database_with_a_damaged_value_means_one_full_run(tmp_path):
+    # (a page's bytes flipped inside a value: SQLite keeps no checksums)
+    site = _site(tmp_path / "site")
+    site.write("a.png", b"A")
+    assert site.collect() == 0
+    _damage_every_record(site)
     site.write("a.png", b"AA")
     assert site.collect() == 0
     site.assert_equals_clean_build(tmp_path / "clean")
@@ -178,7 +135,7 @@ def test_a_state_database_with_a_damaged_value_means_one_full_run(tmp_path):
 
 def test_a_deleted_state_database_means_one_full_run_that_leaves_no_old_outputs(tmp_path):
     # the old hashed names are known from the manifest in place, not from the state
-    site = Site(tmp_path / "site")
+    site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     site.write("gone.png", b"G")
     site.write("x.css", "x { background: url(a.png) }\n")
@@ -191,7 +148,7 @@ def test_a_deleted_state_database_means_one_full_run_that_leaves_no_old_outputs(
 
 
 def test_names_an_old_manifest_gives_outside_static_root_are_never_deleted(tmp_path):
-    site = Site(tmp_path / "site")
+    site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     assert site.collect() == 0
     outside = site.path / "build" / "keep.txt"
@@ -204,16 +161,12 @@ def test_names_an_old_manifest_gives_outside_static_root_are_never_deleted(tmp_p
 
 
 def test_a_dry_run_leaves_a_damaged_state_database_in_place(tmp_path):
-    site = Site(tmp_path / "site")
+    site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     assert site.collect() == 0
-    path = store.database_path(site.state)
-    connection = sqlite3.connect(path)
-    connection.execute("UPDATE collect SET value = x'ff00'")
-    connection.commit()
-    connection.close()
+    _damage_every_record(site)
     site.write("a.png", b"AA")
     assert site.collect("--dry-run") == 0
-    connection = sqlite3.connect(path)
+    connection = sqlite3.connect(store.database_path(site.state))
     assert connection.execute("SELECT value FROM collect").fetchone() == (b"\xff\x00",)
     connection.close()
