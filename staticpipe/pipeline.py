@@ -67,8 +67,10 @@ def finish(config: Config, found: dict, hashed: Mapping[str, str] | None, summar
 def drop_post_processing(config: Config) -> None:
     """``storage = "plain"``: what an earlier manifest build wrote becomes garbage."""
     outputs = postprocess.load_outputs(config)
-    if outputs or manifest.manifest_path(config).exists():
-        cleanup.add_garbage(config, [*outputs, cleanup.MANIFEST_NAME])
+    # (and what the manifest in place names: the state may be lost or damaged)
+    named = cleanup.named_by_manifest(config, False, True)
+    if outputs or named or manifest.manifest_path(config).exists():
+        cleanup.add_garbage(config, [*outputs, *named, cleanup.MANIFEST_NAME])
         state.discard(postprocess.state_file(config))
 
 

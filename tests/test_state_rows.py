@@ -170,3 +170,16 @@ def test_a_dry_run_leaves_a_damaged_state_database_in_place(tmp_path):
     connection = sqlite3.connect(store.database_path(site.state))
     assert connection.execute("SELECT value FROM collect").fetchone() == (b"\xff\x00",)
     connection.close()
+
+
+def test_switching_to_plain_storage_after_state_was_lost_leaves_no_hashed_files(tmp_path):
+    site = _site(tmp_path / "site")
+    site.write("a.png", b"A")
+    site.write("x.css", "x { background: url(a.png) }\n")
+    assert site.collect() == 0
+    store.remove(site.state)
+    site.configure('missing = "ignore"\nstorage = "plain"')
+    assert site.collect() == 0
+    root = site.path / "build" / "static"
+    left = sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+    assert left == ["a.png", "x.css"]
