@@ -54,12 +54,11 @@ def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
     """What the manifest in static_root names (its original names, its hashed
     names): the outputs of an earlier run, when that run's state is lost (a phase
     without valid state would not know them, and would leave them behind)."""
-    import json
+    from .manifest import read  # (manifest.py imports this module)
 
     try:
-        with open(os.path.join(str(config.static_root), MANIFEST_NAME), "rb") as handle:
-            paths = json.load(handle).get("paths", {})
-    except (OSError, ValueError, AttributeError):
+        paths = read(os.path.join(str(config.static_root), MANIFEST_NAME))
+    except (OSError, ValueError, AttributeError):  # none, not JSON, another version
         return []
     if not isinstance(paths, dict):
         return []

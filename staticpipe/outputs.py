@@ -50,6 +50,7 @@ def record(
     saved = state.load(_file(config))
     held = _held(saved, names, listing)
     previous: dict[str, int] = {}
+    again: Iterable[str] = held
     if (
         touched is not None
         and listing is not None
@@ -58,11 +59,8 @@ def record(
         and "dirs" in saved
     ):
         previous = saved["dirs"]
-        again = set(checked).union(_with_parents(directories(touched)))
-        held_set = set(held)
-        paths = {directory: os.path.join(root, directory) for directory in again & held_set}
-    else:
-        paths = {directory: os.path.join(root, directory) for directory in held}
+        again = set(held) & _with_parents(directories(touched)).union(checked)
+    paths = {directory: os.path.join(root, directory) for directory in again}
     clock = fsutil.fs_clock(root)  # before any directory's mtime is read
     dirs = _mtimes(paths)
     latest = max(dirs.values(), default=None)

@@ -191,6 +191,14 @@ def bucket_of(name: str, buckets: int) -> int:
     return zlib.crc32(name.encode("utf-8", "surrogateescape")) % buckets
 
 
+def _decode(blob: bytes) -> dict[str, Any]:
+    """A bucket as stored (TypeError, like marshal's own errors, if it is none)."""
+    bucket = marshal.loads(blob)
+    if not isinstance(bucket, dict):
+        raise TypeError("not a bucket")
+    return bucket
+
+
 class Table(MutableMapping[str, Any]):
     """One phase's entries as a dict: a bucket is read when one of its names is
     first asked for (every bucket at once after a quarter of them, or for any
@@ -223,8 +231,13 @@ class Table(MutableMapping[str, Any]):
         return len(self._buckets) == self._count
 
     # -- reading ---------------------------------------------------------------
+    def _index(self, name: str) -> int:
+        return bucket_of(name, self._count) if self._count > 1 else 0
+
     def _bucket(self, name: str) -> dict[str, Any]:
-        index = bucket_of(name, self._count) if self._count > 1 else 0
+        return self._read(self._index(name))
+
+    def _read(self, index: int) -> dict[str, Any]:
         bucket = self._buckets.get(index)
         if bucket is None:
             self._check()
@@ -237,9 +250,7 @@ class Table(MutableMapping[str, Any]):
                     f"SELECT value FROM {self.name} WHERE bucket = ?", (index,)
                 )
                 row = row.fetchone()
-                bucket = marshal.loads(row[0]) if row else {}
-                if not isinstance(bucket, dict):
-                    raise TypeError("not a bucket")
+                bucket = _decode(row[0]) if row else {}
             except _DAMAGE as error:
                 raise self._damaged(error) from None
             self._buckets[index] = bucket
@@ -268,14 +279,12 @@ class Table(MutableMapping[str, Any]):
         """Read every bucket not read yet (the table then answers from memory)."""
         if not self.complete:
             self._check()
-            buckets, loads = self._buckets, marshal.loads
+            buckets = self._buckets
             try:
                 rows = self._db.connection().execute(f"SELECT bucket, value FROM {self.name}")
                 for index, blob in rows:
                     if index not in buckets:
-                        bucket = buckets[index] = loads(blob)
-                        if not isinstance(bucket, dict):
-                            raise TypeError("not a bucket")
+                        buckets[index] = _decode(blob)
             except _DAMAGE as error:
                 raise self._damaged(error) from None
             for index in range(self._count):
@@ -300,8 +309,8 @@ class Table(MutableMapping[str, Any]):
 
     # -- changing --------------------------------------------------------------
     def _changing(self, name: str) -> dict[str, Any]:
-        index = bucket_of(name, self._count) if self._count > 1 else 0
-        bucket = self._bucket(name)
+        index = self._index(name)
+        bucket = self._read(index)
         self._dirty.add(index)
         return bucket
 
@@ -360,7 +369,7 @@ class Table(MutableMapping[str, Any]):
             del members  # (in memory the table stays flat: every entry in one dict)
             self._count, self._buckets, self._flat = 1, {0: entries}, True
             self._generation = self._db.generation
-        elif self._dirty and not full:
+        elif self._dirty:
             connection.executemany(
                 f"INSERT OR REPLACE INTO {self.name} (bucket, value) VALUES (?, ?)",
                 ((index, dumps(self._buckets[index])) for index in sorted(self._dirty)),

@@ -299,16 +299,11 @@ class CollectRun:
             records = None if self.options.clear else self.saved_records()
             changes = None if self.options.clear else self.source_changes()
             try:
-                result = collect.collect(
-                    self.found, self.config, self.options, self.log, suspect, records, changes
-                )
+                result = self._collect(suspect, records, changes)
             except store.StoreDamaged as error:  # removed: look at every file, from no state
                 print(f"staticpipe: warning: {error}", file=sys.stderr)
                 self._collect_loaded = changes = None
-                result = collect.collect(
-                    self.found, self.config, self.options, self.log, suspect,
-                    collect.no_records(self.config),
-                )  # fmt: skip
+                result = self._collect(suspect, collect.no_records(self.config), None)
         except (StaticpipeError, OSError) as error:
             if not self.options.dry_run:
                 signatures.discard(self.config)  # the next run looks at every source
@@ -334,6 +329,13 @@ class CollectRun:
             pipeline.drop_post_processing(self.config)
             pipeline.finish(self.config, self.found, None, self.summary)
         return None
+
+    def _collect(
+        self, suspect: set[str] | None, records: store.Table | None, changes: set[str] | None
+    ) -> collect.CollectResult:
+        return collect.collect(
+            self.found, self.config, self.options, self.log, suspect, records, changes
+        )
 
     def current_records(self) -> store.Table:
         if self.records is None:  # the copy phase was up to date (or they were dropped)
@@ -393,21 +395,22 @@ class CollectRun:
                 fsutil.identity(self.collect_file),
                 self._removed,
             )
-            try:
-                result = postprocess.post_process(
+            suspect = None if self.options.clear else self.suspect()
+
+            def run(saved: dict | None, since: postprocess.Since | None):
+                return postprocess.post_process(
                     list(self.found), records, self.config, self.log,
-                    self.options.workers, None if self.options.clear else self.suspect(),
-                    None if self.options.clear else self.saved_post(), since,
+                    self.options.workers, suspect, saved, since,
                 )  # fmt: skip
+
+            try:
+                result = run(None if self.options.clear else self.saved_post(), since)
             except store.StoreDamaged as error:
                 if records.broken:  # the records are gone too: only a new run has them
                     raise store.StoreDamaged(f"{error}; run again") from None
                 print(f"staticpipe: warning: {error}", file=sys.stderr)
                 self._saved_post = None  # removed: every file again, from no state
-                result = postprocess.post_process(
-                    list(self.found), records, self.config, self.log,
-                    self.options.workers, self.suspect(), self.saved_post(), None,
-                )  # fmt: skip
+                result = run(self.saved_post(), None)
         except (StaticpipeError, OSError) as error:
             return _failed(error)
         self.hashed = result.hashed

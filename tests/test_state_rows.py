@@ -154,7 +154,9 @@ def test_names_an_old_manifest_gives_outside_static_root_are_never_deleted(tmp_p
     outside = site.path / "build" / "keep.txt"
     outside.write_text("not ours")
     manifest = site.path / "build" / "static" / "staticfiles.json"
-    manifest.write_text('{"paths": {"../keep.txt": "../keep.txt", "/etc/x": "a/../../keep.txt"}}')
+    manifest.write_text(
+        '{"paths": {"../keep.txt": "../keep.txt", "/etc/x": "a/../../keep.txt"}, "version": "1.1"}'
+    )
     store.remove(site.state)
     assert site.collect() == 0
     assert outside.read_text() == "not ours"
