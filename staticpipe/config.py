@@ -32,7 +32,10 @@ class Config:
     static_url: str = "/static/"
     dirs: tuple[Location, ...] = ()
     packages: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()  # gitignore-style (pyproject.toml's ``ignore``)
+    # Django's glob-style patterns (``collectstatic --ignore``): fnmatch on a file's
+    # name and on its path relative to its location, a directory's on its name
+    ignore_globs: tuple[str, ...] = ()
     default_ignore: bool = True
     storage: str = "manifest"
     manifest_strict: bool = True
@@ -42,6 +45,7 @@ class Config:
     missing_sourcemap: str | None = None  # None: same as ``missing``
     encoding_errors: str = "error"
     js_modules: bool = False
+    file_hash: str | None = None  # "package.module:function", Django's file_hash hook
     project_dir: Path = field(default_factory=Path.cwd)
     state_dir: Path | None = None  # None: <project_dir>/.staticpipe
     config_file: Path | None = None
@@ -128,6 +132,7 @@ KNOWN_KEYS = {
     "static_root", "static_url", "dirs", "packages", "ignore", "default_ignore",
     "storage", "manifest_strict", "file_permissions_mode", "directory_permissions_mode",
     "missing", "missing_sourcemap", "encoding_errors", "js_modules", "state_dir",
+    "file_hash",
 }  # fmt: skip
 
 
@@ -166,6 +171,7 @@ def from_mapping(data: dict[str, Any], base: Path, config_file: Path | None = No
             missing_sourcemap=data.get("missing_sourcemap"),
             encoding_errors=data.get("encoding_errors", "error"),
             js_modules=data.get("js_modules", False),
+            file_hash=data.get("file_hash"),
             project_dir=base,
             state_dir=(base / data["state_dir"]).resolve() if "state_dir" in data else None,
             config_file=config_file,

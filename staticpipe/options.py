@@ -24,6 +24,7 @@ class RunOptions:
     dry_run: bool = False
     link: bool = False
     post_process: bool = True
+    verbosity: int = 1  # Django's -v: 0 errors only, 1 the summary, 2 a line per file
     workers: int = field(default_factory=default_workers)
 
 
