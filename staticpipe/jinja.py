@@ -10,6 +10,8 @@ does not import it, it only adds entries to an environment it is given::
     install(env)            # {{ static("css/base.css") }} and {{ "css/base.css"|static }}
 
 Flask: ``install(app.jinja_env)``; Starlette/FastAPI: ``install(templates.env)``.
+With no configuration given, it is the one nearest the file of the code calling
+``install`` (your app's module), whatever the current directory.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def install(
 
     ``urls`` is a :class:`~staticpipe.runtime.StaticURLs`; without one, one is
     made from ``config`` and ``manifest`` (see there: no arguments means the
-    nearest ``[tool.staticpipe]`` from the current directory). Returns it.
+    nearest ``[tool.staticpipe]`` from the directory of the module calling
+    ``install`` up, else from the current directory up). Returns it.
     """
     if urls is None:
         urls = StaticURLs(config, manifest=manifest)

@@ -8,33 +8,56 @@ build without a restart. The configuration file is cached the same way.
 ``strict`` (``manifest_strict`` in ``[tool.staticpipe]``, true by default)
 makes a name the manifest does not know an error; non-strict lookups fall back
 to the plain URL. URLs are built as Django's ``ManifestStaticFilesStorage.url``
-builds them: ``#fragment``, ``?query`` and the ``?#iefix`` font hack are kept.
+builds them: ``#fragment``, ``?query`` and the ``?#iefix`` font hack are kept,
+also under an absolute (CDN) ``static_url``.
+
+With no configuration given, it is the nearest ``[tool.staticpipe]`` from the
+directory of the calling module up (the caller: the nearest frame outside
+staticpipe, the standard library, installed packages and Jinja2 template code),
+else from the current directory up. Each caller's file is resolved once.
+
+Every problem is a :class:`~staticpipe.errors.StaticpipeError` with a one-line
+message naming its file: ``ConfigError`` (the configuration), ``ManifestError``
+(an unreadable ``staticfiles.json``), ``MissingStaticFile`` (a strict lookup).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import site
+import sys
+import sysconfig
 import threading
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from types import FrameType
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 
 from . import manifest as manifest_file
-from .config import Config, find_config_file, load_config
-from .errors import StaticpipeError
+from .config import Config, load_config
+from .errors import ConfigError, StaticpipeError
 from .references import django_url
 
 T = TypeVar("T")
 
-__all__ = ["MissingStaticFile", "StaticURLs", "static_url"]
+__all__ = ["ManifestError", "MissingStaticFile", "StaticURLs", "static_url"]
 
 
 class MissingStaticFile(StaticpipeError, ValueError):
     """A strict lookup of a name that is not in the manifest (or of no manifest).
 
     A ``ValueError`` too, as Django's ``Missing staticfiles manifest entry``.
+    """
+
+
+class ManifestError(StaticpipeError, ValueError):
+    """``staticfiles.json`` exists but is not a manifest this version can read.
+
+    A ``ValueError`` too, as Django's error for an unreadable manifest.
     """
 
 
@@ -48,7 +71,11 @@ def file_signature(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
 
 
 class FileCache(Generic[T]):
-    """A value loaded from a file, reloaded when the file's signature changes."""
+    """A value loaded from a file, reloaded when the file's signature changes.
+
+    A load that fails is remembered too: the same error is raised again, without
+    reading the file, until the file changes.
+    """
 
     def __init__(self, path: str | os.PathLike[str], load: Callable[[Path], T]):
         self.path = Path(path)
@@ -57,29 +84,65 @@ class FileCache(Generic[T]):
         self._signature: tuple[int, ...] | None = None
         self._loaded = False
         self._value: T | None = None
+        self._error: StaticpipeError | None = None
 
     def get(self) -> T | None:
         """The current value, or None while the file does not exist."""
         signature = file_signature(self.path)
-        if self._loaded and signature == self._signature:
-            return self._value
-        with self._lock:
-            if not self._loaded or signature != self._signature:
-                # Stat before reading: if the file is replaced in between, the
-                # next call sees a new signature and simply loads it again.
-                self._value = None if signature is None else self._load(self.path)
-                self._signature = signature
-                self._loaded = True
-            return self._value
+        if not (self._loaded and signature == self._signature):
+            with self._lock:
+                if not self._loaded or signature != self._signature:
+                    self._reload(signature)
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def _reload(self, signature: tuple[int, ...] | None) -> None:
+        # Stat before reading: if the file is replaced in between, the next
+        # call sees a new signature and simply loads it again.
+        self._value, self._error = None, None
+        if signature is not None:
+            try:
+                self._value = self._load(self.path)
+            except FileNotFoundError:  # removed since the stat
+                signature = None
+            except StaticpipeError as error:
+                self._error = error
+        self._signature = signature
+        self._loaded = True
+
+
+MANIFEST_VERSIONS = ("1.0", "1.1")  # what Django's ManifestFilesMixin.load_manifest reads
 
 
 def _read_manifest(path: Path) -> dict[str, str]:
+    """The ``paths`` of a ``staticfiles.json``, checked; ManifestError if unreadable."""
     try:
-        return manifest_file.read(path)
+        with open(path, "rb") as handle:
+            data = json.load(handle)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
-        raise StaticpipeError(f"{path}: unreadable manifest: {error}") from None
+    except OSError as error:
+        raise ManifestError(f"{path}: cannot read the manifest: {error.strerror}") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise ManifestError(f"{path}: not a staticfiles manifest: invalid JSON ({error})") from None
+    return _manifest_paths(path, data)
+
+
+def _manifest_paths(path: Path, data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: not a staticfiles manifest: not a JSON object")
+    if data.get("version") not in MANIFEST_VERSIONS:
+        raise ManifestError(
+            f"{path}: unsupported manifest version {data.get('version')!r} "
+            f"(expected one of {', '.join(MANIFEST_VERSIONS)}; run `doit collect` again)"
+        )
+    paths = data.get("paths", {})
+    if not isinstance(paths, dict) or not all(isinstance(v, str) for v in paths.values()):
+        raise ManifestError(
+            f'{path}: not a staticfiles manifest: "paths" must map names to hashed names'
+        )
+    return paths
 
 
 class ManifestCache(FileCache[dict[str, str]]):
@@ -103,7 +166,91 @@ class ManifestCache(FileCache[dict[str, str]]):
 
 
 def _load_config_file(path: Path) -> Config:
-    return load_config(path)
+    """``load_config``, with anything it lets through as a one-line ConfigError."""
+    try:
+        return load_config(path)
+    except (StaticpipeError, FileNotFoundError):
+        raise
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        # e.g. a file that is not UTF-8, or a value of the wrong type
+        raise ConfigError(f"{path}: invalid [tool.staticpipe]: {error}") from None
+
+
+# -- which configuration: the caller's ----------------------------------------------
+PYPROJECT = "pyproject.toml"
+_PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    """Directories of code that is not the application's: stdlib, site-packages."""
+    paths = sysconfig.get_paths()
+    found = [paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    found += getattr(site, "getsitepackages", list)()
+    found.append(site.getusersitepackages())
+    prefixes = {os.path.join(path, "") for path in found if path}
+    prefixes |= {os.path.join(os.path.realpath(path), "") for path in prefixes}
+    return tuple(sorted(prefixes))
+
+
+_LIBRARY = _library_prefixes()
+
+
+def _is_application_frame(frame: FrameType) -> bool:
+    """Code of the application: not staticpipe's, a library's or a template's."""
+    filename = frame.f_code.co_filename
+    if filename.startswith("<") or "__jinja_template__" in frame.f_globals:
+        return False  # <string>, <stdin>, <frozen ...>, Jinja2 template code
+    filename = os.path.abspath(filename)
+    return not filename.startswith(_PACKAGE_DIR) and not filename.startswith(_LIBRARY)
+
+
+def _has_table(candidate: Path) -> bool:
+    try:
+        with candidate.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"{candidate}: cannot read: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{candidate}: invalid TOML: {error}") from None
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "staticpipe" in tool
+
+
+def nearest_config(start: str | os.PathLike[str]) -> Path | None:
+    """The nearest pyproject.toml with ``[tool.staticpipe]`` from ``start`` up, or None."""
+    start = Path(start).resolve()
+    for directory in (start, *start.parents):
+        candidate = directory / PYPROJECT
+        if candidate.is_file() and _has_table(candidate):
+            return candidate
+    return None
+
+
+def _not_found(origin: str | None, cwd: str) -> ConfigError:
+    near = f"above {origin} nor " if origin else ""
+    return ConfigError(
+        f"no pyproject.toml with a [tool.staticpipe] table {near}in {cwd} or above "
+        "(pass config='path/to/pyproject.toml')"
+    )
+
+
+def _config_near(filename: str | None) -> Path:
+    """The config for code in ``filename``: near it, else near the current directory."""
+    found = nearest_config(os.path.dirname(filename)) if filename else None
+    if found is None:
+        cwd = os.getcwd()
+        found = nearest_config(cwd)
+        if found is None:
+            raise _not_found(filename, cwd)
+    return found
+
+
+def _caller_file(frame: FrameType | None) -> str | None:
+    while frame is not None and not _is_application_frame(frame):
+        frame = frame.f_back
+    return os.path.abspath(frame.f_code.co_filename) if frame is not None else None
 
 
 @dataclass(frozen=True)
@@ -121,8 +268,9 @@ class StaticURLs:
 
     ``config`` is a :class:`~staticpipe.config.Config`, a path to a
     pyproject.toml (or its directory), or None: the nearest pyproject.toml with
-    ``[tool.staticpipe]`` from the current directory up. A config file is
-    re-read when it changes. ``manifest`` names a ``staticfiles.json``
+    ``[tool.staticpipe]`` from the directory of the code creating this object
+    (see the module's docstring), else from the current directory up. A config
+    file is re-read when it changes. ``manifest`` names a ``staticfiles.json``
     explicitly; given without ``config``, no configuration is read and
     ``base_url`` (default ``/static/``) and ``strict`` (default true) apply.
     """
@@ -138,23 +286,44 @@ class StaticURLs:
         self._fixed: Config | None = config if isinstance(config, Config) else None
         self._config_cache: FileCache[Config] | None = None
         if self._fixed is None and not (config is None and manifest is not None):
-            path = find_config_file() if config is None else Path(config)
-            if path.is_dir():
-                path = path / "pyproject.toml"
-            if not path.is_file():
-                raise StaticpipeError(f"{path}: no such configuration file")
+            if config is None:
+                path = _config_near(_caller_file(sys._getframe(1)))
+            else:
+                path = _config_file(Path(config))
             self._config_cache = FileCache(path.resolve(), _load_config_file)
+            self.config  # noqa: B018 -- a bad configuration fails here, at start-up
         self._manifest_arg = Path(manifest).resolve() if manifest is not None else None
         self._base_url = base_url
         self._strict = strict
         self._manifests: dict[Path, ManifestCache] = {}
+
+    @classmethod
+    def for_module(
+        cls,
+        module: str,
+        *,
+        manifest: str | os.PathLike[str] | None = None,
+        base_url: str | None = None,
+        strict: bool | None = None,
+    ) -> StaticURLs:
+        """The configuration nearest the file of ``module`` (e.g. ``__name__``).
+
+        Like ``Flask(__name__)``: from the module's directory up, else from the
+        current directory up (a module with no file, e.g. ``__main__`` of ``-c``).
+        """
+        imported = sys.modules.get(module)
+        if imported is None:
+            raise ConfigError(f"StaticURLs.for_module: no module {module!r} is imported")
+        filename = getattr(imported, "__file__", None)
+        path = _config_near(os.path.abspath(filename) if filename else None)
+        return cls(path, manifest=manifest, base_url=base_url, strict=strict)
 
     @property
     def config(self) -> Config | None:
         if self._config_cache is not None:
             config = self._config_cache.get()
             if config is None:
-                raise StaticpipeError(f"{self._config_cache.path}: no such configuration file")
+                raise ConfigError(f"{self._config_cache.path}: no such configuration file")
             return config
         return self._fixed
 
@@ -224,15 +393,91 @@ class StaticURLs:
     __call__ = url
 
 
+def _config_file(path: Path) -> Path:
+    """An explicit config argument (a pyproject.toml or its directory) as a file."""
+    if path.is_dir():
+        path = path / PYPROJECT
+    if path.suffix == ".py":
+        raise ConfigError(
+            f"{path}: a Python file, not a pyproject.toml (for the configuration "
+            "nearest a module, use StaticURLs.for_module(__name__))"
+        )
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    return path
+
+
+# -- static_url(): one StaticURLs per configuration -------------------------------
 _default_lock = threading.Lock()
 _defaults: dict[tuple, StaticURLs] = {}
+
+
+class _FromCwd:
+    """A caller with no configuration near its file: the current directory's."""
+
+    def __init__(self, origin: str | None):
+        self.origin = origin
+
+
+_SKIP = object()  # not application code: look at the frame that called it
+_by_caller: dict[str, StaticURLs | _FromCwd | object] = {}  # co_filename ->
+_by_cwd: dict[str, StaticURLs] = {}
+
+
+def _shared(key: tuple, make: Callable[[], StaticURLs]) -> StaticURLs:
+    urls = _defaults.get(key)
+    if urls is None:
+        with _default_lock:
+            urls = _defaults.get(key)
+            if urls is None:
+                urls = _defaults[key] = make()
+    return urls
+
+
+def _for_config_file(path: Path) -> StaticURLs:
+    return _shared(("file", path), lambda: StaticURLs(path))
+
+
+def _classify(frame: FrameType) -> StaticURLs | _FromCwd | object:
+    """What a frame of this code file means for static_url(): cached per file."""
+    filename = frame.f_code.co_filename
+    if not _is_application_frame(frame):
+        found: StaticURLs | _FromCwd | object = _SKIP
+    else:
+        origin = os.path.abspath(filename)
+        path = nearest_config(os.path.dirname(origin))
+        found = _FromCwd(origin) if path is None else _for_config_file(path)
+    _by_caller[filename] = found
+    return found
+
+
+def _from_cwd(origin: str | None) -> StaticURLs:
+    cwd = os.getcwd()
+    urls = _by_cwd.get(cwd)
+    if urls is None:
+        path = nearest_config(cwd)
+        if path is None:
+            raise _not_found(origin, cwd)
+        urls = _by_cwd[cwd] = _for_config_file(path)
+    return urls
+
+
+def _callers_urls(frame: FrameType | None) -> StaticURLs:
+    """The StaticURLs of the nearest application code on the stack from ``frame``."""
+    found: StaticURLs | _FromCwd | object = _SKIP
+    while frame is not None:
+        found = _by_caller.get(frame.f_code.co_filename) or _classify(frame)
+        if found is not _SKIP:
+            break
+        frame = frame.f_back
+    if isinstance(found, StaticURLs):
+        return found
+    return _from_cwd(found.origin if isinstance(found, _FromCwd) else None)
 
 
 def _default_key(config: ConfigArg, manifest: str | os.PathLike[str] | None) -> tuple:
     if isinstance(config, Config):
         return ("config", config, os.fspath(manifest) if manifest else None)
-    if config is None and manifest is None:
-        return ("cwd", os.getcwd())
     return (
         "paths",
         os.path.abspath(config) if config is not None else None,
@@ -249,15 +494,12 @@ def static_url(
     """The URL of static file ``name``: ``static_url`` + its hashed name.
 
     With no arguments the configuration is the nearest ``[tool.staticpipe]``
-    from the current directory. Lookups are cached per configuration; the
+    from the directory of the calling module up (Jinja2 and other libraries in
+    between are skipped: see the module's docstring), else from the current
+    directory up. Lookups are cached per caller file and per configuration; the
     manifest and the config file are re-read when they change.
     """
+    if config is None and manifest is None:
+        return _callers_urls(sys._getframe(1)).url(name)
     key = _default_key(config, manifest)
-    urls = _defaults.get(key)
-    if urls is None:
-        with _default_lock:
-            urls = _defaults.get(key)
-            if urls is None:
-                urls = StaticURLs(config, manifest=manifest)
-                _defaults[key] = urls
-    return urls.url(name)
+    return _shared(key, lambda: StaticURLs(config, manifest=manifest)).url(name)
