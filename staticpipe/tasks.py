@@ -34,7 +34,6 @@ from . import (
     cleanup,
     collect,
     discovery,
-    finders,
     fsutil,
     lock,
     manifest,
@@ -104,7 +103,7 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
     {"name": "no_post_process", "long": "no-post-process", "type": bool, "default": False,
      "help": "Collect only: no hashing, no rewriting, no manifest."},
     {"name": "ignore", "long": "ignore", "short": "i", "type": list, "default": [],
-     "help": "Ignore files matching this gitignore-style pattern (repeatable)."},
+     "help": "Ignore files matching this glob-style pattern, as Django's (repeatable)."},
     {"name": "no_default_ignore", "long": "no-default-ignore", "type": bool, "default": False,
      "help": "Don't ignore the defaults 'CVS', '.*' and '*~'."},
 ]  # fmt: skip
@@ -603,7 +602,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         try:
             base = _resolve_config(config)
             effective = base.with_options(
-                ignore=base.ignore + tuple(ignore),
+                ignore_globs=base.ignore_globs + tuple(ignore),
                 default_ignore=base.default_ignore and not no_default_ignore,
             )
         except StaticpipeError as error:
@@ -618,41 +617,20 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
 
     def findstatic_creator():
         """Print where static files are found: doit findstatic PATH... [--first]."""
+        from . import findstatic
 
         def action(paths, first):
             try:
-                found_config = _resolve_config(config)
+                findstatic.main(lambda: _resolve_config(config), paths, first=first)
             except StaticpipeError as error:
                 return _failed(error)
-            # doit parses task options only before positional arguments; accept
-            # Django's "findstatic PATH --first" order too.
-            first = first or "--first" in paths
-            paths = [path for path in paths if path != "--first"]
-            if not paths:
-                return _failed(StaticpipeError("findstatic needs at least one path"))
-            for path in paths:
-                matches = finders.find(found_config, path.lstrip("/"), first=first)
-                if not matches:
-                    print(f"No matching file found for '{path}'.", file=sys.stderr)
-                    continue
-                print(f"Found '{path}' here:")
-                for match in matches:
-                    print(f"  {match}")
             return None
 
         return {
             "basename": f"{prefix}findstatic",
             "actions": [action],
             "pos_arg": "paths",
-            "params": [
-                {
-                    "name": "first",
-                    "long": "first",
-                    "type": bool,
-                    "default": False,
-                    "help": "Only print the first match.",
-                },
-            ],  # fmt: skip
+            "params": findstatic.PARAMS,
             "uptodate": [False],
             "verbosity": 2,
         }
