@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,21 +77,15 @@ def _where(config: Config) -> str:
 
 
 def validate(config: Config) -> None:
+    """What a Config built in Python (not from a file) must hold too."""
     where = _where(config)
     if not config.static_url.endswith("/"):
-        raise ConfigError(f"{where}: static_url must end with '/': {config.static_url!r}")
-    if config.storage not in STORAGES:
-        raise ConfigError(f"{where}: storage must be one of {STORAGES}: {config.storage!r}")
-    for key in ("missing", "missing_sourcemap"):
-        value = getattr(config, key)
-        if value is not None and value not in MISSING_POLICIES:
-            raise ConfigError(f"{where}: {key} must be one of {MISSING_POLICIES}: {value!r}")
-    if config.encoding_errors not in ENCODING_POLICIES:
-        raise ConfigError(
-            f"{where}: encoding_errors must be one of {ENCODING_POLICIES}: "
-            f"{config.encoding_errors!r}"
-        )
-    root = os.path.realpath(config.static_root)
+        raise _invalid(where, "static_url", config.static_url, "a URL ending with '/'")
+    _choice(where, "storage", config.storage, STORAGES)
+    _choice(where, "missing", config.missing, MISSING_POLICIES)
+    if config.missing_sourcemap is not None:
+        _choice(where, "missing_sourcemap", config.missing_sourcemap, MISSING_POLICIES)
+    _choice(where, "encoding_errors", config.encoding_errors, ENCODING_POLICIES)
     for location in config.dirs:
         if location.prefix.endswith("/") or location.prefix.startswith("/"):
             raise ConfigError(
@@ -99,33 +96,101 @@ def validate(config: Config) -> None:
                 f"{where}: dirs prefix must be a plain relative path "
                 f"(no '.', '..' or empty parts): {location.prefix!r}"
             )
-        if os.path.realpath(location.root) == root:
-            raise ConfigError(f"{where}: dirs must not contain static_root: {location.root}")
+
+
+# -- reading [tool.staticpipe]: every value checked, one line per problem ----------
+def toml_value(value: Any) -> str:
+    """``value`` as it would be written in TOML (for messages), shortened."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, dict):
+        text = "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(toml_value(item) for item in value) + "]"
+    else:
+        text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _invalid(where: str, key: str, value: Any, expected: str) -> ConfigError:
+    return ConfigError(f"{where}: {key} = {toml_value(value)}: expected {expected}")
+
+
+def _choice(where: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise _invalid(where, key, value, "one of " + ", ".join(map(json.dumps, choices)))
+    return value
+
+
+def _string(where: str, key: str, value: Any, what: str = "a string") -> str:
+    if not isinstance(value, str):
+        raise _invalid(where, key, value, what)
+    return value
+
+
+def _path(where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(where, key, value, "a path (a non-empty string)")
+    return value
+
+
+def _bool(where: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(where, key, value, "true or false")
+    return value
+
+
+def _strings(where: str, key: str, value: Any, check=None) -> tuple[str, ...]:
+    expected = "a list of strings"
+    if not isinstance(value, list):
+        raise _invalid(where, key, value, expected)
+    for item in value:
+        if not isinstance(item, str) or (check is not None and not check(item)):
+            what = expected if check is None else check.__doc__
+            raise _invalid(where, key, value, f"{what}; {toml_value(item)} is not")
+    return tuple(value)
+
+
+def _is_dotted_name(text: str) -> bool:
+    """a list of importable package names (dotted Python identifiers)"""
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def _is_hook(text: str) -> bool:
+    """ "package.module:function\""""
+    module, colon, attribute = text.partition(":")
+    return bool(colon) and _is_dotted_name(module) and _is_dotted_name(attribute)
 
 
 def _mode(value: Any, key: str, where: str) -> int | None:
     if value is None:
         return None
+    expected = 'a file mode such as 0o644 (or the string "644")'
     if isinstance(value, str):
         try:
             value = int(value, 8)
         except ValueError:
-            raise ConfigError(f"{where}: {key} must be an octal mode: {value!r}") from None
+            raise _invalid(where, key, value, expected) from None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o7777:
-        raise ConfigError(f"{where}: {key} must be a file mode such as 0o644: {value!r}")
+        raise _invalid(where, key, value, expected)
     return value
 
 
+DIRS_ENTRY = 'a path or { prefix = "...", path = "..." }'
+
+
 def _location(entry: Any, base: Path, where: str) -> Location:
-    if isinstance(entry, str):
-        return Location(root=(base / entry).resolve())
     if isinstance(entry, dict) and set(entry) <= {"prefix", "path"} and "path" in entry:
-        return Location(root=(base / entry["path"]).resolve(), prefix=entry.get("prefix", ""))
-    if isinstance(entry, (list, tuple)) and len(entry) == 2:
-        return Location(root=(base / entry[1]).resolve(), prefix=entry[0])
-    raise ConfigError(
-        f"{where}: each dirs entry must be a path or {{ prefix = ..., path = ... }}: {entry!r}"
-    )
+        prefix, path = entry.get("prefix", ""), entry["path"]
+    elif isinstance(entry, list) and len(entry) == 2:
+        prefix, path = entry
+    else:
+        prefix, path = "", entry
+    if not isinstance(prefix, str) or not isinstance(path, str) or not path.strip():
+        raise _invalid(where, "dirs", [entry], f"each entry {DIRS_ENTRY}")
+    return Location(root=(base / path).resolve(), prefix=prefix)
 
 
 KNOWN_KEYS = {
@@ -136,48 +201,61 @@ KNOWN_KEYS = {
 }  # fmt: skip
 
 
-def from_mapping(data: dict[str, Any], base: Path, config_file: Path | None = None) -> Config:
-    """Build a Config from a ``[tool.staticpipe]``-shaped dict; paths relative to ``base``."""
-    where = str(config_file) if config_file else "configuration"
-    unknown = sorted(set(data) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) in [tool.staticpipe]: {', '.join(unknown)}")
+def _check_keys(data: dict[str, Any], where: str) -> None:
+    for key in data:
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key {key} in [tool.staticpipe]{hint}")
     if "static_root" not in data:
-        raise ConfigError(f"{where}: [tool.staticpipe] needs static_root")
+        raise ConfigError(f"{where}: [tool.staticpipe] needs static_root (a path)")
+
+
+def from_mapping(data: dict[str, Any], base: Path, config_file: Path | None = None) -> Config:
+    """Build a Config from a ``[tool.staticpipe]``-shaped dict; paths relative to ``base``.
+
+    Each value is checked here, before it is used: a wrong one is a ConfigError
+    naming the key, the value as written and what is expected."""
+    where = str(config_file) if config_file else "configuration"
+    _check_keys(data, where)
     base = base.resolve()
-    for key in ("dirs", "packages", "ignore"):
-        if not isinstance(data.get(key, []), list):
-            raise ConfigError(f"{where}: {key} must be a list")
-    for key in ("default_ignore", "manifest_strict", "js_modules"):
-        if not isinstance(data.get(key, True), bool):
-            raise ConfigError(f"{where}: {key} must be true or false")
-    try:
-        return Config(
-            static_root=(base / data["static_root"]).resolve(),
-            static_url=data.get("static_url", "/static/"),
-            dirs=tuple(_location(entry, base, where) for entry in data.get("dirs", [])),
-            packages=tuple(data.get("packages", [])),
-            ignore=tuple(data.get("ignore", [])),
-            default_ignore=data.get("default_ignore", True),
-            storage=data.get("storage", "manifest"),
-            manifest_strict=data.get("manifest_strict", True),
-            file_permissions_mode=_mode(
-                data.get("file_permissions_mode"), "file_permissions_mode", where
-            ),
-            directory_permissions_mode=_mode(
-                data.get("directory_permissions_mode"), "directory_permissions_mode", where
-            ),
-            missing=data.get("missing", "error"),
-            missing_sourcemap=data.get("missing_sourcemap"),
-            encoding_errors=data.get("encoding_errors", "error"),
-            js_modules=data.get("js_modules", False),
-            file_hash=data.get("file_hash"),
-            project_dir=base,
-            state_dir=(base / data["state_dir"]).resolve() if "state_dir" in data else None,
-            config_file=config_file,
-        )
-    except TypeError as exc:  # e.g. a number where a string belongs
-        raise ConfigError(f"{where}: {exc}") from None
+    get = data.get
+    dirs = get("dirs", [])
+    if not isinstance(dirs, list):
+        raise _invalid(where, "dirs", dirs, f"a list, each entry {DIRS_ENTRY}")
+    file_hash = get("file_hash")
+    if file_hash is not None and not (isinstance(file_hash, str) and _is_hook(file_hash)):
+        raise _invalid(where, "file_hash", file_hash, '"package.module:function"')
+    missing_sourcemap = get("missing_sourcemap")
+    if missing_sourcemap is not None:
+        _choice(where, "missing_sourcemap", missing_sourcemap, MISSING_POLICIES)
+    state_dir = get("state_dir")
+    return Config(
+        static_root=(base / _path(where, "static_root", data["static_root"])).resolve(),
+        static_url=_string(where, "static_url", get("static_url", "/static/"), "a URL string"),
+        dirs=tuple(_location(entry, base, where) for entry in dirs),
+        packages=_strings(where, "packages", get("packages", []), _is_dotted_name),
+        ignore=_strings(where, "ignore", get("ignore", [])),
+        default_ignore=_bool(where, "default_ignore", get("default_ignore", True)),
+        storage=_choice(where, "storage", get("storage", "manifest"), STORAGES),
+        manifest_strict=_bool(where, "manifest_strict", get("manifest_strict", True)),
+        file_permissions_mode=_mode(get("file_permissions_mode"), "file_permissions_mode", where),
+        directory_permissions_mode=_mode(
+            get("directory_permissions_mode"), "directory_permissions_mode", where
+        ),
+        missing=_choice(where, "missing", get("missing", "error"), MISSING_POLICIES),
+        missing_sourcemap=missing_sourcemap,
+        encoding_errors=_choice(
+            where, "encoding_errors", get("encoding_errors", "error"), ENCODING_POLICIES
+        ),
+        js_modules=_bool(where, "js_modules", get("js_modules", False)),
+        file_hash=file_hash,
+        project_dir=base,
+        state_dir=None
+        if state_dir is None
+        else (base / _path(where, "state_dir", state_dir)).resolve(),
+        config_file=config_file,
+    )
 
 
 def find_config_file(start: Path | None = None) -> Path:
@@ -185,17 +263,47 @@ def find_config_file(start: Path | None = None) -> Path:
     start = (start or Path.cwd()).resolve()
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
-        if candidate.is_file() and "staticpipe" in _read_toml(candidate).get("tool", {}):
+        if candidate.is_file() and staticpipe_table(read_toml(candidate), candidate) is not None:
             return candidate
     raise ConfigError(f"no pyproject.toml with a [tool.staticpipe] table in {start} or above")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    path = path.absolute()
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(_toml_error(path, exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_error(path: Path, error: tomllib.TOMLDecodeError) -> str:
+    """``file:line:column: invalid TOML: what`` (tomllib puts the place at the end)."""
+    message = str(error)
+    place = _AT.search(message)
+    if place is None:
+        return f"{path}: invalid TOML: {message}"
+    line, column = place[1], place[2]
+    if line is None:  # at the end of the document: its last line
+        lines = path.read_text(errors="replace").split("\n")
+        line, column = str(len(lines)), str(len(lines[-1]) + 1)
+    return f"{path}:{line}:{column}: invalid TOML: {message[: place.start()]}"
+
+
+def staticpipe_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """The ``[tool.staticpipe]`` table of a parsed pyproject.toml, None if absent."""
+    tool = data.get("tool", {})
+    table = tool.get("staticpipe") if isinstance(tool, dict) else None
+    if table is not None and not isinstance(table, dict):
+        raise _invalid(str(path), "tool.staticpipe", table, "a table ([tool.staticpipe])")
+    return table
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -209,7 +317,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         if not config_file.is_file():
             raise ConfigError(f"{config_file}: no such configuration file")
         config_file = config_file.resolve()
-    table = _read_toml(config_file).get("tool", {}).get("staticpipe")
+    table = staticpipe_table(read_toml(config_file), config_file)
     if table is None:
         raise ConfigError(f"{config_file}: no [tool.staticpipe] table")
     return from_mapping(table, config_file.parent, config_file)

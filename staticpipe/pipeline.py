@@ -14,6 +14,7 @@ from . import (
     discovery,
     finders,
     fsutil,
+    layout,
     lock,
     manifest,
     outputs,
@@ -60,7 +61,8 @@ def write_manifest(found: dict, hashed: Mapping[str, str], config: Config) -> No
 def finish(config: Config, found: dict, hashed: Mapping[str, str] | None, summary: Summary) -> None:
     """Delete what this run made obsolete, now that the new manifest is in place.
     ``hashed``: name -> hashed name (None: not post-processed)."""
-    live = cleanup.Live(found, hashed, manifest=config.storage == "manifest")
+    any_hash = config.file_hash is not None  # a hook's hashed names
+    live = cleanup.Live(found, hashed, manifest=config.storage == "manifest", any_hash=any_hash)
     summary.deleted = cleanup.collect_garbage(config, live)
 
 
@@ -79,6 +81,8 @@ def run(
 ) -> Summary:
     """Run every phase once, incrementally; raise StaticpipeError on bad input."""
     options = options or RunOptions()
+    layout.check(config, finders.locations(config))
+    layout.claim_state_dir(config)
     if options.dry_run:
         return _run(config, options, log)
     with lock.locked(config):

@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 import queue
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -318,12 +317,13 @@ def main(
     watch: bool = False,
 ):
     """The ``doit serve`` action: serve until SIGINT/SIGTERM, then return None (exit 0)."""
-    from doit.exceptions import TaskFailed
+    from .reporter import StaticpipeFailed
 
-    def fail(error: Exception) -> TaskFailed:
-        print(f"staticpipe: error: {error}", file=sys.stderr, flush=True)
-        return TaskFailed(str(error))
+    def fail(error: Exception) -> StaticpipeFailed:
+        return StaticpipeFailed(str(error))  # reported once, as one line
 
+    if not 0 <= port <= 65535:
+        return fail(StaticpipeError(f"--port {port}: expected a port number, 0 to 65535"))
     try:
         config = config_factory()
         broadcaster = livereload.Broadcaster() if watch else None
@@ -338,9 +338,12 @@ def main(
             if broadcaster is not None
             else None
         )
-        server = StaticServer(app, host, port)
     except (StaticpipeError, OSError) as error:
         return fail(error)
+    try:
+        server = StaticServer(app, host, port)
+    except OSError as error:
+        return fail(StaticpipeError(f"cannot listen on {host}:{port}: {error.strerror}"))
 
     if collected:
         source = f"static_root {config.static_root}"

@@ -19,7 +19,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ from . import (
     cleanup,
     collect,
     discovery,
+    finders,
     fsutil,
+    layout,
     lock,
     manifest,
     outputs,
@@ -43,9 +45,10 @@ from . import (
     stamp,
     store,
 )
-from .config import Config, load_config
+from .config import Config, find_config_file, load_config
 from .errors import StaticpipeError
 from .options import RunOptions, Summary
+from .reporter import Reporter, StaticpipeFailed
 
 
 class StatChecker(FileChangedChecker):
@@ -86,15 +89,30 @@ def _stat_state(info: os.stat_result) -> str:
     return f"{info.st_mtime_ns}:{info.st_size}:{info.st_ctime_ns}:{info.st_ino}"
 
 
+DEP_FILE = ".staticpipe-doit.sqlite3"
+
+
+def _dep_file() -> str:
+    """doit's database, in the project directory (that of the configuration this
+    process reads), never the current directory; relative if it is not known."""
+    source = os.environ.get("STATICPIPE_CONFIG")
+    try:
+        path = Path(source) if source else find_config_file()
+    except StaticpipeError:
+        return DEP_FILE
+    return str((path if path.is_dir() else path.parent).resolve() / DEP_FILE)
+
+
 DOIT_CONFIG = {
     "default_tasks": ["collect"],
     "backend": "sqlite3",
-    "dep_file": ".staticpipe-doit.sqlite3",
+    "dep_file": _dep_file(),
     "check_file_uptodate": StatChecker,
+    "reporter": Reporter,
 }
 
 COLLECT_PARAMS: list[dict[str, Any]] = [
-    {"name": "clear", "long": "clear", "type": bool, "default": False,
+    {"name": "clear", "long": "clear", "short": "c", "type": bool, "default": False,
      "help": "Delete every file in static_root before collecting."},
     {"name": "dry_run", "long": "dry-run", "short": "n", "type": bool, "default": False,
      "help": "Print what would be done; change nothing."},
@@ -106,6 +124,12 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
      "help": "Ignore files matching this glob-style pattern, as Django's (repeatable)."},
     {"name": "no_default_ignore", "long": "no-default-ignore", "type": bool, "default": False,
      "help": "Don't ignore the defaults 'CVS', '.*' and '*~'."},
+    {"name": "verbosity", "long": "verbosity", "short": "v", "type": int, "default": 1,
+     "help": "0: errors only, 1: the summary, 2 (or 3): a line per file, as Django's."},
+    {"name": "noinput", "long": "noinput", "type": bool, "default": False,
+     "help": "Accepted for Django's collectstatic scripts (there is no prompt)."},
+    {"name": "no_input", "long": "no-input", "type": bool, "default": False,
+     "help": "The same as --noinput."},
 ]  # fmt: skip
 
 ConfigSource = Config | Callable[[], Config] | str | os.PathLike[str] | None
@@ -122,8 +146,12 @@ def _resolve_config(source: ConfigSource) -> Config:
 
 
 def _failed(error: Exception) -> TaskFailed:
-    print(f"staticpipe: error: {error}", file=sys.stderr)
-    return TaskFailed(str(error))
+    """The task's failure: reported once, as one line (reporter.py)."""
+    return StaticpipeFailed(str(error))
+
+
+def _silent(*args: object) -> None:
+    """``-v 0``: nothing but errors."""
 
 
 class CollectRun:
@@ -158,7 +186,7 @@ class CollectRun:
         self._collect_loaded: tuple | None = None
         self._post_loaded: tuple | None = None
         self._post_changes: dict[str, str] | None = None
-        self.log = print
+        self.log = print if options.verbosity >= 1 else _silent
 
     # -- discover --------------------------------------------------------------
     def listing(self) -> bytes:
@@ -295,6 +323,9 @@ class CollectRun:
             suspect = None if self.options.clear else self.suspect()
             if self.options.clear:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
+                if not self.options.dry_run:
+                    for name in self.summary.deleted:  # Django's clear_dir, at -v 1
+                        self.log(f"Deleting '{name}'")
             records = None if self.options.clear else self.saved_records()
             changes = None if self.options.clear else self.source_changes()
             try:
@@ -477,8 +508,28 @@ class CollectRun:
                     touched = [*summary.copied, *summary.post_processed, *summary.deleted]
                 outputs.record(self.config, self.found, self.walk(), touched, suspect or ())
             self.save_stamp()
-        print(self.summary.line())
+        if self.options.verbosity >= 2:
+            for line in self.file_lines():
+                print(line)
+        if self.options.verbosity >= 1:
+            print(self.summary.line())
         self.release()
+
+    def file_lines(self) -> Iterator[str]:
+        """Django's ``-v 2`` lines: each file copied, linked or skipped in the
+        order found, then each post-processed one."""
+        verb = "Linking" if self.options.link else "Copying"
+        copied = set(self.summary.copied)
+        where = finders.locations(self.config)
+        for name, found in self.found.items():
+            if name in copied:
+                yield f"{verb} '{found.source}'"
+            else:
+                strip = len(where[found.location].prefix)
+                yield f"Skipping '{name[strip + 1 if strip else 0 :]}' (not modified)"
+        hashed = self.current_hashed() if self.summary.post_processed else {}
+        for name in self.summary.post_processed:
+            yield f"Post-processed '{name}' as '{hashed.get(name, name)}'"
 
     def release(self) -> None:
         """Drop the per-file data: the run is over, and doit is about to save its
@@ -525,6 +576,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     if not options.dry_run:
         first = next(iter(run.found.values()), None)
         _forget_former_source_states(f"{name}_copy", first and first.source)
+    meta = {"staticpipe": {"quiet": options.verbosity == 0}}  # reporter.py
     config_dep = [str(config.config_file)] if config.config_file else []
     yield {
         "basename": f"{name}_discover",
@@ -534,6 +586,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "targets": [] if options.dry_run else [str(run.found_file)],
         "uptodate": [_without_gc(run.discover_uptodate)],
         "verbosity": 2,
+        "meta": meta,
     }
     yield {
         "basename": f"{name}_copy",
@@ -545,6 +598,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "targets": [] if options.dry_run else [str(run.collect_file)],
         "uptodate": [_without_gc(run.copy_uptodate), not options.dry_run],
         "verbosity": 2,
+        "meta": meta,
     }
     phases = [f"{name}_discover", f"{name}_copy"]
     if run.post_processing and not options.dry_run:
@@ -556,6 +610,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
             "targets": [str(run.post_file)],
             "uptodate": [_without_gc(run.post_uptodate)],
             "verbosity": 2,
+            "meta": meta,
         }
         yield {
             "basename": f"{name}_manifest",
@@ -566,6 +621,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
             "targets": [str(run.manifest_file)],
             "uptodate": [_without_gc(run.manifest_uptodate)],
             "verbosity": 2,
+            "meta": meta,
         }
         phases += [f"{name}_postprocess", f"{name}_manifest"]
     yield {
@@ -576,6 +632,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "uptodate": [False],
         "clean": [lambda: _clean(config)],
         "verbosity": 2,
+        "meta": meta,
     }
 
 
@@ -598,19 +655,28 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     """
 
     @task_params(COLLECT_PARAMS)
-    def collect_creator(clear, dry_run, link, no_post_process, ignore, no_default_ignore):
+    def collect_creator(
+        clear, dry_run, link, no_post_process, ignore, no_default_ignore, verbosity,
+        noinput, no_input,
+    ):  # fmt: skip
         try:
+            if verbosity not in (0, 1, 2, 3):
+                raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
             base = _resolve_config(config)
             effective = base.with_options(
                 ignore_globs=base.ignore_globs + tuple(ignore),
                 default_ignore=base.default_ignore and not no_default_ignore,
             )
+            layout.check_dirs_exist(effective)
+            layout.check(effective, finders.locations(effective))
+            layout.claim_state_dir(effective)
         except StaticpipeError as error:
             yield _config_error_task(f"{prefix}collect", error)
             return
         options = RunOptions(
-            clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process
-        )
+            clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process,
+            verbosity=verbosity,
+        )  # fmt: skip
         yield from _collect_tasks(effective, options, prefix)
 
     collect_creator.__doc__ = "Collect, hash and rewrite static files; write staticfiles.json."

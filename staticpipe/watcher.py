@@ -26,7 +26,6 @@ import errno
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -530,13 +529,12 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
 
 def main(config_factory: Callable[[], Config]):
     """The ``doit watch`` action: returns None (exit 0) when stopped by a signal."""
-    from doit.exceptions import TaskFailed
+    from .reporter import StaticpipeFailed
 
     try:
         watcher = Watcher(config_factory)
     except StaticpipeError as error:
-        print(f"staticpipe: error: {error}", file=sys.stderr, flush=True)
-        return TaskFailed(str(error))
+        return StaticpipeFailed(str(error))  # reported once, as one line
     try:
         with stop_on_signals(watcher.stop):
             watcher.start()

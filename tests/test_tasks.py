@@ -209,7 +209,7 @@ def test_bad_config_is_a_one_line_error(project):
     project.write_config('[tool.staticpipe]\nstatic_root = "build/static"\nstorage = "s3"\n')
     result = project.doit("collect", check=False)
     assert result.returncode != 0
-    assert "storage must be one of" in result.stderr
+    assert 'storage = "s3": expected one of "manifest", "plain"' in result.stderr
     assert "pyproject.toml" in result.stderr
 
 

@@ -311,7 +311,7 @@ def test_a_broken_config_at_start_fails(project):
     returncode = process.proc.wait(TIMEOUT)
     process.stop()
     assert returncode != 0
-    assert "storage must be one of" in process.output
+    assert process.output.count('storage = "nope": expected one of') == 1
 
 
 # -- which events matter (in process, no watching) ---------------------------------
