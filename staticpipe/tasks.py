@@ -630,13 +630,20 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "actions": [_without_gc(run.report)],
         "task_dep": phases,
         "uptodate": [False],
-        "clean": [lambda: _clean(config)],
+        "clean": [functools.partial(_clean, config)],
         "verbosity": 2,
         "meta": meta,
     }
 
 
-def _clean(config: Config) -> None:
+def _clean(config: Config, dryrun: bool) -> None:
+    """``doit clean collect``; with ``-n`` (doit passes ``dryrun``), what it would remove."""
+    if dryrun:
+        names = sorted(cleanup.owned_outputs(config))
+        for name in names:
+            print(f"Would remove '{name}'")
+        print(f"{len(names)} files would be removed from '{config.static_root}'.")
+        return
     deleted = cleanup.clean(config)
     print(f"{len(deleted)} files removed from '{config.static_root}'.")
 

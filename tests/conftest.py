@@ -105,8 +105,11 @@ def run_django(
     static_url: str = "/static/",
     default_ignore: bool = True,
     storage: str = MANIFEST_STORAGE,
+    verbosity: int = 0,
+    stdout=None,
 ) -> Path:
-    """Django's ``collectstatic`` (non-interactive) into ``static_root``.
+    """Django's ``collectstatic`` (non-interactive) into ``static_root``;
+    ``verbosity`` and ``stdout`` (a file its messages go to) as call_command's.
 
     Raises whatever Django raises (e.g. ``RuntimeError: Max post-process passes
     exceeded``, ``ValueError: The file ... could not be found``).
@@ -131,9 +134,10 @@ def run_django(
             call_command(
                 "collectstatic",
                 interactive=False,
-                verbosity=0,
+                verbosity=verbosity,
                 ignore_patterns=list(ignore),
                 use_default_ignore_patterns=default_ignore,
+                **({} if stdout is None else {"stdout": stdout}),
             )
         finally:
             _reset_django_caches()

@@ -1,0 +1,157 @@
+"""The command line as Django and doit users expect it: collectstatic's options
+and messages, ``python -m staticpipe`` presenting itself, doit's own commands."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_django
+from projects import Project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    project = Project(tmp_path / "site")
+    project.write("css/a.css", ".a { background: url(../img/x.png); }\n")
+    project.write("img/x.png", b"PNG")
+    project.write("js/app.js", "console.log(1);\n")
+    return project
+
+
+def staticpipe(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "staticpipe", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _django_lines(project: Project, tmp_path: Path, verbosity: int) -> list[str]:
+    out = io.StringIO()
+    run_django(tmp_path / "django", [project.path / "assets"], verbosity=verbosity, stdout=out)
+    return [line for line in out.getvalue().splitlines() if line.strip()]
+
+
+def _file_lines(text: str) -> list[str]:
+    """The per-file lines, hashes blanked (Django and we hash alike, but this
+    compares the words and the order)."""
+    return [
+        re.sub(r"\.[0-9a-f]{12}\.", ".HASH.", line)
+        for line in text.splitlines()
+        if line.startswith(("Copying ", "Linking ", "Skipping ", "Post-processed ", "Deleting "))
+    ]
+
+
+# -- Django's collectstatic options ---------------------------------------------
+def test_verbosity_2_prints_django_per_file_lines(project, tmp_path):
+    ours = project.doit("collect", "-v", "2", "--noinput")
+    django = _django_lines(project, tmp_path, 2)
+    ours_copied = [line for line in _file_lines(ours.stdout) if line.startswith("Copying")]
+    django_copied = [line for line in django if line.startswith("Copying")]
+    assert ours_copied == django_copied  # same sources, same order, same words
+    ours_post = sorted(line for line in _file_lines(ours.stdout) if "Post-processed" in line)
+    django_post = sorted(
+        re.sub(r"\.[0-9a-f]{12}\.", ".HASH.", line) for line in django if "Post-processed" in line
+    )
+    assert ours_post == django_post
+    # the summary is Django's
+    assert ours.summary == django[-1].replace(str(tmp_path / "django"), str(project.root))
+
+
+def test_verbosity_2_on_a_rerun_skips_as_django_does(project, tmp_path):
+    project.doit("collect")
+    again = project.doit("collect", "--verbosity", "2")
+    run_django(tmp_path / "django", [project.path / "assets"])
+    django = _django_lines(project, tmp_path, 2)
+    skipped = [line for line in django if line.startswith("Skipping")]
+    assert [line for line in _file_lines(again.stdout) if line.startswith("Skipping")] == skipped
+
+
+def test_verbosity_0_prints_nothing(project):
+    result = project.doit("collect", "-v", "0")
+    assert result.stdout == result.stderr == ""
+    assert (project.root / "staticfiles.json").is_file()
+
+
+def test_short_c_clears_and_logs_deletions(project):
+    project.doit("collect")
+    stale = project.root / "stale.txt"
+    stale.write_text("old")
+    result = project.doit("collect", "-c", "--no-input")
+    assert not stale.exists()
+    assert "Deleting 'stale.txt'" in result.stdout
+    assert (project.root / "staticfiles.json").is_file()
+
+
+# -- python -m staticpipe presents itself ----------------------------------------
+def test_help_describes_staticpipe_tasks_and_config(tmp_path):
+    result = staticpipe(tmp_path, "--help")
+    assert result.returncode == 0
+    for word in ("staticpipe", "collect", "findstatic", "watch", "serve", "--config"):
+        assert word in result.stdout
+    assert "[tool.staticpipe]" in result.stdout
+
+
+def test_version_is_the_package_version(tmp_path):
+    from importlib.metadata import version
+
+    result = staticpipe(tmp_path, "--version")
+    assert result.stdout.strip() == f"staticpipe {version('staticpipe')}"
+
+
+def test_config_anywhere_and_state_in_the_project_dir(project, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(project.path / "pyproject.toml")
+    result = staticpipe(elsewhere, "collect", "--config", config, "--clear")
+    assert result.returncode == 0, result.stderr
+    assert (project.root / "staticfiles.json").is_file()
+    assert list(elsewhere.iterdir()) == []  # neither doit's database nor any state here
+    assert (project.path / ".staticpipe-doit.sqlite3").is_file()
+    again = staticpipe(elsewhere, f"--config={config}", "collect")
+    assert "0 static files copied" in again.stdout
+
+
+def test_from_a_subdirectory_state_stays_in_the_project(project):
+    sub = project.path / "assets" / "css"
+    result = staticpipe(sub, "collect", "-v", "0")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in sub.iterdir()) == ["a.css"]
+    assert (project.path / ".staticpipe-doit.sqlite3").is_file()
+
+
+# -- doit's own commands ----------------------------------------------------------
+def test_doit_clean_dry_run_lists_and_keeps(project):
+    project.doit("collect")
+    before = sorted(p.name for p in project.root.rglob("*"))
+    result = project.doit("clean", "-n", "collect")
+    assert "Would remove 'staticfiles.json'" in result.stdout
+    assert re.search(r"Would remove 'css/a\.[0-9a-f]{12}\.css'", result.stdout)
+    assert sorted(p.name for p in project.root.rglob("*")) == before
+    project.doit("clean", "collect")
+    assert not (project.root / "staticfiles.json").exists()
+    assert (project.path / "assets" / "css" / "a.css").is_file()
+
+
+def test_doit_info_and_forget(project):
+    project.doit("collect")
+    info = project.doit("info", "collect_copy")
+    assert re.search(r"status\s*:\s*up-to-date", info.stdout)
+    project.doit("forget", "-a")
+    info = project.doit("info", "collect_copy", check=False)  # exit 1: not up to date
+    assert re.search(r"status\s*:\s*run", info.stdout)
+    assert project.doit("collect").executed("collect_copy")
+
+
+def test_a_dodo_with_its_own_config_merges_ours(project):
+    (project.path / "dodo.py").write_text(
+        "from staticpipe.tasks import *  # noqa: F403\n"
+        "DOIT_CONFIG = {**DOIT_CONFIG, 'verbosity': 2}  # noqa: F405\n"
+    )
+    result = project.doit()  # a bare doit: our default task
+    assert result.summary.startswith("3 static files copied")
+    assert (project.path / ".staticpipe-doit.sqlite3").is_file()
