@@ -776,9 +776,29 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     }
 
 
+def _warn_if_replacing(names: list[str]) -> None:
+    """``from staticpipe.tasks import *`` below a DOIT_CONFIG or task_collect of
+    the dodo.py's own would silently replace it: say so (README: define yours
+    after the import, e.g. ``DOIT_CONFIG = {**DOIT_CONFIG, ...}``)."""
+    frame = sys._getframe(2)  # past this module's body: importlib, then the importer
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen"):
+        frame = frame.f_back
+    if frame is None:
+        return
+    for name in names:
+        if name in frame.f_globals:
+            print(
+                f"staticpipe: warning: {frame.f_code.co_filename}: the {name} defined "
+                "before `from staticpipe.tasks import *` is replaced by staticpipe's; "
+                "define yours after the import (DOIT_CONFIG = {**DOIT_CONFIG, ...})",
+                file=sys.stderr,
+            )
+
+
 _default = make_tasks()
 task_collect = _default["task_collect"]
 task_findstatic = _default["task_findstatic"]
 task_watch = _default["task_watch"]
 task_serve = _default["task_serve"]
 __all__ = ["DOIT_CONFIG", "task_collect", "task_findstatic", "task_watch", "task_serve"]
+_warn_if_replacing(__all__)

@@ -155,3 +155,16 @@ def test_a_dodo_with_its_own_config_merges_ours(project):
     result = project.doit()  # a bare doit: our default task
     assert result.summary.startswith("3 static files copied")
     assert (project.path / ".staticpipe-doit.sqlite3").is_file()
+
+
+def test_a_dodo_config_above_the_import_is_not_replaced_silently(project):
+    (project.path / "dodo.py").write_text(
+        "DOIT_CONFIG = {'verbosity': 2}\n"
+        "def task_collect():\n    return {'actions': ['echo mine']}\n"
+        "from staticpipe.tasks import *  # noqa: E402,F403\n"
+    )
+    result = project.doit("collect")
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 2
+    assert "DOIT_CONFIG defined before" in warnings[0]
+    assert "task_collect defined before" in warnings[1]
