@@ -18,7 +18,7 @@ from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 
-from . import cleanup, discovery, fsutil, rules, state, store
+from . import cleanup, discovery, fsutil, progress, rules, state, store
 from .config import Config
 from .errors import StaticpipeError
 from .finders import Found
@@ -308,8 +308,10 @@ def collect(
         return [source, *before, digest, True, _racy(before[1], before[2]), False]
 
     copies: list[Record | None] = [None] * len(todo)
+    shown = progress.bar(len(todo), "link" if options.link else "copy", options.verbosity)
+    work = copy_one if shown is None else progress.counting(copy_one, shown)
     try:
-        fill(copies, copy_one, todo, options.workers)
+        fill(copies, work, todo, options.workers)
     except FileNotFoundError as error:
         # A source vanished after discovery (deleted meanwhile, or a symlink whose
         # target went away): the next run must walk the sources again.
@@ -318,6 +320,8 @@ def collect(
             f"{error.filename}: no longer there (removed during the run?); run again"
         ) from None
     finally:
+        if shown is not None:
+            shown.close()
         # Whatever was copied is recorded, even if another copy failed (a failed
         # copy's old record stays: its old copy is still in place).
         for name, record in zip(todo, copies, strict=True):

@@ -168,3 +168,48 @@ def test_a_dodo_config_above_the_import_is_not_replaced_silently(project):
     assert len(warnings) == 2
     assert "DOIT_CONFIG defined before" in warnings[0]
     assert "task_collect defined before" in warnings[1]
+
+
+# -- progress ----------------------------------------------------------------------
+def _collect_with_a_terminal(project: Project, *args: str) -> tuple[str, str]:
+    """``python -m staticpipe collect`` with stderr on a pseudo-terminal."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "staticpipe", "collect", *args],
+        cwd=project.path, stdout=subprocess.PIPE, stderr=follower, text=True,
+    )  # fmt: skip
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    stdout = proc.communicate(timeout=120)[0]
+    os.close(leader)
+    assert proc.returncode == 0
+    return stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_a_long_copy_shows_a_bar_on_a_terminal_only(tmp_path):
+    from staticpipe import progress
+
+    def many(name: str) -> Project:
+        project = Project(tmp_path / name)
+        for index in range(progress.MIN_ITEMS):
+            project.write(f"f/{index}.txt", str(index))
+        return project
+
+    stdout, stderr = _collect_with_a_terminal(many("tty"))
+    assert re.search(rf"copy: .*\d+/{progress.MIN_ITEMS} ", stderr)
+    assert "copy:" not in stdout
+    _, quiet = _collect_with_a_terminal(many("quiet"), "-v", "0")
+    assert quiet == ""
+    piped = many("piped").doit("collect")  # stderr a pipe: no bar
+    assert piped.stderr == ""
