@@ -91,9 +91,7 @@ def _check_root(where: str, root: str, project: str, sources: list[Location]) ->
             )
 
 
-def _check_state(
-    where: str, state: str, root: str, project: str, sources: list[Location]
-) -> None:
+def _check_state(where: str, state: str, root: str, project: str, sources: list[Location]) -> None:
     head = f"{where}: state_dir {state}"
     if _inside(project, state):
         what = "is" if state == project else "contains"
