@@ -53,6 +53,7 @@ def find_all_reusing(config: Config) -> tuple[dict[str, Found], bool]:
     key = (
         [(str(location.root), location.prefix) for location in where],
         list(config.ignore_patterns),
+        list(config.ignore_globs),
         str(config.static_root),
         str(config.state_path),
     )

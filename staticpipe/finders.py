@@ -167,7 +167,7 @@ def find_all(
     ``visited``, if given, receives every walked directory's mtime (see
     discovery.py); ``where`` is ``locations(config)`` if the caller has it.
     """
-    rules = rules or IgnoreRules(config.ignore_patterns)
+    rules = rules or IgnoreRules(config.ignore_patterns, config.ignore_globs)
     found: dict[str, Found] = {}
     exclude = _identities([config.static_root, config.state_path])
     make = tuple.__new__  # Found(...) without its Python-level __new__

@@ -109,7 +109,7 @@ class FinderFiles:
     def __init__(self, config: Config):
         _require_whitenoise()
         self.prefix = url_path(config.static_url)
-        self.rules = IgnoreRules(config.ignore_patterns)
+        self.rules = IgnoreRules(config.ignore_patterns, config.ignore_globs)
         self.locations = [
             (os.path.realpath(location.root), location.prefix)
             for location in finders.locations(config)

@@ -113,7 +113,7 @@ class Plan:
     def __init__(self, config: Config):
         self.config = config
         self.locations = finders.locations(config)
-        self.rules = IgnoreRules(config.ignore_patterns)
+        self.rules = IgnoreRules(config.ignore_patterns, config.ignore_globs)
         self.config_file = os.path.realpath(config.config_file) if config.config_file else None
         self.excluded = tuple(
             os.path.realpath(path) for path in (config.static_root, config.state_path)

@@ -158,10 +158,10 @@ def test_no_post_process_collects_only(project):
     assert sorted(snapshot(project.root)) == SOURCES
 
 
-def test_ignore_option_adds_gitignore_patterns(project):
+def test_ignore_option_adds_django_glob_patterns(project):
     project.write("img/draft.psd", b"psd")
     project.write("vendor/node_modules/x.js", "x")
-    project.doit("collect", "--ignore", "*.psd", "--ignore", "node_modules/")
+    project.doit("collect", "--ignore", "*.psd", "--ignore", "node_modules")
     names = set(project.manifest())
     assert "img/draft.psd" not in names
     assert not any("node_modules" in name for name in names)
