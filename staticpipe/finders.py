@@ -188,10 +188,15 @@ def _inside(root: str, path: str) -> str | None:
     return candidate
 
 
-def find(config: Config, path: str, first: bool = False) -> list[str]:
-    """Where ``path`` is found, like Django's findstatic: all matches in finder order."""
+def find(
+    config: Config, path: str, first: bool = False, searched: list[str] | None = None
+) -> list[str]:
+    """Where ``path`` is found, like Django's findstatic: all matches in finder order.
+    ``searched`` receives each location looked in (Django's searched_locations)."""
     matches: list[str] = []
     for location in locations(config):
+        if searched is not None and str(location.root) not in searched:
+            searched.append(str(location.root))
         relative = path
         if location.prefix:
             if not path.startswith(location.prefix + "/"):

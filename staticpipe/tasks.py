@@ -692,9 +692,9 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         """Print where static files are found: doit findstatic PATH... [--first]."""
         from . import findstatic
 
-        def action(paths, first):
+        def action(paths, first, verbosity):
             try:
-                findstatic.main(lambda: _resolve_config(config), paths, first=first)
+                findstatic.main(lambda: _resolve_config(config), paths, first, verbosity)
             except StaticpipeError as error:
                 return _failed(error)
             return None
