@@ -47,8 +47,12 @@ def find_all(config: Config) -> dict[str, Found]:
     return find_all_reusing(config)[0]
 
 
-def find_all_reusing(config: Config) -> tuple[dict[str, Found], bool]:
-    """:func:`find_all`, and whether it reused the last walk (True) or walked."""
+def find_all_reusing(
+    config: Config, duplicates: list[str] | None = None
+) -> tuple[dict[str, Found], bool]:
+    """:func:`find_all`, and whether it reused the last walk (True) or walked.
+    ``duplicates`` receives the names found again in a later location (saved
+    with the walk: every run reports them, as Django's collectstatic does)."""
     where = finders.locations(config)
     key = (
         [(str(location.root), location.prefix) for location in where],
@@ -62,14 +66,20 @@ def find_all_reusing(config: Config) -> tuple[dict[str, Found], bool]:
     if saved.get("key") == key and _unchanged(saved["dirs"], since, clock):
         make = tuple.__new__  # Found from its saved (name, source, location) at C speed
         found = {fields[0]: make(Found, fields) for fields in saved["files"]}
+        if duplicates is not None:
+            duplicates.extend(saved.get("duplicates", ()))
         return found, True
     started = time.time_ns()
     clock = _clock(config)  # before the walk reads any directory's mtime
     visited: Visited = {}
-    found = finders.find_all(config, visited=visited, where=where)
+    again: list[str] = []
+    found = finders.find_all(config, visited=visited, where=where, duplicates=again)
+    if duplicates is not None:
+        duplicates.extend(again)
     files = [(item.name, item.source, item.location) for item in found.values()]
     try:
         saved = {"key": key, "time": started, "clock": clock, "dirs": visited, "files": files}
+        saved["duplicates"] = again
         state.save(state_file(config), saved)
     except OSError:
         pass  # a read-only state directory only costs the next run a walk

@@ -161,11 +161,13 @@ def find_all(
     rules: IgnoreRules | None = None,
     visited: Visited | None = None,
     where: list[Location] | None = None,
+    duplicates: list[str] | None = None,
 ) -> dict[str, Found]:
     """Every file to collect, keyed by name, in Django's collection order.
 
     ``visited``, if given, receives every walked directory's mtime (see
-    discovery.py); ``where`` is ``locations(config)`` if the caller has it.
+    discovery.py); ``where`` is ``locations(config)`` if the caller has it;
+    ``duplicates`` each name found again in a later location (not collected).
     """
     rules = rules or IgnoreRules(config.ignore_patterns, config.ignore_globs)
     found: dict[str, Found] = {}
@@ -177,6 +179,8 @@ def find_all(
         for name in list_location(location, rules, exclude, visited):
             if name not in found:
                 found[name] = make(Found, (name, base + name[skip:], index))
+            elif duplicates is not None:
+                duplicates.append(name)
     return found
 
 

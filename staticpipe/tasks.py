@@ -160,7 +160,8 @@ class CollectRun:
     def __init__(self, config: Config, options: RunOptions):
         self.config = config
         self.options = options
-        self.found, self.reused = discovery.find_all_reusing(config)
+        self.duplicates: list[str] = []  # names found again in a later location
+        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates)
         self.summary = Summary(root=str(config.static_root), link=options.link)
         self.records: store.Table | None = None
         self._removed: list[str] = []  # names whose records the copy phase dropped
@@ -508,6 +509,12 @@ class CollectRun:
                     touched = [*summary.copied, *summary.post_processed, *summary.deleted]
                 outputs.record(self.config, self.found, self.walk(), touched, suspect or ())
             self.save_stamp()
+        for name in self.duplicates:  # Django's words, at -v 1 and up
+            self.log(
+                f"Found another file with the destination path '{name}'. It will be "
+                "ignored since only the first encountered file is collected. If this "
+                "is not what you want, make sure every static file has a unique path."
+            )
         if self.options.verbosity >= 2:
             for line in self.file_lines():
                 print(line)

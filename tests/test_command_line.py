@@ -213,3 +213,20 @@ def test_a_long_copy_shows_a_bar_on_a_terminal_only(tmp_path):
     assert quiet == ""
     piped = many("piped").doit("collect")  # stderr a pipe: no bar
     assert piped.stderr == ""
+
+
+def test_duplicates_are_warned_in_django_words_on_every_run(project, tmp_path):
+    project.write_config(
+        '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets", "more"]\n'
+    )
+    project.write("css/a.css", ".b {}\n", base="more")
+    project.write("only.txt", "o", base="more")
+    first, again = project.doit("collect"), project.doit("collect")
+    out = io.StringIO()
+    run_django(tmp_path / "django", [project.path / "assets", project.path / "more"], verbosity=1,
+               stdout=out)  # fmt: skip
+    django = [line for line in out.getvalue().splitlines() if line.startswith("Found another")]
+    assert len(django) == 1
+    for result in (first, again):
+        assert [line for line in result.stdout.splitlines() if "Found another" in line] == django
+    assert "Found another" not in project.doit("collect", "-v", "0").stdout

@@ -25,11 +25,11 @@ CASES = [
     ("static_url-int", TABLE + ROOT + DIRS + "static_url = 7\n", "static_url = 7: expected a URL"),
     ("static_url-no-slash", TABLE + ROOT + DIRS + 'static_url = "/s"\n',
      "static_url = \"/s\": expected a URL ending with '/'"),
-    ("ignore-int", TABLE + ROOT + DIRS + "ignore = [1]\n", "ignore = [1]: expected a list of strings"),
+    ("ignore-int", TABLE + ROOT + DIRS + "ignore = [1]\n", "ignore = [1]: expected a list of strings"),  # noqa: E501
     ("ignore-str", TABLE + ROOT + DIRS + 'ignore = "*.scss"\n',
      'ignore = "*.scss": expected a list of strings'),
     ("dirs-str", TABLE + ROOT + 'dirs = "assets"\n', 'dirs = "assets": expected a list'),
-    ("dirs-prefix-int", TABLE + ROOT + "dirs = [[1, \"assets\"]]\n", 'dirs = [[1, "assets"]]: expected'),
+    ("dirs-prefix-int", TABLE + ROOT + "dirs = [[1, \"assets\"]]\n", 'dirs = [[1, "assets"]]: expected'),  # noqa: E501
     ("dirs-table-prefix-int", TABLE + ROOT + 'dirs = [{ prefix = 5, path = "assets" }]\n',
      "prefix = 5"),
     ("packages-int", TABLE + ROOT + DIRS + "packages = [5]\n", "packages = [5]: expected"),
@@ -38,7 +38,7 @@ CASES = [
      '"../../etc" is not'),
     ("package-not-found", TABLE + ROOT + DIRS + 'packages = ["no_such_pkg_xyz"]\n',
      "no_such_pkg_xyz"),
-    ("bool", TABLE + ROOT + DIRS + 'js_modules = "yes"\n', 'js_modules = "yes": expected true or false'),
+    ("bool", TABLE + ROOT + DIRS + 'js_modules = "yes"\n', 'js_modules = "yes": expected true or false'),  # noqa: E501
     ("choice", TABLE + ROOT + DIRS + 'missing = "sometimes"\n',
      'missing = "sometimes": expected one of "error", "warn", "ignore"'),
     ("mode", TABLE + ROOT + DIRS + 'file_permissions_mode = "rw"\n',
