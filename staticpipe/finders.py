@@ -42,9 +42,12 @@ def package_location(package: str, project_dir: Path | None = None) -> Location 
         try:
             spec = importlib.util.find_spec(package)
         except (ImportError, ValueError) as exc:
-            raise ConfigError(f"packages: cannot import {package!r}: {exc}") from None
+            raise ConfigError(f'packages: "{package}": cannot be looked up: {exc}') from None
         if spec is None:
-            raise ConfigError(f"packages: no package named {package!r}")
+            raise ConfigError(
+                f'packages: "{package}": no such package (expected one on sys.path, '
+                "or a directory with __init__.py in the project directory)"
+            )
         if spec.submodule_search_locations:
             base = Path(list(spec.submodule_search_locations)[0])
         elif spec.origin:
@@ -62,7 +65,11 @@ def locations(config: Config) -> list[Location]:
         if location not in result:
             result.append(location)
     for package in config.packages:
-        location = package_location(package, config.project_dir)
+        try:
+            location = package_location(package, config.project_dir)
+        except ConfigError as error:
+            where = str(config.config_file) if config.config_file else "configuration"
+            raise ConfigError(f"{where}: {error}") from None
         if location is not None and location not in result:
             result.append(location)
     return result

@@ -37,7 +37,7 @@ CASES = [
     ("packages-path", TABLE + ROOT + DIRS + 'packages = ["../../etc"]\n',
      '"../../etc" is not'),
     ("package-not-found", TABLE + ROOT + DIRS + 'packages = ["no_such_pkg_xyz"]\n',
-     "no_such_pkg_xyz"),
+     'packages: "no_such_pkg_xyz": no such package'),
     ("bool", TABLE + ROOT + DIRS + 'js_modules = "yes"\n', 'js_modules = "yes": expected true or false'),  # noqa: E501
     ("choice", TABLE + ROOT + DIRS + 'missing = "sometimes"\n',
      'missing = "sometimes": expected one of "error", "warn", "ignore"'),
