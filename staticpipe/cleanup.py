@@ -26,13 +26,18 @@ def _garbage_file(config: Config) -> Path:
 class Live:
     """What a run leaves in static_root, as a container: the found ``names``,
     their ``hashed`` names (reversed, see HashedNames: no set of every one) and,
-    if ``manifest``, staticfiles.json."""
+    if ``manifest``, staticfiles.json. ``any_hash``: the hashed names may carry
+    any hash (a ``file_hash`` hook's), not only 12 hex digits."""
 
     def __init__(
-        self, names: Container[str], hashed: Mapping[str, str] | None, manifest: bool
+        self,
+        names: Container[str],
+        hashed: Mapping[str, str] | None,
+        manifest: bool,
+        any_hash: bool = False,
     ) -> None:
         self.names, self.manifest = names, manifest
-        self.hashed = HashedNames(hashed) if hashed is not None else ()
+        self.hashed = HashedNames(hashed, any_hash) if hashed is not None else ()
 
     def __contains__(self, name: object) -> bool:
         return (

@@ -55,6 +55,18 @@ def hashed_path(name: str, digest: str) -> str:
     return f"{name}.{digest[:12]}"
 
 
+def with_hash(name: str, file_hash: str | None) -> str:
+    """``name`` carrying any hash (a ``file_hash`` hook's): Django's
+    ``root.<hash>.ext``, or ``name`` itself for None or "" (Django's rule)."""
+    if not file_hash:
+        return name
+    slash = name.rfind("/") + 1
+    dot = name.rfind(".")
+    if dot > slash and name[slash:dot].strip("."):
+        return f"{name[:dot]}.{file_hash}{name[dot:]}"
+    return f"{name}.{file_hash}"
+
+
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -69,14 +81,41 @@ def unhashed_names(path: str) -> list[str]:
     return [name for name, digest in candidates if hashed_path(name, digest) == path]
 
 
+def any_unhashed_names(path: str) -> list[str]:
+    """The names ``with_hash`` could have turned into ``path``, whatever the hash
+    (a hook's need not be 12 hex digits): ``path`` itself (no hash), and ``path``
+    without one ``.<hash>``, before its extension or at its end."""
+    slash = path.rfind("/") + 1
+    head, file = path[:slash], path[slash:]
+    last = file.rfind(".")
+    names = [path]
+    for dot in (i for i, char in enumerate(file) if char == "."):
+        if dot + 1 < len(file):  # a hash to the end: an extensionless name
+            names.append(head + file[:dot])
+        if last > dot + 1:  # a hash, then the extension
+            names.append(head + file[:dot] + file[last:])
+    return [name for name in names if name == path or with_hash(name, _between(name, path)) == path]
+
+
+def _between(name: str, path: str) -> str:
+    """The hash ``with_hash(name, hash) == path`` would need, if any ("" if none)."""
+    dot = name.rfind(".")
+    root, ext = (name, "") if with_hash(name, "x") == name + ".x" else (name[:dot], name[dot:])
+    if not (path.startswith(root + ".") and path.endswith(ext)):
+        return ""
+    return path[len(root) + 1 : len(path) - len(ext)]
+
+
 class HashedNames:
     """The hashed names of a name -> hashed name mapping, as a container: ``in``
-    reverses ``hashed_path`` and looks the name up (no set of every value)."""
+    reverses ``hashed_path`` and looks the name up (no set of every value).
+    ``any_hash``: the names may carry any hash (a ``file_hash`` hook's)."""
 
-    def __init__(self, hashed: Mapping[str, str]):
+    def __init__(self, hashed: Mapping[str, str], any_hash: bool = False):
         self.hashed = hashed
+        self._reverse = any_unhashed_names if any_hash else unhashed_names
 
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, str):
             return False
-        return any(self.hashed.get(name) == path for name in unhashed_names(path))
+        return any(self.hashed.get(name) == path for name in self._reverse(path))

@@ -9,6 +9,9 @@ When a run starts
 from exactly those inputs and knows which hashed names it changed, the new
 manifest is the old one with those values replaced (``patch``): the same bytes
 a full rendering gives, at the cost of a few searches and one md5.
+
+With a ``file_hash`` hook the ``hash`` is the hook's of those sorted pairs, called
+with the name None, as Django's ``save_manifest`` calls ``file_hash``.
 """
 
 from __future__ import annotations
@@ -16,16 +19,27 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import fsutil, state
+from . import fsutil, hashhook, state
 from .cleanup import MANIFEST_NAME
 from .config import Config
 from .hashing import md5_bytes
 
 VERSION = "1.1"
+
+# The manifest's ``hash`` of its sorted pairs, when it is not their md5 (a hook's)
+Digest = Callable[[bytes], "str | None"]
+
+
+def digest_of(config: Config | None) -> Digest | None:
+    """The hook's hash for the manifest (None: the md5, Django's default)."""
+    hook = hashhook.load(config) if config is not None else None
+    if hook is None:
+        return None
+    return lambda pairs: hook.of_bytes(None, pairs)  # type: ignore[arg-type]
 
 
 def ordered_paths(order: Iterable[str], hashed: Mapping[str, str]) -> dict[str, str]:
@@ -34,22 +48,27 @@ def ordered_paths(order: Iterable[str], hashed: Mapping[str, str]) -> dict[str, 
     return {name: hashed[name] for name in names}
 
 
-def render(paths: Mapping[str, str]) -> bytes:
+def render(paths: Mapping[str, str], digest: Digest | None = None) -> bytes:
     """The manifest bytes exactly as ManifestFilesMixin.save_manifest writes them."""
-    return rendering(paths)[0]
+    return rendering(paths, digest)[0]
 
 
-def rendering(paths: Mapping[str, str]) -> tuple[bytes, bytes]:
-    """The manifest bytes, and the sorted pairs its ``hash`` is the md5 of."""
+def rendering(paths: Mapping[str, str], digest: Digest | None = None) -> tuple[bytes, bytes]:
+    """The manifest bytes, and the sorted pairs its ``hash`` is the md5 of (or
+    ``digest``'s: a hook's)."""
     pairs = _sorted_pairs(paths)
-    return _document(paths, md5_bytes(pairs)[:12]), pairs
+    return _document(paths, _hash(pairs, digest)), pairs
+
+
+def _hash(pairs: bytes, digest: Digest | None) -> str | None:
+    return md5_bytes(pairs)[:12] if digest is None else digest(pairs)
 
 
 def _sorted_pairs(paths: Mapping[str, str]) -> bytes:
     return json.dumps(sorted(paths.items())).encode()
 
 
-def _document(paths: Mapping[str, str], digest: str) -> bytes:
+def _document(paths: Mapping[str, str], digest: str | None) -> bytes:
     return json.dumps({"paths": dict(paths), "version": VERSION, "hash": digest}).encode()
 
 
@@ -58,7 +77,9 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string, escapes and all
 PATCH_LIMIT = 64  # more changed names than this: a full rendering is as cheap
 
 
-def patch(data: bytearray, pairs: bytearray, changes: Mapping[str, str]) -> bool:
+def patch(
+    data: bytearray, pairs: bytearray, changes: Mapping[str, str], digest: Digest | None = None
+) -> bool:
     """Make the manifest ``data`` (whose sorted pairs are ``pairs``) the one with
     the hashed names of ``changes``, in place, hash included; the same bytes as
     ``rendering`` of the changed paths. False (and both untouched) if a name is
@@ -77,8 +98,12 @@ def patch(data: bytearray, pairs: bytearray, changes: Mapping[str, str]) -> bool
         spans.append((*found, value))
         pair_spans.append((*pair, value))
     _replace(pairs, pair_spans)
-    start = data.rindex(b'"hash": "') + len(b'"hash": "')  # the last key: no name after it
-    spans.append((start, data.index(b'"', start), md5_bytes(pairs)[:12].encode()))
+    if digest is None:
+        start = data.rindex(b'"hash": "') + len(b'"hash": "')  # the last key: no name after it
+        spans.append((start, data.index(b'"', start), md5_bytes(pairs)[:12].encode()))
+    else:  # a hook's: any JSON string, or null, up to the closing brace
+        start = data.rindex(b'"hash": ') + len(b'"hash": ')
+        spans.append((start, len(data) - 1, json.dumps(digest(bytes(pairs))).encode()))
     _replace(data, spans)
     return True
 
@@ -125,7 +150,7 @@ def write_rendered(config: Config, paths: Mapping[str, str], inputs: dict[str, A
     patch it (``patched``). The same bytes as ``render``, made one text at a time."""
     forget(config)  # from here on, a kept rendering would be stale
     pairs = _sorted_pairs(paths)
-    kept, digest = _keep_pairs(config, pairs), md5_bytes(pairs)[:12]
+    kept, digest = _keep_pairs(config, pairs), _hash(pairs, digest_of(config))
     del pairs  # before the manifest's text is made
     written = _write(config, _document(paths, digest))
     _keep(config, inputs, kept)
@@ -202,7 +227,7 @@ def patched(
         pairs, data = _read(pairs_path), _read(path)
     except OSError:
         return None
-    if pairs is None or data is None or not patch(data, pairs, changes):
+    if pairs is None or data is None or not patch(data, pairs, changes, digest_of(config)):
         return None
     return data, pairs
 

@@ -50,12 +50,14 @@ def post_process_and_manifest(
     finish(config, found, result.hashed, summary)
 
 
-def manifest_bytes(found: dict, hashed: Mapping[str, str]) -> bytes:
-    return manifest.render(manifest.ordered_paths(found, hashed))
+def manifest_bytes(found: dict, hashed: Mapping[str, str], config: Config | None = None) -> bytes:
+    """The manifest's bytes; ``config``: for its ``file_hash`` hook, which makes
+    the manifest's ``hash`` too (without it, the md5's)."""
+    return manifest.render(manifest.ordered_paths(found, hashed), manifest.digest_of(config))
 
 
 def write_manifest(found: dict, hashed: Mapping[str, str], config: Config) -> None:
-    manifest.write(config, manifest_bytes(found, hashed))
+    manifest.write(config, manifest_bytes(found, hashed, config))
 
 
 def finish(config: Config, found: dict, hashed: Mapping[str, str] | None, summary: Summary) -> None:

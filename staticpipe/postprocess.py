@@ -9,6 +9,13 @@ members share one hash computed from the whole component (see ``_cycle``).
 A file is redone only when its *key* changes: its own md5 plus the hashed
 names of what it references, so an edit redoes that file and, transitively,
 the files that reference it, and nothing else.
+
+A ``file_hash`` hook (hashhook.py) names the files instead of the md5, called as
+Django calls it: on the original's bytes for a file that is not rewritten, on the
+rewritten bytes for CSS/JS. A hook may leave a name unhashed (None): Django then
+writes a rewritten file over its collected copy, and so does this phase; such a
+file is redone by every run (a copy made again would undo it unseen), and CSS/JS
+are read from their sources, not from copies that may have been written over.
 """
 
 from __future__ import annotations
@@ -19,16 +26,18 @@ from collections.abc import Callable, Collection, Container, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from itertools import chain
 
-from . import cleanup, fsutil, rules, state
+from . import cleanup, fsutil, hashhook, rules, state
 from .collect import Record, is_bare
 from .config import Config
 from .errors import DecodeError, MissingReferenceError, StaticpipeError
 from .graph import components, is_cycle
-from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts
+from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts, with_hash
 from .parallel import CHUNK, Runs
 from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
 from .rules import (
+    HASHED,
     KEY,
+    MD5,
     PLAIN,
     Entry,
     SavedEntry,
@@ -38,6 +47,10 @@ from .rules import (
     saved_md5,
     saved_refs,
 )
+
+# A cycle's fixed point with a hook is sought this many sweeps at most (Django
+# settles within its 1 + max_post_process_passes = 6 passes, or fails).
+_CYCLE_SWEEPS = 8
 
 _CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
@@ -185,6 +198,7 @@ class _Run:
         self.root = str(config.static_root)
         self.base = fsutil.prefix(self.root)  # + name: a path in static_root
         self.token = settings_token(config)
+        self.hook = hashhook.load(config)  # None: the md5 names the files
         if saved is None:
             saved = load_state(config)
         # The saved entries and inverted references as rows (store.py): written
@@ -196,7 +210,8 @@ class _Run:
         self.same_settings = self.valid and saved.get("token") == self.token
         if self.valid and not self.same_settings:
             files = {
-                n: compact(expand(n, e)._replace(key=None, refs=None)) for n, e in files.items()
+                n: compact(expand(n, e)._replace(key=None, refs=None), _hook_named(n, e))
+                for n, e in files.items()
             }
         self.saved = files  # name -> entry, as saved (rules.SavedEntry)
         # The collect state the saved entries were made from, and the names whose
@@ -246,11 +261,57 @@ class _Run:
         """The file's text, read when needed (never all files' contents at once):
         from its collected copy, the very bytes its md5 was computed on."""
         record = self.records[name]
-        with open(self.base + name, "rb", buffering=0) as handle:
-            data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
-            if len(data) != record[1]:  # it grew, or a short read (FUSE, 9p...)
-                data += handle.readall()
+        if self.hook is not None or (not self.same_settings and self.written_over(name)):
+            data = self.original(name)
+        else:
+            with open(self.base + name, "rb", buffering=0) as handle:
+                data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
+                if len(data) != record[1]:  # it grew, or a short read (FUSE, 9p...)
+                    data += handle.readall()
         return decode(data, name, lambda: self.where(name), self.config.encoding_errors)
+
+    def original(self, name: str) -> bytes:
+        """The source's bytes, which must be those its copy was made of: with a
+        hook the copy may have been written over (a name it left unhashed)."""
+        record = self.records[name]
+        with open(record[0], "rb") as handle:
+            data = handle.read()
+        if md5_bytes(data) != record[5]:
+            raise StaticpipeError(f"{record[0]}: changed during the run; run again")
+        return data
+
+    def written_over(self, name: str) -> bool:
+        """The last run wrote this file's rewritten output over its collected copy
+        (a hook left its name unhashed)."""
+        old = self.old(name)
+        return old is not None and old.hashed == name and not old.plain
+
+    def restore_copy(self, name: str) -> None:
+        """The collected copy again, where the last run wrote an output over it
+        that is no longer its output (the hook now hashes its name, or is gone)."""
+        record = self.records[name]
+        dest = self.base + name
+        if record[6]:  # --link: a symlink, as the copy phase makes it
+            fsutil.symlink(record[0], dest, self.config.directory_permissions_mode)
+            return
+        modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
+        digest, _info, _bare = fsutil.copy_hashing(record[0], dest, *modes)
+        if digest != record[5]:
+            raise StaticpipeError(f"{record[0]}: changed during the run; run again")
+
+    # -- names -----------------------------------------------------------------
+    def plain_name(self, name: str, md5: str) -> str:
+        """The hashed name of a file written as it is: from its md5, or the
+        hook's hash of the collected copy (Django hashes the original's bytes)."""
+        if self.hook is None:
+            return hashed_path(name, md5)
+        return with_hash(name, self.hook.of_file(name, self.base + name, self.records[name][0]))
+
+    def rewritten_name(self, name: str, data: bytes) -> str:
+        """The hashed name of a rewritten file: from its bytes (Django's rule)."""
+        if self.hook is None:
+            return hashed_path(name, md5_bytes(data))
+        return with_hash(name, self.hook.of_bytes(name, data))
 
     def exists(self, hashed: str) -> bool:
         """An output of an earlier run is still there (trusted outside suspect dirs)."""
@@ -346,6 +407,12 @@ class _Run:
 
     # -- outputs -------------------------------------------------------------
     def write(self, name: str, hashed: str, data: bytes, key: str | None, refs: list[str]) -> None:
+        if self.hook is not None or not self.same_settings:
+            if hashed == name:
+                self.write_over(name, data, refs)
+                return
+            if self.written_over(name):
+                self.restore_copy(name)
         fsutil.write_new(
             os.path.join(self.root, hashed),
             data,
@@ -354,6 +421,23 @@ class _Run:
         )
         self.processed.append(name)
         self.record(name, hashed, key, refs)
+
+    def write_over(self, name: str, data: bytes, refs: list[str]) -> None:
+        """The hook left a rewritten file's name unhashed: its output replaces the
+        collected copy, as Django's does (left alone if it holds these bytes).
+        Its entry has no key: redone by every run (see ``_unsettled``), as the
+        copy phase may have put the original back since."""
+        path = self.base + name
+        try:
+            same = not os.path.islink(path) and _read_all(path) == data
+        except OSError:
+            same = False
+        if not same:
+            modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
+            fsutil.write_new(path, data, *modes)
+        self.processed.append(name)
+        self.new[name] = Entry(self.records[name][5], name, refs=tuple(refs))
+        self.final[name] = name
 
     def record(
         self, name: str, hashed: str, key: str | None, refs: tuple[str, ...] | None = None
@@ -379,16 +463,30 @@ class _Run:
         for name in names:
             md5 = self.records[name][5]
             old = self.old(name)
-            # "plain": the hashed name is the md5's, so an unchanged md5 keeps it
-            if old is not None and old.md5 == md5 and old.plain:
+            # "plain": the hashed name is the md5's (or, with the same settings, the
+            # hook's of these very bytes), so an unchanged md5 keeps it
+            if (
+                old is not None
+                and old.md5 == md5
+                and old.plain
+                and (self.same_settings or self.md5_named(name, old))
+            ):
                 hashed, self.new[name] = old.hashed, old
             else:
-                hashed = hashed_path(name, md5)
+                if old is not None and not self.same_settings and self.written_over(name):
+                    self.restore_copy(name)
+                hashed = self.plain_name(name, md5)
                 self.new[name] = Entry(md5, hashed, plain=True)
             self.final[name] = hashed
+            if hashed == name:
+                continue  # left unhashed by the hook: the collected copy is the output
             if old is None or old.hashed != hashed or not self.exists(hashed):
                 todo.append((name, hashed))
         return todo
+
+    def md5_named(self, name: str, old: Entry) -> bool:
+        """An entry of other settings still right: no hook, and named by its md5."""
+        return self.hook is None and old.hashed == hashed_path(name, old.md5)
 
     def link_plain(self, item: tuple[str, str]) -> None:
         """The hashed name as a hard link to the collected copy (a copy if it is a
@@ -437,7 +535,7 @@ class _Run:
         before, warned = len(self.problems), len(self.warnings)
         data = self.rewrite_bytes(name, self.resolver())
         ok = len(self.problems) == before
-        self.write(name, hashed_path(name, md5_bytes(data)), data, key if ok else None, refs)
+        self.write(name, self.rewritten_name(name, data), data, key if ok else None, refs)
         self.keep_warnings(name, warned)
 
     def keep_warnings(self, name: str, start: int) -> None:
@@ -458,6 +556,7 @@ class _Run:
         (and references outside it hashed); the md5 of those normalised texts,
         member by member in sorted order, is the shared hash. Members are then
         written with in-cycle references pointing at each other's hashed names.
+        With a hook, see ``hook_cycle``.
         """
         key = md5_parts([self.token, *(p for m in members for p in [m, *self.ref_key(m, refs[m])])])
         previous = [self.reusable(member, key) for member in members]
@@ -469,19 +568,66 @@ class _Run:
         before = len(self.problems)
         identity = {member: member for member in members}
         parts = []
+        normalised: dict[str, bytes] = {}  # (kept for a hook only)
         warnings: dict[str, list[str]] = {}  # each member's own, to repeat on reuse
         for member in members:
             start = len(self.warnings)
-            parts += [member, md5_bytes(self.rewrite_bytes(member, self.resolver(identity)))]
+            data = self.rewrite_bytes(member, self.resolver(identity))
+            parts += [member, md5_bytes(data)]
+            if self.hook is not None:
+                normalised[member] = data
             warnings[member] = self.warnings[start:]
-        digest = md5_parts(parts)
-        names = {member: hashed_path(member, digest) for member in members}
+            del data
+        outputs: dict[str, bytes] = {}
+        if self.hook is None:
+            digest = md5_parts(parts)
+            names = {member: hashed_path(member, digest) for member in members}
+        else:
+            names, outputs = self.hook_cycle(members, normalised)
         ok = len(self.problems) == before
         for member in members:
-            data = self.rewrite_bytes(member, self.resolver(names, report=False))
+            data = outputs.pop(member, None)
+            if data is None:
+                data = self.rewrite_bytes(member, self.resolver(names, report=False))
             self.write(member, names[member], data, key if ok else None, refs[member])
             if warnings[member]:
                 self.new[member] = self.new[member]._replace(warnings=tuple(warnings[member]))
+
+    def hook_cycle(
+        self, members: list[str], normalised: dict[str, bytes]
+    ) -> tuple[dict[str, str], dict[str, bytes]]:
+        """A cycle's names with a hook: Django's where Django settles, else from
+        the whole component. Returns the names and, if known, each member's output.
+
+        Django rewrites and renames the members pass after pass until no name
+        changes: it settles where the hook ignores some members' content (None
+        for them, a version string...). Each member's hashed name then is the
+        hook's of its output referencing the others' hashed names: that fixed
+        point is sought the same way (from the names of the normalised texts,
+        ``_CYCLE_SWEEPS`` sweeps at most, more than Django's passes). Where it is
+        not reached (Django: "Max post-process passes exceeded"), each member is
+        named by the hook's hash of the whole component: every member's name and
+        normalised text (as the md5's shared hash is made), so a change anywhere
+        in it renames them all."""
+        hook = self.hook
+        assert hook is not None
+        names = {m: with_hash(m, hook.of_bytes(m, normalised[m])) for m in members}
+        outputs: dict[str, bytes] = {}
+        for _sweep in range(_CYCLE_SWEEPS):
+            moved = False
+            for member in members:
+                data = self.rewrite_bytes(member, self.resolver(names, report=False))
+                hashed = with_hash(member, hook.of_bytes(member, data))
+                outputs[member] = data
+                if hashed != names[member]:
+                    names[member], moved = hashed, True
+            if not moved:  # every output was made with the names it ends with
+                return names, outputs
+        whole = b"".join(
+            b"%s\0%s\0" % (member.encode("utf-8", "surrogateescape"), normalised[member])
+            for member in members
+        )
+        return {m: with_hash(m, hook.of_bytes(m, whole)) for m in members}, {}
 
     def run(self, order: list[str], workers: int) -> None:
         names = self.to_redo(order)
@@ -593,6 +739,7 @@ class _Run:
         saved = self.saved
         gone = self.delta()[1] if complete else set()
         self.changes = self.changed()
+        hooked = self.hook is not None
         # Entries rewritten with errors are redone by every run (names_to_redo),
         # so this run's are all there are.
         unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
@@ -603,7 +750,8 @@ class _Run:
         if not self.valid and complete:  # no state: what the last manifest names
             garbage += cleanup.named_by_manifest(self.config, False, True)
         if garbage:
-            cleanup.add_garbage(self.config, garbage, live=HashedNames(self.final))
+            live = HashedNames(self.final, any_hash=hooked)
+            cleanup.add_garbage(self.config, garbage, live=live)
         token = self.token if complete or self.same_settings else None
         entries, referrers = self.entries, self.referrer_rows
         if saved is entries:  # the saved rows, patched: referrers first (they need the old)
@@ -611,7 +759,7 @@ class _Run:
                 _update_referrers(referrers, name, saved[name], None)
                 del entries[name]
             for name, new in self.new.items():
-                old, fields = saved.get(name), compact(new)
+                old, fields = saved.get(name), compact(new, hooked)
                 if old != fields:
                     _update_referrers(referrers, name, old, fields)
                     entries[name] = fields
@@ -619,7 +767,7 @@ class _Run:
             files = dict(saved)
             for name in gone:
                 del files[name]
-            files.update((name, compact(new)) for name, new in self.new.items())
+            files.update((name, compact(new, hooked)) for name, new in self.new.items())
             entries.replace(files)
             referrers.replace(invert_refs(files))
         if (
@@ -646,6 +794,16 @@ class _Run:
                 "warned": sorted(warned),
             },
         )
+
+
+def _hook_named(name: str, fields: SavedEntry) -> bool:
+    """A saved entry whose hashed name is not its md5's (a hook's): kept whole."""
+    return not isinstance(fields, str) and fields[HASHED] != hashed_path(name, fields[MD5])
+
+
+def _read_all(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def names_to_redo(
@@ -746,7 +904,8 @@ def _update_referrers(
 
 
 def _unsettled(fields: SavedEntry) -> bool:
-    """Rewritten with errors (not plain, no key): redone on every run until fixed."""
+    """Not plain, no key: redone on every run. Rewritten with errors (until
+    fixed), or written over its collected copy (``_Run.write_over``)."""
     return not isinstance(fields, str) and not fields[PLAIN] and fields[KEY] is None
 
 

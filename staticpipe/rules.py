@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import state, store
+from . import hashhook, state, store
 from .config import Config
 from .hashing import hashed_path, md5_parts
 
@@ -37,15 +37,18 @@ MD5, HASHED, PLAIN, REFS, RAW, KEY, WARNINGS = map(Entry._fields.index, Entry._f
 # A saved entry is the tuple of an Entry's fields or, for a plain file (hashed by
 # its md5 alone: ``Entry(md5, hashed_path(name, md5), plain=True)``, nothing
 # parsed, no warnings), that md5 alone. Most files are plain: one string each is
-# a fraction of a tuple and its strings to load, save and hold.
+# a fraction of a tuple and its strings to load, save and hold. With a
+# ``file_hash`` hook the hashed name is the hook's, not the md5's: every entry is
+# saved whole (``compact(entry, hooked=True)``).
 SavedEntry = tuple | str
 
 
-def compact(entry: Entry) -> SavedEntry:
-    """The saved form of ``entry``. (Plain entries are only ever made with the
-    hashed name their md5 gives, so it need not be kept.)"""
+def compact(entry: Entry, hooked: bool = False) -> SavedEntry:
+    """The saved form of ``entry``. (Plain entries made without a hook always
+    have the hashed name their md5 gives, so it need not be kept; ``hooked``:
+    this one's name came from a ``file_hash`` hook, keep it.)"""
     plain = entry.plain and entry.refs is None and entry.key is None
-    if plain and not entry.raw and not entry.warnings:
+    if plain and not entry.raw and not entry.warnings and not hooked:
         return entry.md5
     return tuple(entry)
 
@@ -92,6 +95,9 @@ def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], tupl
 
 
 def settings_token(config: Config) -> str:
+    """What every output depends on besides the files: another token redoes all.
+    A ``file_hash`` hook adds its value and its module file's size and mtime
+    (hashhook.fingerprint); without one the token is what it always was."""
     return md5_parts(
         [
             RULES_VERSION,
@@ -100,5 +106,6 @@ def settings_token(config: Config) -> str:
             config.missing,
             config.sourcemap_policy,
             config.encoding_errors,
+            *hashhook.fingerprint(config),
         ]
     )
