@@ -463,7 +463,7 @@ class CollectRun:
     def manifest_bytes(self) -> bytes:
         from . import pipeline
 
-        return pipeline.manifest_bytes(self.found, self.current_hashed())
+        return pipeline.manifest_bytes(self.found, self.current_hashed(), self.config)
 
     def manifest_uptodate(self) -> bool:
         self.hold_lock()
