@@ -65,6 +65,11 @@ class Config:
         return (DEFAULT_IGNORE if self.default_ignore else ()) + self.ignore
 
     @property
+    def where(self) -> str:
+        """What error messages name: the config file, if the config has one."""
+        return str(self.config_file) if self.config_file else "configuration"
+
+    @property
     def sourcemap_policy(self) -> str:
         return self.missing_sourcemap or self.missing
 
@@ -72,13 +77,9 @@ class Config:
         return replace(self, **changes)
 
 
-def _where(config: Config) -> str:
-    return str(config.config_file) if config.config_file else "configuration"
-
-
 def validate(config: Config) -> None:
     """What a Config built in Python (not from a file) must hold too."""
-    where = _where(config)
+    where = config.where
     if not config.static_url.endswith("/"):
         raise _invalid(where, "static_url", config.static_url, "a URL ending with '/'")
     _choice(where, "storage", config.storage, STORAGES)
@@ -258,14 +259,24 @@ def from_mapping(data: dict[str, Any], base: Path, config_file: Path | None = No
     )
 
 
-def find_config_file(start: Path | None = None) -> Path:
-    """The nearest ``pyproject.toml`` with a ``[tool.staticpipe]`` table, from ``start`` up."""
-    start = (start or Path.cwd()).resolve()
+def nearest_config(start: str | os.PathLike[str]) -> Path | None:
+    """The nearest ``pyproject.toml`` with a ``[tool.staticpipe]`` table, from
+    ``start`` up, or None."""
+    start = Path(start).resolve()
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file() and staticpipe_table(read_toml(candidate), candidate) is not None:
             return candidate
-    raise ConfigError(f"no pyproject.toml with a [tool.staticpipe] table in {start} or above")
+    return None
+
+
+def find_config_file(start: Path | None = None) -> Path:
+    """:func:`nearest_config` from ``start`` (the current directory), or ConfigError."""
+    start = (start or Path.cwd()).resolve()
+    found = nearest_config(start)
+    if found is None:
+        raise ConfigError(f"no pyproject.toml with a [tool.staticpipe] table in {start} or above")
+    return found
 
 
 def read_toml(path: Path) -> dict[str, Any]:

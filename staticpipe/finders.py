@@ -68,8 +68,7 @@ def locations(config: Config) -> list[Location]:
         try:
             location = package_location(package, config.project_dir)
         except ConfigError as error:
-            where = str(config.config_file) if config.config_file else "configuration"
-            raise ConfigError(f"{where}: {error}") from None
+            raise ConfigError(f"{config.where}: {error}") from None
         if location is not None and location not in result:
             result.append(location)
     return result

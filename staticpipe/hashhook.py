@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from importlib.machinery import PathFinder
 from typing import Any, BinaryIO
 
-from .config import Config, _where, toml_value
+from .config import Config, toml_value
 from .errors import ConfigError, StaticpipeError
 
 KEY = "file_hash"
@@ -110,7 +110,7 @@ class FileHash:
 
     def fail(self, problem: str) -> ConfigError:
         value = toml_value(self.config.file_hash)
-        return ConfigError(f"{_where(self.config)}: {KEY} = {value}: {problem}")
+        return ConfigError(f"{self.config.where}: {KEY} = {value}: {problem}")
 
     def digest(self, name: str, content: Content) -> str | None:
         """The hook's hash for ``name`` (None or "": unhashed, as Django).

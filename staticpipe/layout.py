@@ -30,7 +30,7 @@ TAG = (
 
 def check(config: Config, locations: Iterable[Location]) -> None:
     """Raise ConfigError if this layout would lose or pollute files."""
-    where = str(config.config_file) if config.config_file else "configuration"
+    where = config.where
     sources = list(locations)
     root = _real(config.static_root)
     state = _real(config.state_path)
@@ -55,7 +55,7 @@ def _source(location: Location) -> str:
 def check_dirs_exist(config: Config) -> None:
     """A build refuses a ``dirs`` entry that is missing (the watcher instead
     waits for it to appear)."""
-    where = str(config.config_file) if config.config_file else "configuration"
+    where = config.where
     for location in config.dirs:
         _check_exists(where, location.root)
 
@@ -67,14 +67,16 @@ def _check_exists(where: str, root: Path) -> None:
         raise ConfigError(f"{where}: dirs: {root} is not a directory")
 
 
+def _refuse_project(head: str, path: str, project: str, expected: str) -> None:
+    """``path`` must not be the project directory nor one above it."""
+    if _inside(project, path):
+        what = "is" if path == project else "contains"
+        raise ConfigError(f"{head} {what} the project directory: expected a directory {expected}")
+
+
 def _check_root(where: str, root: str, project: str, sources: list[Location]) -> None:
     head = f"{where}: static_root {root}"
-    if _inside(project, root):
-        what = "is" if root == project else "contains"
-        raise ConfigError(
-            f"{head} {what} the project directory: expected a directory of its own "
-            "(collect --clear empties static_root)"
-        )
+    _refuse_project(head, root, project, "of its own (collect --clear empties static_root)")
     for location in sources:
         source = _real(location.root)
         if root == source:
@@ -93,12 +95,7 @@ def _check_root(where: str, root: str, project: str, sources: list[Location]) ->
 
 def _check_state(where: str, state: str, root: str, project: str, sources: list[Location]) -> None:
     head = f"{where}: state_dir {state}"
-    if _inside(project, state):
-        what = "is" if state == project else "contains"
-        raise ConfigError(
-            f"{head} {what} the project directory: expected a directory staticpipe "
-            "owns (the default .staticpipe)"
-        )
+    _refuse_project(head, state, project, "staticpipe owns (the default .staticpipe)")
     if _inside(state, root) or _inside(root, state):
         raise ConfigError(f"{head} overlaps static_root {root}: expected a separate directory")
     for location in sources:
@@ -122,7 +119,7 @@ def claim_state_dir(config: Config) -> None:
     if TAG_NAME in entries:
         return
     if entries and "lock" not in entries:
-        where = str(config.config_file) if config.config_file else "configuration"
+        where = config.where
         raise ConfigError(
             f"{where}: state_dir {state_dir} holds files staticpipe did not write: "
             "expected a new or empty directory (staticpipe deletes what is in it)"

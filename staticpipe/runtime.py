@@ -29,7 +29,6 @@ import site
 import sys
 import sysconfig
 import threading
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 
 from . import manifest as manifest_file
-from .config import Config, load_config
+from .config import Config, load_config, nearest_config
 from .errors import ConfigError, StaticpipeError
 from .references import django_url
 
@@ -204,28 +203,6 @@ def _is_application_frame(frame: FrameType) -> bool:
         return False  # <string>, <stdin>, <frozen ...>, Jinja2 template code
     filename = os.path.abspath(filename)
     return not filename.startswith(_PACKAGE_DIR) and not filename.startswith(_LIBRARY)
-
-
-def _has_table(candidate: Path) -> bool:
-    try:
-        with candidate.open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"{candidate}: cannot read: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{candidate}: invalid TOML: {error}") from None
-    tool = data.get("tool")
-    return isinstance(tool, dict) and "staticpipe" in tool
-
-
-def nearest_config(start: str | os.PathLike[str]) -> Path | None:
-    """The nearest pyproject.toml with ``[tool.staticpipe]`` from ``start`` up, or None."""
-    start = Path(start).resolve()
-    for directory in (start, *start.parents):
-        candidate = directory / PYPROJECT
-        if candidate.is_file() and _has_table(candidate):
-            return candidate
-    return None
 
 
 def _not_found(origin: str | None, cwd: str) -> ConfigError:
