@@ -94,6 +94,12 @@ def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], tupl
     return saved, identity
 
 
+def no_post(config: Config) -> dict[str, Any]:
+    """An empty post-processing state (every file is hashed again), whatever is saved."""
+    db = store.Database(config.state_path, repair=False)
+    return {"files": db.table("post", None, "post"), "referrers": db.table("referrers", None, "post")}
+
+
 def settings_token(config: Config) -> str:
     """What every output depends on besides the files: another token redoes all.
     A ``file_hash`` hook adds its value and its module file's size and mtime

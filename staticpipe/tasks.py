@@ -188,6 +188,11 @@ class CollectRun:
         self._post_loaded: tuple | None = None
         self._post_changes: dict[str, str] | None = None
         self.log = print if options.verbosity >= 1 else _silent
+        # ``doit forget`` since the last complete doit run: rebuild from no state
+        self.forgotten = False
+        self._acted = False  # a phase's action ran in this process
+        self._current: set[str] = set()  # the phases found up to date
+        self._checks: dict[str, Callable[[], bool]] = {}  # each phase's uptodate
 
     # -- discover --------------------------------------------------------------
     def listing(self) -> bytes:
@@ -255,6 +260,8 @@ class CollectRun:
 
     def discover_uptodate(self) -> bool:
         self.hold_lock()
+        if self.forgotten:
+            return False
         if self.stamp() is not None:
             return True
         try:
@@ -266,6 +273,7 @@ class CollectRun:
         return current
 
     def discover(self) -> None:
+        self._acted = True
         if self.options.dry_run:
             return
         lock.hold(self.config)  # until this doit run ends
@@ -278,7 +286,7 @@ class CollectRun:
     # -- collect ---------------------------------------------------------------
     def copy_uptodate(self) -> bool:
         self.hold_lock()
-        if self.options.clear:
+        if self.options.clear or self.forgotten:
             return False
         changes = self.source_changes()
         if changes is None or changes:
@@ -318,17 +326,21 @@ class CollectRun:
         return self._saved_records
 
     def copy(self) -> TaskFailed | None:
+        self._acted = True
         if not self.options.dry_run:
             lock.hold(self.config)
         try:
-            suspect = None if self.options.clear else self.suspect()
+            suspect = None if self.options.clear or self.forgotten else self.suspect()
             if self.options.clear:
                 self.summary.deleted = collect.clear(self.config, self.options, self.log)
                 if not self.options.dry_run:
                     for name in self.summary.deleted:  # Django's clear_dir, at -v 1
                         self.log(f"Deleting '{name}'")
-            records = None if self.options.clear else self.saved_records()
-            changes = None if self.options.clear else self.source_changes()
+            if self.forgotten:  # every file again, as from no state
+                records, changes = collect.no_records(self.config), None
+            else:
+                records = None if self.options.clear else self.saved_records()
+                changes = None if self.options.clear else self.source_changes()
             try:
                 result = self._collect(suspect, records, changes)
             except store.StoreDamaged as error:  # removed: look at every file, from no state
@@ -389,7 +401,7 @@ class CollectRun:
 
     def _post_uptodate(self) -> bool:
         self.hold_lock()
-        if self.summary.copied:
+        if self.summary.copied or self.forgotten:
             return False  # this run copied something: post-processing must look at it
         if self.stamp() is not None:
             return True
@@ -416,6 +428,7 @@ class CollectRun:
     def post_process(self) -> TaskFailed | None:
         from . import postprocess
 
+        self._acted = True
         lock.hold(self.config)
         try:
             records = self.current_records()
@@ -426,7 +439,8 @@ class CollectRun:
                 fsutil.identity(self.collect_file),
                 self._removed,
             )
-            suspect = None if self.options.clear else self.suspect()
+            fresh = self.options.clear or self.forgotten  # every file, from no state
+            suspect = None if fresh else self.suspect()
 
             def run(saved: dict | None, since: postprocess.Since | None):
                 return postprocess.post_process(
@@ -435,7 +449,10 @@ class CollectRun:
                 )  # fmt: skip
 
             try:
-                result = run(None if self.options.clear else self.saved_post(), since)
+                if self.forgotten:
+                    result = run(rules.no_post(self.config), None)
+                else:
+                    result = run(None if fresh else self.saved_post(), since)
             except store.StoreDamaged as error:
                 if records.broken:  # the records are gone too: only a new run has them
                     raise store.StoreDamaged(f"{error}; run again") from None
@@ -467,6 +484,8 @@ class CollectRun:
 
     def manifest_uptodate(self) -> bool:
         self.hold_lock()
+        if self.forgotten:
+            return False
         if outputs.manifest_unchanged(self.config):
             return True  # the file the last complete run wrote; its inputs are file_deps
         try:
@@ -475,6 +494,7 @@ class CollectRun:
             return False
 
     def write_manifest(self) -> TaskFailed | None:
+        self._acted = True
         lock.hold(self.config)
         try:
             from . import pipeline
@@ -497,9 +517,34 @@ class CollectRun:
             return _failed(error)
         return None
 
+    # -- collect itself ----------------------------------------------------------
+    def phase_check(self, phase: str, check: Callable[[], bool]) -> Callable[[], bool]:
+        """``check`` as a phase's uptodate, remembering a phase found up to date."""
+
+        def uptodate() -> bool:
+            current = check()
+            if current:
+                self._current.add(phase)
+            return current
+
+        self._checks[phase] = check
+        return uptodate
+
+    def uptodate(self) -> bool:
+        """``collect`` itself (``doit info collect``): up to date when no phase has
+        anything to do and the last complete run's stamp holds. Its report would
+        then only print the summary, which the reporter (reporter.py) still does."""
+        if self.forgotten or self._acted or self.options.clear or self.options.dry_run:
+            return False
+        for phase, check in self._checks.items():
+            if phase not in self._current and not check():
+                return False
+        return self.stamp() is not None
+
     # -- summary ---------------------------------------------------------------
     def report(self) -> None:
         if not self.options.dry_run:
+            _remember_complete(self.config)
             if not self._copy_ran:
                 self.summary.unmodified = list(self.found)
             if self._copy_ran or self.hashed is not None or self.suspect() != set():
@@ -577,13 +622,47 @@ def _forget_former_source_states(task: str, source: str | None) -> None:
         manager.remove(task)
 
 
+def _complete_file(config: Config) -> Path:
+    return config.state_path / "doit.json"
+
+
+def _remember_complete(config: Config) -> None:
+    """Note that a doit run of collect completed, with which doit database."""
+    manager = Globals.dep_manager
+    data = json.dumps({"dep_file": getattr(manager and manager.backend, "name", None)}).encode()
+    path = _complete_file(config)
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    fsutil.write_bytes(str(path), data)
+
+
+def _forgotten(task: str, config: Config) -> bool:
+    """``doit forget TASK`` (or ``-a``) since the last complete doit run of it:
+    the task is gone from the doit database that run used. (The first run, and
+    one after runs without doit, e.g. the watcher's, find no note of that run.)"""
+    manager = Globals.dep_manager
+    if manager is None:
+        return False
+    try:
+        saved = json.loads(_complete_file(config).read_bytes())
+    except (OSError, ValueError):
+        return False
+    mine = getattr(manager.backend, "name", None)
+    return saved.get("dep_file") == mine and not manager.backend.in_(task)
+
+
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     run = _without_gc(CollectRun)(config, options)
     name = f"{prefix}collect"
     if not options.dry_run:
         first = next(iter(run.found.values()), None)
         _forget_former_source_states(f"{name}_copy", first and first.source)
-    meta = {"staticpipe": {"quiet": options.verbosity == 0}}  # reporter.py
+        run.forgotten = _forgotten(name, config)
+    # reporter.py: -v 0 prints no progress lines; an up-to-date collect still reports
+    meta = {"staticpipe": {"quiet": options.verbosity == 0}}
     config_dep = [str(config.config_file)] if config.config_file else []
     yield {
         "basename": f"{name}_discover",
@@ -591,7 +670,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "actions": [_without_gc(run.discover)],
         "file_dep": config_dep,
         "targets": [] if options.dry_run else [str(run.found_file)],
-        "uptodate": [_without_gc(run.discover_uptodate)],
+        "uptodate": [_without_gc(run.phase_check("discover", run.discover_uptodate))],
         "verbosity": 2,
         "meta": meta,
     }
@@ -603,7 +682,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         # with the one it was copied from (signatures.py), at a fraction of the cost.
         "file_dep": [] if options.dry_run else [str(run.found_file)],
         "targets": [] if options.dry_run else [str(run.collect_file)],
-        "uptodate": [_without_gc(run.copy_uptodate), not options.dry_run],
+        "uptodate": [_without_gc(run.phase_check("copy", run.copy_uptodate)), not options.dry_run],
         "verbosity": 2,
         "meta": meta,
     }
@@ -615,7 +694,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
             "actions": [_without_gc(run.post_process)],
             "file_dep": [str(run.collect_file)],
             "targets": [str(run.post_file)],
-            "uptodate": [_without_gc(run.post_uptodate)],
+            "uptodate": [_without_gc(run.phase_check("postprocess", run.post_uptodate))],
             "verbosity": 2,
             "meta": meta,
         }
@@ -626,7 +705,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
             # found.json too: the manifest's key order is the listing's
             "file_dep": [str(run.found_file), str(run.post_file)],
             "targets": [str(run.manifest_file)],
-            "uptodate": [_without_gc(run.manifest_uptodate)],
+            "uptodate": [_without_gc(run.phase_check("manifest", run.manifest_uptodate))],
             "verbosity": 2,
             "meta": meta,
         }
@@ -636,10 +715,10 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         "doc": "Collect static files into static_root, hash them, write staticfiles.json.",
         "actions": [_without_gc(run.report)],
         "task_dep": phases,
-        "uptodate": [False],
+        "uptodate": [_without_gc(run.uptodate)],
         "clean": [functools.partial(_clean, config)],
         "verbosity": 2,
-        "meta": meta,
+        "meta": {"staticpipe": {**meta["staticpipe"], "when_uptodate": run.report}},
     }
 
 
