@@ -97,7 +97,10 @@ def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], tupl
 def no_post(config: Config) -> dict[str, Any]:
     """An empty post-processing state (every file is hashed again), whatever is saved."""
     db = store.Database(config.state_path, repair=False)
-    return {"files": db.table("post", None, "post"), "referrers": db.table("referrers", None, "post")}
+    return {
+        "files": db.table("post", None, "post"),
+        "referrers": db.table("referrers", None, "post"),
+    }
 
 
 def settings_token(config: Config) -> str:
