@@ -147,6 +147,39 @@ def test_doit_info_and_forget(project):
     assert project.doit("collect").executed("collect_copy")
 
 
+def test_doit_info_collect_is_up_to_date_after_a_run_and_not_after_an_edit(project):
+    project.doit("collect")
+    assert re.search(r"status\s*:\s*up-to-date", project.doit("info", "collect").stdout)
+    project.write("js/app.js", "console.log(2);\n")
+    info = project.doit("info", "collect", check=False)  # exit 1: not up to date
+    assert info.returncode == 1
+    assert re.search(r"status\s*:\s*run", info.stdout)
+
+
+def test_a_no_op_collect_still_prints_djangos_summary(project):
+    project.doit("collect")
+    again = project.doit("collect")
+    assert "-- collect\n" in again.stdout  # doit's up-to-date mark
+    assert again.summary == f"0 static files copied to '{project.root}', 3 unmodified."
+
+
+@pytest.mark.parametrize("forget", [("forget", "collect"), ("forget", "-a")])
+def test_doit_forget_makes_the_next_run_rebuild_everything(project, forget):
+    first = project.doit("collect")
+    before = {p.relative_to(project.root): p.read_bytes() for p in project.root.rglob("*")
+              if p.is_file()}  # fmt: skip
+    project.doit(*forget)
+    info = project.doit("info", "collect", check=False)
+    assert re.search(r"status\s*:\s*run", info.stdout)
+    rebuilt = project.doit("collect", "-v", "2")
+    assert rebuilt.summary == first.summary  # copied and post-processed as the first time
+    assert len(_file_lines(rebuilt.stdout)) > 3  # Copying and Post-processed lines again
+    after = {p.relative_to(project.root): p.read_bytes() for p in project.root.rglob("*")
+             if p.is_file()}  # fmt: skip
+    assert after == before
+    assert project.doit("collect").summary.startswith("0 static files copied")
+
+
 def test_a_dodo_with_its_own_config_merges_ours(project):
     (project.path / "dodo.py").write_text(
         "from staticpipe.tasks import *  # noqa: F403\n"
