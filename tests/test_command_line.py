@@ -180,6 +180,37 @@ def test_doit_forget_makes_the_next_run_rebuild_everything(project, forget):
     assert project.doit("collect").summary.startswith("0 static files copied")
 
 
+def test_doit_dumpdb_shows_the_database_staticpipe_picks(project):
+    project.doit("collect")
+    for result in (project.doit("dumpdb"), staticpipe(project.path.parent, "--config",
+                                                      str(project.path), "dumpdb")):  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert f"sqlite3 database '{project.path / '.staticpipe-doit.sqlite3'}'" in result.stdout
+        tasks = [line.partition(" -> ")[0] for line in result.stdout.splitlines() if " -> " in line]
+        assert tasks == ["collect", "collect_copy", "collect_discover", "collect_manifest",
+                         "collect_postprocess"]  # fmt: skip
+        assert "'checker:': 'StatChecker'" in result.stdout
+
+
+def test_doit_dumpdb_follows_a_dodo_that_picks_another_backend(project):
+    (project.path / "dodo.py").write_text(
+        "from staticpipe.tasks import *  # noqa: F403\n"
+        "DOIT_CONFIG = {**DOIT_CONFIG, 'backend': 'json', 'dep_file': 'state.json'}  # noqa: F405\n"
+    )
+    project.doit("collect")
+    dumped = project.doit("dumpdb").stdout
+    assert "json database 'state.json'" in dumped
+    assert "collect_copy -> " in dumped
+    plain = project.path / "plain"  # not a staticpipe project: doit's own dbm, as doit dumps it
+    plain.mkdir()
+    (plain / "dodo.py").write_text("def task_x():\n    return {'actions': ['true']}\n")
+    run = [sys.executable, "-m", "doit"]
+    subprocess.run(run, cwd=plain, check=True, capture_output=True)
+    dumped = subprocess.run([*run, "dumpdb"], cwd=plain, capture_output=True, text=True)
+    assert dumped.returncode == 0, dumped.stderr
+    assert "DBM type is" in dumped.stdout and "'x' -> " in dumped.stdout
+
+
 def test_a_dodo_with_its_own_config_merges_ours(project):
     (project.path / "dodo.py").write_text(
         "from staticpipe.tasks import *  # noqa: F403\n"
