@@ -42,8 +42,9 @@ def post_process_and_manifest(
     since: postprocess.Since | None = None,
 ) -> None:
     result = postprocess.post_process(
-        list(found), records, config, log, options.workers, suspect, since=since
-    )
+        list(found), records, config, log, options.workers, suspect, since=since,
+        verbosity=options.verbosity,
+    )  # fmt: skip
     summary.post_processed = result.processed
     summary.warnings = result.warnings
     write_manifest(found, result.hashed, config)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Container, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from itertools import chain
 
-from . import cleanup, fsutil, hashhook, rules, state
+from . import cleanup, fsutil, hashhook, progress, rules, state
 from .collect import Record, is_bare
 from .config import Config
 from .errors import DecodeError, MissingReferenceError, StaticpipeError
@@ -189,8 +189,11 @@ class _Run:
         suspect: set[str] | None = None,
         saved: dict | None = None,
         since: Since | None = None,
+        verbosity: int = 1,
     ):
         self.config = config
+        self.verbosity = verbosity  # for the progress bar
+        self.bar = None  # progress.bar, while run() runs
         self.records = records
         self.log = log
         self.suspect = suspect
@@ -482,6 +485,7 @@ class _Run:
                 continue  # left unhashed by the hook: the collected copy is the output
             if old is None or old.hashed != hashed or not self.exists(hashed):
                 todo.append((name, hashed))
+        self.advance(len(names) - len(todo))  # the links advance it as they are made
         return todo
 
     def md5_named(self, name: str, old: Entry) -> bool:
@@ -497,6 +501,7 @@ class _Run:
         modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
         if not record[6]:
             fsutil.link_or_copy(self.base + name, dest, *modes)
+            self.advance()
             return
         # --link: the collected name is a symlink to the source. A hard link to the
         # source would change its ctime (every source "changed" at the next run) and
@@ -505,6 +510,7 @@ class _Run:
         if digest != record[5]:
             fsutil.remove(dest)
             raise StaticpipeError(f"{record[0]}: changed during the run; run again")
+        self.advance()
 
     def link_all(self, todo: list[tuple[str, str]]) -> None:
         for item in todo:
@@ -525,7 +531,13 @@ class _Run:
             links.finish()
             self.processed.extend(name for name, _ in todo)
 
+    def advance(self, count: int = 1) -> None:
+        """Count ``count`` files done on the progress bar, if one is shown."""
+        if self.bar is not None and count:
+            self.bar.update(count)
+
     def single(self, name: str, refs: list[str]) -> None:
+        self.advance()
         key = md5_parts([self.token, *self.ref_key(name, refs)])
         hashed = self.reusable(name, key)
         if hashed is not None:
@@ -558,6 +570,7 @@ class _Run:
         written with in-cycle references pointing at each other's hashed names.
         With a hook, see ``hook_cycle``.
         """
+        self.advance(len(members))
         key = md5_parts([self.token, *(p for m in members for p in [m, *self.ref_key(m, refs[m])])])
         previous = [self.reusable(member, key) for member in members]
         if all(previous):
@@ -644,12 +657,18 @@ class _Run:
                         self.warnings.extend(expand(name, saved[name]).warnings)
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
-        plain = self.plan_plain([name for name in names if not adjustable(name)])
-        links = self.start_links(plain, max(1, workers - 1))
+        self.bar = progress.bar(len(names), "post-process", self.verbosity)
         try:
-            self.adjustable_files([name for name in names if adjustable(name)])
+            plain = self.plan_plain([name for name in names if not adjustable(name)])
+            links = self.start_links(plain, max(1, workers - 1))
+            try:
+                self.adjustable_files([name for name in names if adjustable(name)])
+            finally:
+                self.finish_links(links, plain)
         finally:
-            self.finish_links(links, plain)
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
 
     def to_redo(self, order: list[str]) -> list[str] | None:
         """The names whose entries may change (``names_to_redo``); None: all."""
@@ -932,6 +951,7 @@ def post_process(
     suspect: set[str] | None = None,
     saved: dict | None = None,
     since: Since | None = None,
+    verbosity: int = 1,
 ) -> PostProcessResult:
     """Hash every collected file and rewrite CSS/JS; raise on missing references.
 
@@ -939,8 +959,9 @@ def post_process(
     ``saved``: this phase's state, if the caller has loaded it already.
     ``since``: what changed in ``records`` since the collect state this run
     started from (then an edit compares no record with its entry).
+    ``verbosity``: 0 shows no progress bar (see progress.py).
     """
-    run = _Run(config, records, log, suspect, saved, since)
+    run = _Run(config, records, log, suspect, saved, since, verbosity)
     complete = False
     try:
         run.run(order, workers)

@@ -445,7 +445,7 @@ class CollectRun:
             def run(saved: dict | None, since: postprocess.Since | None):
                 return postprocess.post_process(
                     list(self.found), records, self.config, self.log,
-                    self.options.workers, suspect, saved, since,
+                    self.options.workers, suspect, saved, since, self.options.verbosity,
                 )  # fmt: skip
 
             try:

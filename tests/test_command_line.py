@@ -261,7 +261,7 @@ def _collect_with_a_terminal(project: Project, *args: str) -> tuple[str, str]:
     return stdout, b"".join(chunks).decode(errors="replace")
 
 
-def test_a_long_copy_shows_a_bar_on_a_terminal_only(tmp_path):
+def test_a_long_build_shows_bars_on_a_terminal_only(tmp_path):
     from staticpipe import progress
 
     def many(name: str) -> Project:
@@ -271,8 +271,9 @@ def test_a_long_copy_shows_a_bar_on_a_terminal_only(tmp_path):
         return project
 
     stdout, stderr = _collect_with_a_terminal(many("tty"))
-    assert re.search(rf"copy: .*\d+/{progress.MIN_ITEMS} ", stderr)
-    assert "copy:" not in stdout
+    for phase in ("copy", "post-process"):
+        assert re.search(rf"{phase}: .*\d+/{progress.MIN_ITEMS} ", stderr), phase
+        assert f"{phase}:" not in stdout
     _, quiet = _collect_with_a_terminal(many("quiet"), "-v", "0")
     assert quiet == ""
     piped = many("piped").doit("collect")  # stderr a pipe: no bar
