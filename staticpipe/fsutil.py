@@ -112,7 +112,44 @@ _counter = itertools.count()
 _known_dirs: set[str] = set()  # directories this process made or saw (saves a stat per file)
 
 
+_temp_dirs: list[tuple[str, str]] = []  # (a root + "/", where its temp names go)
+
+
+def keep_temp_names_in(root: str, directory: str) -> None:
+    """Give files under ``root`` their temporary names in ``directory`` (which
+    this process alone uses, e.g. under a lock) rather than beside them: a run
+    killed between a temp name and its rename then leaves nothing in ``root``
+    for a server to expose. Names left in ``directory`` by a killed run are
+    removed now. Only where both are on one filesystem (a rename must be atomic);
+    elsewhere temp names stay beside their files."""
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        _discard(os.path.join(directory, name))
+    root = root.rstrip(os.sep)
+    try:
+        same = os.stat(root).st_dev == os.stat(directory).st_dev
+    except FileNotFoundError:  # no root yet: it is made where its parent is
+        same = os.stat(_existing_parent(root)).st_dev == os.stat(directory).st_dev
+    entry = (root + os.sep, directory)
+    if same and entry not in _temp_dirs:
+        _temp_dirs.append(entry)
+
+
+def _existing_parent(path: str) -> str:
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
 def _temp_name(dest: str) -> str:
+    """A new temporary name for ``dest``: in its root's temp directory if it has one."""
+    for root, directory in _temp_dirs:
+        if dest.startswith(root):
+            return os.path.join(directory, f"{os.getpid()}.{next(_counter)}.tmp")
+    return _temp_beside(dest)
+
+
+def _temp_beside(dest: str) -> str:
     directory, base = os.path.split(dest)
     return os.path.join(directory, f".{base}.{os.getpid()}.{next(_counter)}.tmp")
 
@@ -164,12 +201,24 @@ def _remake_dir(directory: str, dir_mode: int | None) -> None:
     makedirs(directory, dir_mode)
 
 
-def _finish(temp: str, dest: str, file_mode: int | None) -> None:
+def _finish(temp: str, dest: str, file_mode: int | None, dir_mode: int | None) -> None:
     """Set the mode and rename into place. A file this process created already has
     the default mode (0o666 & ~umask), so only an explicit mode needs a chmod."""
     if file_mode is not None:
         os.chmod(temp, file_mode)
-    os.replace(temp, dest)
+    _rename(temp, dest, dir_mode)
+
+
+def _rename(temp: str, dest: str, dir_mode: int | None) -> None:
+    """``os.replace``; ``dest``'s directory made again if it was deleted meanwhile
+    (the temp name may be in another directory: see keep_temp_names_in)."""
+    try:
+        os.replace(temp, dest)
+    except FileNotFoundError:
+        if not os.path.lexists(temp):
+            raise
+        _remake_dir(os.path.dirname(dest), dir_mode)
+        os.replace(temp, dest)
 
 
 def write_bytes(
@@ -202,7 +251,7 @@ def write_with(
     try:
         with _create(temp, dir_mode) as handle:
             writer(handle)
-        _finish(temp, dest, file_mode)
+        _finish(temp, dest, file_mode, dir_mode)
     except BaseException:
         _discard(temp)
         raise
@@ -252,7 +301,7 @@ def _copy_hashing_named(
         with open(src, "rb", buffering=0) as source, _create(temp, dir_mode) as target:
             info = os.fstat(source.fileno())
             digest, looked = _stream(source, target.write, info.st_size, inspect)
-        _finish(temp, dest, file_mode)
+        _finish(temp, dest, file_mode, dir_mode)
     except BaseException:
         _discard(temp)
         raise
@@ -388,7 +437,7 @@ def link_or_copy(
             os.link(src, temp)
         except OSError:
             shutil.copyfile(src, temp)
-        _finish(temp, dest, file_mode)
+        _finish(temp, dest, file_mode, dir_mode)
     except BaseException:
         _discard(temp)
         raise
@@ -401,14 +450,15 @@ def symlink(src: str, dest: str, dir_mode: int | None = None) -> None:
     """Point ``dest`` at ``src`` with a symlink, replacing what was there atomically."""
     directory = os.path.dirname(dest)
     makedirs(directory, dir_mode)
-    temp = _temp_name(dest)
+    # a relative target is read from the link's directory: made there
+    temp = _temp_name(dest) if os.path.isabs(src) else _temp_beside(dest)
     try:
         os.symlink(src, temp)
     except FileNotFoundError:  # the directory, made earlier, was deleted behind our back
         _remake_dir(directory, dir_mode)
         os.symlink(src, temp)
     try:
-        os.replace(temp, dest)
+        _rename(temp, dest, dir_mode)
     except BaseException:
         _discard(temp)
         raise

@@ -1,7 +1,10 @@
 """One run at a time per state directory: an exclusive ``flock`` on ``<state>/lock``.
 
 Two concurrent runs on one project would do the work twice or interleave their
-state and garbage; the second waits for the first instead.
+state and garbage; the second waits for the first instead. The run holding the
+lock owns the state directory, and so its ``tmp`` directory: the temporary names
+of files written into static_root go there (fsutil.keep_temp_names_in), where a
+killed run's leftovers are not served and the next run removes them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from . import fsutil
 from .config import Config
 
 _held: dict[str, int] = {}  # state dir -> fd, for locks this process holds
@@ -25,6 +29,7 @@ def _acquire(config: Config) -> int:
     except BlockingIOError:
         print(f"staticpipe: waiting for another run using {config.state_path} ...", file=sys.stderr)
         fcntl.flock(fd, fcntl.LOCK_EX)
+    fsutil.keep_temp_names_in(str(config.static_root), str(config.state_path / "tmp"))
     return fd
 
 
