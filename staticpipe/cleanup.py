@@ -82,6 +82,8 @@ def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted."""
     path = _garbage_file(config)
     names = state.load(path).get("names", [])
+    if MANIFEST_NAME in names:  # first: no moment where it names a file deleted
+        names = [MANIFEST_NAME, *(name for name in names if name != MANIFEST_NAME)]
     root = str(config.static_root)
     deleted = []
     for name in names:
@@ -96,13 +98,13 @@ def collect_garbage(config: Config, live: Container[str]) -> list[str]:
 
 
 def forget_outputs(config: Config) -> None:
-    """Drop the state of what was written (after ``--clear`` emptied static_root)."""
+    """Drop the state of what was written (``--clear``: every file is written
+    again, and what was there is garbage)."""
     from . import collect, outputs, postprocess
 
     for path in (collect.state_file(config), postprocess.state_file(config)):
         state.discard(path)
     outputs.forget(config)
-    state.discard(_garbage_file(config))
 
 
 def forget_all(config: Config) -> None:

@@ -201,21 +201,22 @@ def _racy(mtime_ns: int, ctime_ns: int, clock: int | None = None) -> bool:
 
 
 def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> list[str]:
-    """Delete every file under static_root, like ``collectstatic --clear``."""
-    deleted = []
+    """``collectstatic --clear``: every file under static_root goes, and every
+    file is written again from no state. The files go as garbage (cleanup.py),
+    deleted once the new manifest is in place, unless the new build wrote them
+    again: a run killed half-way leaves the previous manifest and its files."""
+    names = []
     root = str(config.static_root)
     for directory, _dirs, files in os.walk(root):
         for filename in files:
-            path = os.path.join(directory, filename)
-            relative = os.path.relpath(path, root)
-            if options.dry_run:
-                log(f"Pretending to delete '{relative}'")
-            else:
-                fsutil.remove(path)
-            deleted.append(relative)
-    if not options.dry_run:
+            names.append(os.path.relpath(os.path.join(directory, filename), root))
+    if options.dry_run:
+        for name in names:
+            log(f"Pretending to delete '{name}'")
+    else:
+        cleanup.add_garbage(config, names)
         cleanup.forget_outputs(config)
-    return deleted
+    return names
 
 
 def collect(

@@ -61,11 +61,20 @@ def write_manifest(found: dict, hashed: Mapping[str, str], config: Config) -> No
     manifest.write(config, manifest_bytes(found, hashed, config))
 
 
-def finish(config: Config, found: dict, hashed: Mapping[str, str] | None, summary: Summary) -> None:
+def finish(
+    config: Config,
+    found: dict,
+    hashed: Mapping[str, str] | None,
+    summary: Summary,
+    manifest: bool = True,
+) -> None:
     """Delete what this run made obsolete, now that the new manifest is in place.
-    ``hashed``: name -> hashed name (None: not post-processed)."""
+    ``hashed``: name -> hashed name (None: not post-processed). ``manifest``:
+    False if this build has no staticfiles.json even with the manifest storage
+    (``--clear --no-post-process``, as Django's leaves none)."""
     any_hash = config.file_hash is not None  # a hook's hashed names
-    live = cleanup.Live(found, hashed, manifest=config.storage == "manifest", any_hash=any_hash)
+    manifest = manifest and config.storage == "manifest"
+    live = cleanup.Live(found, hashed, manifest=manifest, any_hash=any_hash)
     summary.deleted = cleanup.collect_garbage(config, live)
 
 
@@ -125,6 +134,8 @@ def _run_once(
     if config.storage == "plain":
         drop_post_processing(config)
         finish(config, found, None, summary)
+    elif options.clear and not options.post_process:  # what was there goes, manifest too
+        finish(config, found, None, summary, manifest=False)
     elif options.post_process:
         since = postprocess.Since(
             collect_before,

@@ -371,6 +371,10 @@ class CollectRun:
 
             pipeline.drop_post_processing(self.config)
             pipeline.finish(self.config, self.found, None, self.summary)
+        elif not self.options.dry_run and self.options.clear and not self.post_processing:
+            from . import pipeline  # what was there goes, manifest too (as Django's)
+
+            pipeline.finish(self.config, self.found, None, self.summary, manifest=False)
         return None
 
     def _collect(

@@ -107,9 +107,11 @@ def run_django(
     storage: str = MANIFEST_STORAGE,
     verbosity: int = 0,
     stdout=None,
+    clear: bool = False,
 ) -> Path:
     """Django's ``collectstatic`` (non-interactive) into ``static_root``;
-    ``verbosity`` and ``stdout`` (a file its messages go to) as call_command's.
+    ``verbosity``, ``stdout`` (a file its messages go to) and ``clear`` as
+    call_command's.
 
     Raises whatever Django raises (e.g. ``RuntimeError: Max post-process passes
     exceeded``, ``ValueError: The file ... could not be found``).
@@ -137,6 +139,7 @@ def run_django(
                 verbosity=verbosity,
                 ignore_patterns=list(ignore),
                 use_default_ignore_patterns=default_ignore,
+                clear=clear,
                 **({} if stdout is None else {"stdout": stdout}),
             )
         finally:
