@@ -219,6 +219,17 @@ def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> li
     return names
 
 
+def _refuse_replacing_everything(config: Config, gone: list[str], found: int) -> None:
+    """A build that keeps no file of the previous one is most often a typo in
+    ``dirs`` or ``packages`` (a site would lose every file): only ``--clear`` says
+    it is meant (``--clear`` starts from no records, so never gets here)."""
+    raise StaticpipeError(
+        f"{config.where}: this build would remove every file of the previous one "
+        f"({len(gone)}, e.g. '{gone[0]}') and collect {found}; check dirs and "
+        "packages, or run with --clear to replace the build"
+    )
+
+
 def collect(
     found: dict[str, Found],
     config: Config,
@@ -243,6 +254,8 @@ def collect(
     incremental = names is not None
     # (incremental: every record is of a found name, see _candidates)
     gone = [] if incremental else sorted(records.keys() - found.keys())
+    if gone and len(gone) == len(records):
+        _refuse_replacing_everything(config, gone, len(found))
     if names is None:  # look at every file
         names = found
     racy = set(records.racy) if incremental else set(racy_names(records.load()))

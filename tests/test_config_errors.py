@@ -135,3 +135,23 @@ def test_serve_with_an_impossible_port_is_one_line(tmp_path, port):
 def test_verbosity_out_of_range_is_one_line(tmp_path):
     project = _project(tmp_path, TABLE + ROOT + DIRS)
     _assert_one_line_error(project.doit("collect", "-v", "7", check=False), "--verbosity 7")
+
+
+def test_a_build_that_would_remove_every_file_asks_for_clear(tmp_path):
+    project = _project(tmp_path, TABLE + ROOT + DIRS)
+    project.doit("collect")
+    before = _files(project.root)
+    (project.path / "asets").mkdir()  # a typo in dirs, of a directory that exists
+    (project.path / "asets" / "other.txt").write_text("o")
+    project.write_config(TABLE + ROOT + 'dirs = ["asets"]\n')
+    for run in (["doit", "collect"], ["staticpipe", "collect"]):
+        result = subprocess.run([sys.executable, "-m", *run], cwd=project.path,
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        _assert_one_line_error(
+            result, "would remove every file of the previous one (1, e.g. 'a.css')"
+        )
+        assert "--clear" in result.stderr
+        assert _files(project.root) == before  # the site is untouched
+    project.doit("collect", "--clear")  # meant: the build is replaced
+    assert sorted(project.manifest()) == ["other.txt"]
+    assert not (project.root / "a.css").exists()
