@@ -97,6 +97,39 @@ def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     return deleted
 
 
+def make_way(config: Config, name: str) -> None:
+    """Make room in static_root for the file ``name`` where the previous build
+    had the other shape: a file where one of its directories now goes, or a
+    directory where it now goes. Only what the pipeline wrote goes; anything
+    else in the way is an error naming it."""
+    from .errors import StaticpipeError
+
+    root = str(config.static_root)
+    owned = owned_outputs(config).union(named_by_manifest(config, True, True))
+
+    def remove_owned(path: str) -> None:
+        relative = os.path.relpath(path, root).replace(os.sep, "/")
+        if relative not in owned:
+            raise StaticpipeError(
+                f"{path}: in the way of '{name}' in static_root and not written by "
+                "staticpipe; move it away"
+            )
+
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+        path = os.path.join(root, *parts[:depth])
+        if os.path.islink(path) or os.path.isfile(path):
+            remove_owned(path)
+            os.unlink(path)
+            return
+    path = os.path.join(root, name)
+    if os.path.isdir(path) and not os.path.islink(path):
+        for directory, _dirs, files in os.walk(path):
+            for filename in files:
+                remove_owned(os.path.join(directory, filename))
+        fsutil.remove_tree(path)
+
+
 def forget_outputs(config: Config) -> None:
     """Drop the state of what was written (``--clear``: every file is written
     again, and what was there is garbage)."""

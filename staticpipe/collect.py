@@ -321,11 +321,23 @@ def collect(
             return [source, *before, digest, False, _racy(before[1], before[2], now), bool(bare)]
         return [source, *before, digest, True, _racy(before[1], before[2]), False]
 
+    blocked: list[str] = []  # (list.append: safe from the copying threads)
+
+    def copy_or_defer(name: str) -> Record | None:
+        try:
+            return copy_one(name)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            blocked.append(name)  # the previous build's shape is in the way
+            return None
+
     copies: list[Record | None] = [None] * len(todo)
     shown = progress.bar(len(todo), "link" if options.link else "copy", options.verbosity)
-    work = copy_one if shown is None else progress.counting(copy_one, shown)
+    work = copy_or_defer if shown is None else progress.counting(copy_or_defer, shown)
     try:
         fill(copies, work, todo, options.workers)
+        for name in blocked:  # a file where a directory now goes, or the reverse
+            cleanup.make_way(config, name)
+            copies[todo.index(name)] = copy_one(name)
     except FileNotFoundError as error:
         # A source vanished after discovery (deleted meanwhile, or a symlink whose
         # target went away): the next run must walk the sources again.

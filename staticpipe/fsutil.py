@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
@@ -113,26 +114,52 @@ _known_dirs: set[str] = set()  # directories this process made or saw (saves a s
 
 
 _temp_dirs: list[tuple[str, str]] = []  # (a root + "/", where its temp names go)
+_roots: list[str] = []  # roots + "/" below which no symlink is followed (claim_root)
 
 
-def keep_temp_names_in(root: str, directory: str) -> None:
-    """Give files under ``root`` their temporary names in ``directory`` (which
-    this process alone uses, e.g. under a lock) rather than beside them: a run
-    killed between a temp name and its rename then leaves nothing in ``root``
-    for a server to expose. Names left in ``directory`` by a killed run are
-    removed now. Only where both are on one filesystem (a rename must be atomic);
-    elsewhere temp names stay beside their files."""
-    os.makedirs(directory, exist_ok=True)
-    for name in os.listdir(directory):
-        _discard(os.path.join(directory, name))
+def claim_root(root: str, temp_dir: str) -> None:
+    """Files written under ``root`` from now on (static_root, by the run that
+    holds the lock):
+
+    - get their temporary names in ``temp_dir`` (which this process alone uses)
+      rather than beside them, so a run killed between a temp name and its rename
+      leaves nothing in ``root`` for a server to expose; names a killed run left
+      in ``temp_dir`` are removed now. Only where both are on one filesystem (a
+      rename must be atomic); elsewhere temp names stay beside their files.
+    - never go through a symlink below ``root`` where a directory is needed (a
+      ``--link`` build's link to a source file that is now a directory): that is
+      ``NotADirectoryError``, as a file in the way is, not a write into a source.
+    """
+    os.makedirs(temp_dir, exist_ok=True)
+    for name in os.listdir(temp_dir):
+        _discard(os.path.join(temp_dir, name))
     root = root.rstrip(os.sep)
     try:
-        same = os.stat(root).st_dev == os.stat(directory).st_dev
+        same = os.stat(root).st_dev == os.stat(temp_dir).st_dev
     except FileNotFoundError:  # no root yet: it is made where its parent is
-        same = os.stat(_existing_parent(root)).st_dev == os.stat(directory).st_dev
-    entry = (root + os.sep, directory)
+        same = os.stat(_existing_parent(root)).st_dev == os.stat(temp_dir).st_dev
+    entry = (root + os.sep, temp_dir)
     if same and entry not in _temp_dirs:
         _temp_dirs.append(entry)
+    if root + os.sep not in _roots:
+        _roots.append(root + os.sep)
+
+
+def _refuse_links_below(directory: str) -> None:
+    """Raise NotADirectoryError if a part of ``directory`` below its claimed root
+    is a symlink or a file (see claim_root)."""
+    for root in _roots:
+        if directory.startswith(root):
+            path = directory
+            while path.startswith(root) and path not in _known_dirs:
+                try:
+                    mode = os.lstat(path).st_mode
+                except FileNotFoundError:
+                    mode = None
+                if mode is not None and not stat.S_ISDIR(mode):
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+                path = os.path.dirname(path)
+            return
 
 
 def _existing_parent(path: str) -> str:
@@ -158,6 +185,7 @@ def makedirs(directory: str, mode: int | None = None) -> None:
     """Create ``directory`` and its parents; new ones get ``mode`` (Django's rule)."""
     if directory in _known_dirs:
         return
+    _refuse_links_below(directory)
     if not os.path.isdir(directory):
         if mode is None:
             os.makedirs(directory, exist_ok=True)
@@ -211,7 +239,7 @@ def _finish(temp: str, dest: str, file_mode: int | None, dir_mode: int | None) -
 
 def _rename(temp: str, dest: str, dir_mode: int | None) -> None:
     """``os.replace``; ``dest``'s directory made again if it was deleted meanwhile
-    (the temp name may be in another directory: see keep_temp_names_in)."""
+    (the temp name may be in another directory: see claim_root)."""
     try:
         os.replace(temp, dest)
     except FileNotFoundError:
@@ -472,12 +500,22 @@ def _discard(path: str) -> None:
 
 
 def remove(path: str) -> bool:
-    """Delete a file or symlink; True if something was deleted."""
+    """Delete a file or symlink; True if something was deleted (not if the name
+    is gone, or is now a directory or under a file: the tree changed shape)."""
     try:
         os.unlink(path)
         return True
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return False
+
+
+def remove_tree(directory: str) -> None:
+    """Delete ``directory`` and all it holds (no symlink in it is followed)."""
+    shutil.rmtree(directory)
+    inside = directory + os.sep
+    _known_dirs.difference_update(
+        [known for known in _known_dirs if known == directory or known.startswith(inside)]
+    )
 
 
 def remove_empty_dirs(root: str, start: str) -> None:

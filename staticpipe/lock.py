@@ -3,7 +3,7 @@
 Two concurrent runs on one project would do the work twice or interleave their
 state and garbage; the second waits for the first instead. The run holding the
 lock owns the state directory, and so its ``tmp`` directory: the temporary names
-of files written into static_root go there (fsutil.keep_temp_names_in), where a
+of files written into static_root go there (fsutil.claim_root), where a
 killed run's leftovers are not served and the next run removes them.
 """
 
@@ -29,7 +29,7 @@ def _acquire(config: Config) -> int:
     except BlockingIOError:
         print(f"staticpipe: waiting for another run using {config.state_path} ...", file=sys.stderr)
         fcntl.flock(fd, fcntl.LOCK_EX)
-    fsutil.keep_temp_names_in(str(config.static_root), str(config.state_path / "tmp"))
+    fsutil.claim_root(str(config.static_root), str(config.state_path / "tmp"))
     return fd
 
 
