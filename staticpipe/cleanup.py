@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import fsutil, state
 from .config import Config
-from .hashing import HashedNames
+from .hashing import HashedNames, hashed_path, md5_file, unhashed_names
 
 MANIFEST_NAME = "staticfiles.json"
 
@@ -58,17 +58,43 @@ def add_garbage(config: Config, names: Iterable[str], live: Container[str] = ())
 def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
     """What the manifest in static_root names (its original names, its hashed
     names): the outputs of an earlier run, when that run's state is lost (a phase
-    without valid state would not know them, and would leave them behind)."""
+    without valid state would not know them, and would leave them behind). A
+    manifest that is there but unreadable (truncated, not JSON, another format)
+    names nothing: then the outputs that prove themselves are (``recognized``)."""
     from .manifest import read  # (manifest.py imports this module)
 
     try:
         paths = read(os.path.join(str(config.static_root), MANIFEST_NAME))
-    except (OSError, ValueError, AttributeError):  # none, not JSON, another version
+    except FileNotFoundError:
         return []
+    except (OSError, ValueError, AttributeError):  # damaged, or not one of ours
+        paths = None
     if not isinstance(paths, dict):
-        return []
+        return recognized(config, keys, values)
     names = [*(paths.keys() if keys else ()), *(paths.values() if values else ())]
     return [name for name in names if isinstance(name, str) and _inside(name)]
+
+
+def recognized(config: Config, keys: bool, values: bool) -> list[str]:
+    """The files in static_root that prove they are a build's outputs, with no
+    record to say so: a hashed name ``a.<h>.css`` whose bytes' md5 starts with
+    ``<h>`` (the default names: a ``file_hash`` hook's prove nothing), and, as
+    keys, the copies ``a.css`` beside them. Anything else is left alone."""
+    if config.file_hash is not None:
+        return []
+    root = str(config.static_root)
+    hashed, copies = [], []
+    for directory, _dirs, files in os.walk(root):
+        for filename in files:
+            path = os.path.join(directory, filename)
+            name = os.path.relpath(path, root).replace(os.sep, "/")
+            for original in unhashed_names(name):
+                if os.path.isfile(path) and hashed_path(original, md5_file(path)) == name:
+                    hashed.append(name)
+                    if os.path.lexists(os.path.join(root, original)):
+                        copies.append(original)
+                    break
+    return [*(copies if keys else ()), *(hashed if values else ())]
 
 
 def _inside(name: str) -> bool:

@@ -229,6 +229,13 @@ def _remake_dir(directory: str, dir_mode: int | None) -> None:
     makedirs(directory, dir_mode)
 
 
+def _remake_dirs(temp: str, dest: str, dir_mode: int | None) -> None:
+    """``dest``'s directory and its temp name's (maybe another), made again."""
+    _remake_dir(os.path.dirname(dest), dir_mode)
+    if os.path.dirname(temp) != os.path.dirname(dest):
+        _remake_dir(os.path.dirname(temp), None)
+
+
 def _finish(temp: str, dest: str, file_mode: int | None, dir_mode: int | None) -> None:
     """Set the mode and rename into place. A file this process created already has
     the default mode (0o666 & ~umask), so only an explicit mode needs a chmod."""
@@ -429,7 +436,11 @@ def _publish(fd: int, dest: str) -> None:
         os.link(proc, dest, src_dir_fd=_root_fd, follow_symlinks=True)
     except FileExistsError:
         temp = _temp_name(dest)
-        os.link(proc, temp, src_dir_fd=_root_fd, follow_symlinks=True)
+        try:
+            os.link(proc, temp, src_dir_fd=_root_fd, follow_symlinks=True)
+        except FileNotFoundError:  # the temp directory was deleted behind our back
+            _remake_dir(os.path.dirname(temp), None)
+            os.link(proc, temp, src_dir_fd=_root_fd, follow_symlinks=True)
         try:
             os.replace(temp, dest)
         except BaseException:
@@ -461,7 +472,7 @@ def link_or_copy(
         except FileNotFoundError:
             if not os.path.exists(src):
                 raise
-            _remake_dir(os.path.dirname(dest), dir_mode)
+            _remake_dirs(temp, dest, dir_mode)
             os.link(src, temp)
         except OSError:
             shutil.copyfile(src, temp)
@@ -483,7 +494,7 @@ def symlink(src: str, dest: str, dir_mode: int | None = None) -> None:
     try:
         os.symlink(src, temp)
     except FileNotFoundError:  # the directory, made earlier, was deleted behind our back
-        _remake_dir(directory, dir_mode)
+        _remake_dirs(temp, dest, dir_mode)
         os.symlink(src, temp)
     try:
         _rename(temp, dest, dir_mode)

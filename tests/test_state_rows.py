@@ -7,6 +7,7 @@ compares static_root with a clean build of the same sources.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -144,6 +145,38 @@ def test_a_deleted_state_database_means_one_full_run_that_leaves_no_old_outputs(
     site.write("a.png", b"AA")
     (site.path / "assets" / "gone.png").unlink()
     assert site.collect() == 0
+    site.assert_equals_clean_build(tmp_path / "clean")
+
+
+@pytest.mark.parametrize("damage", [b'{"paths": {"a.png": "a.', b"not json", b'{"version": "9"}'])
+@pytest.mark.parametrize("runner", ["doit", "watcher"])
+def test_state_lost_with_a_damaged_manifest_still_ends_as_a_clean_build(tmp_path, damage, runner):
+    # no record and no manifest to read: the outputs that prove themselves (a
+    # hashed name that is its bytes' md5, and its copy) go; the rest stays
+    site = _site(tmp_path / "site")
+    site.write("a.png", b"A")
+    site.write("gone.png", b"G")
+    site.write("sub/gone.css", "g { background: url(../a.png) }\n")
+    site.write("x.css", "x { background: url(a.png) }\n")
+    assert site.collect() == 0
+    root = site.path / "build" / "static"
+    (root / "mine.txt").write_text("not written by staticpipe")
+    (root / "mine.0123456789ab.txt").write_text("a hashed-looking name of my own")
+    shutil.rmtree(site.state)
+    (root / "staticfiles.json").write_bytes(damage)
+    site.write("a.png", b"AA")
+    (site.path / "assets" / "gone.png").unlink()
+    (site.path / "assets" / "sub" / "gone.css").unlink()
+
+    if runner == "doit":
+        assert site.collect() == 0
+    else:
+        site.watcher_run()
+
+    mine = {"mine.txt", "mine.0123456789ab.txt"}
+    for name in mine:
+        assert (root / name).is_file()
+        (root / name).unlink()  # (a clean build has neither)
     site.assert_equals_clean_build(tmp_path / "clean")
 
 
