@@ -52,6 +52,7 @@ CASES = [
     ("toml-bad-value", TABLE + 'static_root = "build" x\n',
      "pyproject.toml:2:23: invalid TOML: Expected newline"),
     ("table-not-table", '[tool]\nstaticpipe = 5\n', "tool.staticpipe = 5: expected a table"),
+    ("table-a-list", '[tool]\nstaticpipe = [1]\n', "tool.staticpipe = [1]: expected a table"),
     ("dirs-missing", TABLE + ROOT + 'dirs = ["nope"]\n', "nope does not exist"),
     ("dirs-a-file", TABLE + ROOT + 'dirs = ["assets/a.css"]\n', "a.css is not a directory"),
     ("root-is-project", TABLE + 'static_root = "."\n' + DIRS, "is the project directory"),
