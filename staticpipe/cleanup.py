@@ -123,15 +123,20 @@ def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     return deleted
 
 
-def make_way(config: Config, name: str) -> None:
+def written_before(config: Config) -> set[str]:
+    """What static_root holds that the pipeline wrote: its records, and what the
+    manifest in place names (for ``make_way``)."""
+    return owned_outputs(config).union(named_by_manifest(config, True, True))
+
+
+def make_way(config: Config, name: str, owned: Container[str]) -> None:
     """Make room in static_root for the file ``name`` where the previous build
     had the other shape: a file where one of its directories now goes, or a
-    directory where it now goes. Only what the pipeline wrote goes; anything
-    else in the way is an error naming it."""
+    directory where it now goes. Only what the pipeline wrote (``owned``, see
+    ``written_before``) goes; anything else in the way is an error naming it."""
     from .errors import StaticpipeError
 
     root = str(config.static_root)
-    owned = owned_outputs(config).union(named_by_manifest(config, True, True))
 
     def remove_owned(path: str) -> None:
         relative = os.path.relpath(path, root).replace(os.sep, "/")

@@ -219,14 +219,14 @@ def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> li
     return names
 
 
-def _refuse_replacing_everything(config: Config, gone: list[str], found: int) -> None:
-    """A build that keeps no file of the previous one is most often a typo in
-    ``dirs`` or ``packages`` (a site would lose every file): only ``--clear`` says
-    it is meant (``--clear`` starts from no records, so never gets here)."""
+def _refuse_emptying(config: Config, gone: list[str]) -> None:
+    """A build that finds nothing where the previous one found files is most
+    often a typo in ``dirs`` or ``packages`` (the site would lose every file);
+    only ``--clear`` says it is meant. (Renaming every file is a build like any.)"""
     raise StaticpipeError(
-        f"{config.where}: this build would remove every file of the previous one "
-        f"({len(gone)}, e.g. '{gone[0]}') and collect {found}; check dirs and "
-        "packages, or run with --clear to replace the build"
+        f"{config.where}: this build finds no file and would remove every file of "
+        f"the previous one ({len(gone)}, e.g. '{gone[0]}'); check dirs and packages, "
+        "or run with --clear to empty the build"
     )
 
 
@@ -254,8 +254,8 @@ def collect(
     incremental = names is not None
     # (incremental: every record is of a found name, see _candidates)
     gone = [] if incremental else sorted(records.keys() - found.keys())
-    if gone and len(gone) == len(records):
-        _refuse_replacing_everything(config, gone, len(found))
+    if gone and not found and not options.clear:
+        _refuse_emptying(config, gone)
     if names is None:  # look at every file
         names = found
     racy = set(records.racy) if incremental else set(racy_names(records.load()))
@@ -335,9 +335,12 @@ def collect(
     work = copy_or_defer if shown is None else progress.counting(copy_or_defer, shown)
     try:
         fill(copies, work, todo, options.workers)
-        for name in blocked:  # a file where a directory now goes, or the reverse
-            cleanup.make_way(config, name)
-            copies[todo.index(name)] = copy_one(name)
+        if blocked:  # a file where a directory now goes, or the reverse
+            owned = cleanup.written_before(config)
+            position = {name: index for index, name in enumerate(todo)}
+            for name in blocked:
+                cleanup.make_way(config, name, owned)
+                copies[position[name]] = copy_one(name)
     except FileNotFoundError as error:
         # A source vanished after discovery (deleted meanwhile, or a symlink whose
         # target went away): the next run must walk the sources again.

@@ -134,15 +134,18 @@ def claim_root(root: str, temp_dir: str) -> None:
     for name in os.listdir(temp_dir):
         _discard(os.path.join(temp_dir, name))
     root = root.rstrip(os.sep)
+    prefix = root + os.sep
+    _temp_dirs[:] = [entry for entry in _temp_dirs if entry[0] != prefix]
     try:
         same = os.stat(root).st_dev == os.stat(temp_dir).st_dev
     except FileNotFoundError:  # no root yet: it is made where its parent is
         same = os.stat(_existing_parent(root)).st_dev == os.stat(temp_dir).st_dev
-    entry = (root + os.sep, temp_dir)
-    if same and entry not in _temp_dirs:
-        _temp_dirs.append(entry)
-    if root + os.sep not in _roots:
-        _roots.append(root + os.sep)
+    if same:  # (two mounts of one filesystem refuse renames too: see _rename)
+        _temp_dirs.append((prefix, temp_dir))
+    if prefix not in _roots:
+        _roots.append(prefix)
+    # directories seen by an earlier run of this process may be gone or be links now
+    _known_dirs.difference_update([known for known in _known_dirs if known.startswith(prefix)])
 
 
 def _refuse_links_below(directory: str) -> None:
@@ -254,6 +257,30 @@ def _rename(temp: str, dest: str, dir_mode: int | None) -> None:
             raise
         _remake_dir(os.path.dirname(dest), dir_mode)
         os.replace(temp, dest)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        _rename_beside(temp, dest)
+
+
+def _rename_beside(temp: str, dest: str) -> None:
+    """``temp`` (in a root's temp directory) cannot be renamed to ``dest``: two
+    mounts of one filesystem (a Docker bind mount or volume at static_root) share
+    a device number but refuse renames. Its content goes through a temp name
+    beside ``dest``, as from now on every file of that root does."""
+    _temp_dirs[:] = [entry for entry in _temp_dirs if not dest.startswith(entry[0])]
+    beside = _temp_beside(dest)
+    try:
+        if os.path.islink(temp):
+            os.symlink(os.readlink(temp), beside)
+        else:
+            shutil.copy2(temp, beside)
+        os.replace(beside, dest)
+    except BaseException:
+        _discard(beside)
+        raise
+    finally:
+        _discard(temp)
 
 
 def write_bytes(
@@ -441,6 +468,12 @@ def _publish(fd: int, dest: str) -> None:
         except FileNotFoundError:  # the temp directory was deleted behind our back
             _remake_dir(os.path.dirname(temp), None)
             os.link(proc, temp, src_dir_fd=_root_fd, follow_symlinks=True)
+        except OSError as error:  # another mount: a temp name beside it (_rename_beside)
+            if error.errno != errno.EXDEV:
+                raise
+            _temp_dirs[:] = [entry for entry in _temp_dirs if not dest.startswith(entry[0])]
+            temp = _temp_beside(dest)
+            os.link(proc, temp, src_dir_fd=_root_fd, follow_symlinks=True)
         try:
             os.replace(temp, dest)
         except BaseException:
@@ -538,4 +571,5 @@ def remove_empty_dirs(root: str, start: str) -> None:
             os.rmdir(directory)
         except OSError:
             return
+        _known_dirs.discard(directory)
         directory = os.path.dirname(directory)

@@ -138,12 +138,11 @@ def test_verbosity_out_of_range_is_one_line(tmp_path):
     _assert_one_line_error(project.doit("collect", "-v", "7", check=False), "--verbosity 7")
 
 
-def test_a_build_that_would_remove_every_file_asks_for_clear(tmp_path):
+def test_a_build_that_finds_nothing_after_a_good_one_asks_for_clear(tmp_path):
     project = _project(tmp_path, TABLE + ROOT + DIRS)
     project.doit("collect")
     before = _files(project.root)
     (project.path / "asets").mkdir()  # a typo in dirs, of a directory that exists
-    (project.path / "asets" / "other.txt").write_text("o")
     project.write_config(TABLE + ROOT + 'dirs = ["asets"]\n')
     for run in (["doit", "collect"], ["staticpipe", "collect"]):
         result = subprocess.run([sys.executable, "-m", *run], cwd=project.path,
@@ -153,6 +152,16 @@ def test_a_build_that_would_remove_every_file_asks_for_clear(tmp_path):
         )
         assert "--clear" in result.stderr
         assert _files(project.root) == before  # the site is untouched
-    project.doit("collect", "--clear")  # meant: the build is replaced
-    assert sorted(project.manifest()) == ["other.txt"]
+    assert project.doit("collect", "--clear", "--dry-run").returncode == 0
+    project.doit("collect", "--clear")  # meant: the build is emptied
+    assert project.manifest() == {}
+    assert not (project.root / "a.css").exists()
+
+
+def test_a_build_that_renames_every_file_is_a_build_like_any(tmp_path):
+    project = _project(tmp_path, TABLE + ROOT + DIRS)
+    project.doit("collect")
+    project.write_config(TABLE + ROOT + 'dirs = [{ prefix = "app", path = "assets" }]\n')
+    project.doit("collect")
+    assert sorted(project.manifest()) == ["app/a.css"]
     assert not (project.root / "a.css").exists()

@@ -99,3 +99,28 @@ def test_the_watchers_rebuilds_name_no_temp_file_in_static_root(tmp_path):
         watcher.wait(timeout=20)
     assert "staticfiles.json" in seen  # the rebuild wrote the manifest
     assert [name for name in seen if name.endswith(".tmp")] == []
+
+
+def test_static_root_on_its_own_mount_of_the_same_filesystem_builds(tmp_path):
+    # a Docker bind mount or volume at static_root: same device number, but no
+    # rename from the state directory into it (EXDEV): temp names go beside files
+    project = Project(tmp_path / "site")
+    project.write("css/a.css", ".a { background: url(../img/x.png) }\n")
+    project.write("img/x.png", b"PNG1")
+    real = tmp_path / "real"
+    real.mkdir()
+    project.root.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "--bind", str(real), str(project.root)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        project.doit("collect")
+        project.write("img/x.png", b"PNG2")  # files replaced, and the manifest
+        project.doit("collect")
+        project.doit("collect", "--clear")
+        manifest = project.manifest()
+        assert (project.root / manifest["img/x.png"]).read_bytes() == b"PNG2"
+        assert not [p for p in project.root.rglob("*") if p.name.endswith(".tmp")]
+    finally:
+        subprocess.run(["umount", str(project.root)], check=True)
