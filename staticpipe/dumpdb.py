@@ -43,6 +43,11 @@ def _json_rows(path: Path) -> Iterator[tuple[str, dict]]:
     yield from sorted(data.items())
 
 
+def _exists(path: Path) -> bool:
+    """Whether the database is there (dbm flavours add a suffix: .db, .dat)."""
+    return path.exists() or any(path.parent.glob(f"{path.name}.*"))
+
+
 ROWS = {"sqlite3": _sqlite3_rows, "json": _json_rows}
 
 
@@ -62,11 +67,11 @@ class DumpDB(DoitCmdBase):
             pass  # no dodo file: the command line's and doit's defaults
         backend, dep_file = params["backend"], params["dep_file"]
         rows = ROWS.get(backend)
+        path = Path(dep_file)
+        if not _exists(path):
+            raise InvalidCommand(f"{path}: no doit database yet (run a task first)")
         if rows is None:  # dbm, or a plugin's: doit's own command
             return DoitDumpDB(config=self.config).execute({"dep_file": dep_file}, args)
-        path = Path(dep_file)
-        if not path.exists():
-            raise InvalidCommand(f"{path}: no doit database yet (run a task first)")
         print(f"{backend} database '{path}'")
         for task, values in rows(path):
             print(f"{task} -> {pprint.pformat(values, indent=4, width=100)}")

@@ -211,6 +211,19 @@ def test_doit_dumpdb_follows_a_dodo_that_picks_another_backend(project):
     assert "DBM type is" in dumped.stdout and "'x' -> " in dumped.stdout
 
 
+def test_doit_dumpdb_before_any_run_is_one_line(tmp_path):
+    for dodo in ("", "def task_x():\n    return {'actions': ['true']}\n"):  # none; doit's dbm
+        if dodo:
+            (tmp_path / "dodo.py").write_text(dodo)
+        result = subprocess.run([sys.executable, "-m", "doit", "dumpdb"], cwd=tmp_path,
+                                capture_output=True, text=True)  # fmt: skip
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "ERROR: .doit.db: no doit database yet (run a task first)"
+        ]
+
+
 def test_a_dodo_with_its_own_config_merges_ours(project):
     (project.path / "dodo.py").write_text(
         "from staticpipe.tasks import *  # noqa: F403\n"
