@@ -45,14 +45,19 @@ class Live:
         )
 
 
-def add_garbage(config: Config, names: Iterable[str], live: Container[str] = ()) -> None:
-    """Remember output names (relative to static_root) to delete after the manifest."""
+def add_garbage(
+    config: Config, names: Iterable[str], live: Container[str] = (), theirs: bool = False
+) -> None:
+    """Remember output names (relative to static_root) to delete after the manifest.
+    ``theirs``: files staticpipe did not write (``--clear`` deletes them too), kept
+    apart so that ``doit clean collect`` after a failed ``--clear`` leaves them."""
     path = _garbage_file(config)
     saved = state.load(path)
-    before = set(saved.get("names", []))
+    key = "theirs" if theirs else "names"
+    before = set(saved.get(key, []))
     after = {name for name in before.union(names) if name not in live}
     if after != before:
-        state.save(path, {"names": sorted(after)})
+        state.save(path, {**saved, key: sorted(after)})
 
 
 def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
@@ -107,7 +112,8 @@ def _inside(name: str) -> bool:
 def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted."""
     path = _garbage_file(config)
-    names = state.load(path).get("names", [])
+    saved = state.load(path)
+    names = [*saved.get("names", []), *saved.get("theirs", [])]
     if MANIFEST_NAME in names:  # first: no moment where it names a file deleted
         names = [MANIFEST_NAME, *(name for name in names if name != MANIFEST_NAME)]
     root = str(config.static_root)

@@ -214,7 +214,9 @@ def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> li
         for name in names:
             log(f"Pretending to delete '{name}'")
     else:
-        cleanup.add_garbage(config, names)
+        ours = cleanup.written_before(config)  # before its record is forgotten
+        cleanup.add_garbage(config, (name for name in names if name in ours))
+        cleanup.add_garbage(config, (name for name in names if name not in ours), theirs=True)
         cleanup.forget_outputs(config)
     return names
 

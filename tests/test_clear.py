@@ -88,6 +88,22 @@ def test_the_run_after_a_killed_clear_ends_as_a_clean_build(tmp_path):
     assert tree_files(project.root) == tree_files(clean.root)  # stale.txt gone too
 
 
+def test_clean_after_a_killed_clear_removes_only_what_staticpipe_wrote(tmp_path):
+    project = _project(tmp_path)
+    project.doit("collect")
+    written = set(tree_files(project.root))
+    (project.root / "stale.txt").write_text("an old deploy's file")
+    (project.root / "css" / "mine.css").write_text("/* put here by hand */")
+    project.write("css/b.css", ".b { color: blue }\n")
+    assert _collect_killed_at(project, "css/b.css", "--clear") == -9
+
+    project.doit("clean", "collect")
+
+    left = set(tree_files(project.root)) if project.root.exists() else set()
+    assert left == {"stale.txt", "css/mine.css"}  # every file of the build went, no other
+    assert written.isdisjoint(left)
+
+
 def test_clear_ends_as_djangos_clear(tmp_path):
     project = Project(tmp_path / "site")
     project.write("css/a.css", ".a { background: url(../img/x.png) }\n")
