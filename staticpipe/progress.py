@@ -7,6 +7,7 @@ short work: a bar that flashes for a fraction of a second is noise.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,11 +30,14 @@ def bar(total: int, what: str, verbosity: int) -> Any | None:
 
 
 def counting(function: Callable[[T], R], progress: Any) -> Callable[[T], R]:
-    """``function``, advancing ``progress`` once per call (from any thread)."""
+    """``function``, advancing ``progress`` once per call (from any thread: tqdm's
+    count is a plain ``+=``, so the updates take a lock)."""
+    lock = threading.Lock()
 
     def counted(item: T) -> R:
         result = function(item)
-        progress.update(1)
+        with lock:
+            progress.update(1)
         return result
 
     return counted
