@@ -33,6 +33,8 @@ tasks:
   findstatic    PATH... [--first] [-v 0-2]: where a static file is found
   watch         collect, then rebuild on every change
   serve         serve the files over HTTP (--collected, --watch, --port/-p, --host)
+  publish       upload the build to the publish url (S3), staticfiles.json last
+                (--dry-run/-n, --verbosity/-v 0-3)
 
 options:
   --config PATH  the pyproject.toml (or its directory) to read [tool.staticpipe] from;

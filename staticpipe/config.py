@@ -28,6 +28,33 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """Where ``doit publish`` uploads the build: ``url = "s3://bucket/prefix/"``."""
+
+    bucket: str
+    prefix: str = ""  # "" or a key prefix ending with "/"
+    endpoint_url: str | None = None  # None: AWS's own endpoint for the region
+    region: str | None = None  # None: boto3's (AWS_DEFAULT_REGION, the profile)
+    profile: str | None = None  # None: boto3's credential chain as it stands
+    cache_control: str = "public, max-age=60"  # names without a hash
+    hashed_cache_control: str = "public, max-age=31536000, immutable"
+    workers: int = 8  # uploads in flight at once
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Which old hashed files go: those no build among the last ``builds``
+    references and that are older than ``age`` seconds (Propshaft's defaults)."""
+
+    builds: int = 2
+    age: float = 3600.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the pipeline needs to know; paths are absolute."""
 
@@ -52,6 +79,8 @@ class Config:
     project_dir: Path = field(default_factory=Path.cwd)
     state_dir: Path | None = None  # None: <project_dir>/.staticpipe
     config_file: Path | None = None
+    publish: Publish | None = None  # None: no [tool.staticpipe] publish table
+    retention: Retention | None = None  # None: keep every old version, as Django
 
     def __post_init__(self) -> None:
         validate(self)
@@ -198,7 +227,7 @@ KNOWN_KEYS = {
     "static_root", "static_url", "dirs", "packages", "ignore", "default_ignore",
     "storage", "manifest_strict", "file_permissions_mode", "directory_permissions_mode",
     "missing", "missing_sourcemap", "encoding_errors", "js_modules", "state_dir",
-    "file_hash",
+    "file_hash", "publish", "keep_builds", "keep_age",
 }  # fmt: skip
 
 
@@ -256,7 +285,79 @@ def from_mapping(data: dict[str, Any], base: Path, config_file: Path | None = No
         if state_dir is None
         else (base / _path(where, "state_dir", state_dir)).resolve(),
         config_file=config_file,
+        publish=None if get("publish") is None else _publish(get("publish"), where),
+        retention=_retention(get("keep_builds"), get("keep_age"), where),
     )
+
+
+PUBLISH_KEYS = (
+    "url", "endpoint_url", "region", "profile", "cache_control", "hashed_cache_control",
+    "workers",
+)  # fmt: skip
+_S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/((?:[^/]+/)*)")
+CREDENTIAL_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def _publish(value: Any, where: str) -> Publish:
+    """``publish = { url = "s3://bucket/prefix/", ... }``; credentials never here."""
+    if not isinstance(value, dict):
+        raise _invalid(where, "publish", value, '{ url = "s3://bucket/prefix/", ... }')
+    for key in value:
+        if key.lower() in CREDENTIAL_KEYS or "secret" in key.lower():
+            raise ConfigError(
+                f"{where}: publish.{key}: credentials do not belong in the configuration "
+                "file; use the environment (AWS_ACCESS_KEY_ID, ...), a profile or a role"
+            )
+        if key not in PUBLISH_KEYS:
+            close = difflib.get_close_matches(key, PUBLISH_KEYS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key publish.{key}{hint}")
+    url = value.get("url")
+    match = _S3_URL.fullmatch(url) if isinstance(url, str) else None
+    if match is None:
+        raise _invalid(
+            where, "publish.url", url,
+            '"s3://bucket/" or "s3://bucket/prefix/" (a valid bucket name; a prefix ends with "/")',
+        )  # fmt: skip
+    text = {}
+    for key in ("endpoint_url", "region", "profile", "cache_control", "hashed_cache_control"):
+        if key in value:
+            text[key] = _string(where, f"publish.{key}", value[key])
+    endpoint = text.get("endpoint_url")
+    if endpoint is not None and not re.match(r"https?://[^/]", endpoint):
+        raise _invalid(where, "publish.endpoint_url", endpoint, "an http:// or https:// URL")
+    workers = value.get("workers", 8)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+        raise _invalid(where, "publish.workers", workers, "a whole number from 1 to 64")
+    return Publish(bucket=match[1], prefix=match[2], workers=workers, **text)
+
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _retention(builds: Any, age: Any, where: str) -> Retention | None:
+    """``keep_builds = N`` and ``keep_age = "1h"``; either one sets a policy (the
+    other then takes Propshaft's default), neither keeps everything."""
+    if builds is None and age is None:
+        return None
+    default = Retention()
+    if builds is None:
+        builds = default.builds
+    elif not isinstance(builds, int) or isinstance(builds, bool) or builds < 1:
+        raise _invalid(where, "keep_builds", builds, "a whole number of builds, at least 1")
+    if age is None:
+        seconds = default.age
+    elif isinstance(age, int) and not isinstance(age, bool) and age >= 0:
+        seconds = float(age)
+    else:
+        match = _AGE.fullmatch(age.strip()) if isinstance(age, str) else None
+        if match is None:
+            raise _invalid(
+                where, "keep_age", age, 'an age such as "90s", "30m", "1h", "7d" or seconds'
+            )
+        seconds = float(match[1]) * _AGE_UNITS[match[2]]
+    return Retention(builds=builds, age=seconds)
 
 
 def nearest_config(start: str | os.PathLike[str]) -> Path | None:

@@ -748,7 +748,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     ``config`` is a Config, a callable returning one, a path to a pyproject.toml
     (or its directory), or None for the nearest ``[tool.staticpipe]`` from the
     current directory. Tasks are named ``<prefix>collect``, ``<prefix>findstatic``,
-    ``<prefix>watch`` and ``<prefix>serve``.
+    ``<prefix>watch``, ``<prefix>serve`` and ``<prefix>publish``.
     """
 
     @task_params(COLLECT_PARAMS)
@@ -794,6 +794,30 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
             "actions": [action],
             "pos_arg": "paths",
             "params": findstatic.PARAMS,
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
+    def publish_creator():
+        """Upload the build in static_root to the publish url (S3), manifest last."""
+
+        def action(dry_run, verbosity):
+            from .publish.run import publish
+
+            try:
+                if verbosity not in (0, 1, 2, 3):
+                    raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
+                summary = publish(_resolve_config(config), dry_run=dry_run, verbosity=verbosity)
+            except StaticpipeError as error:
+                return _failed(error)
+            if verbosity >= 1:
+                print(summary.line())
+            return None
+
+        return {
+            "basename": f"{prefix}publish",
+            "actions": [action],
+            "params": [COLLECT_PARAMS[1], COLLECT_PARAMS[6]],  # --dry-run, --verbosity
             "uptodate": [False],
             "verbosity": 2,
         }
@@ -863,6 +887,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         f"task_{prefix}findstatic": findstatic_creator,
         f"task_{prefix}watch": watch_creator,
         f"task_{prefix}serve": serve_creator,
+        f"task_{prefix}publish": publish_creator,
     }
 
 
@@ -890,5 +915,8 @@ task_collect = _default["task_collect"]
 task_findstatic = _default["task_findstatic"]
 task_watch = _default["task_watch"]
 task_serve = _default["task_serve"]
-__all__ = ["DOIT_CONFIG", "task_collect", "task_findstatic", "task_watch", "task_serve"]
+task_publish = _default["task_publish"]
+__all__ = [
+    "DOIT_CONFIG", "task_collect", "task_findstatic", "task_watch", "task_serve", "task_publish",
+]  # fmt: skip
 _warn_if_replacing(__all__)

@@ -1,0 +1,193 @@
+"""``doit publish``, top to bottom: list the destination once, upload what it
+lacks or holds different (in parallel), the manifest last, then the build's
+record, then what the retention policy lets go. A publish stopped at any point
+leaves the remote manifest naming only files that are there; the next one
+uploads what is still missing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import lock, progress
+from ..config import Config, Publish
+from ..errors import ConfigError
+from . import build as builds
+from . import history
+from .build import Build, BuildFile
+from .etag import etag, same_content
+from .headers import headers
+from .s3 import RemoteObject, Store
+
+RECORD_HEADERS = {"ContentType": "application/json", "CacheControl": "no-cache"}
+
+
+@dataclass
+class PublishSummary:
+    url: str
+    uploaded: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    deleted: list[str] = field(default_factory=list)
+    size: int = 0  # bytes uploaded
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def line(self) -> str:
+        count = len(self.uploaded)
+        verb = "would be uploaded" if self.dry_run else "uploaded"
+        text = (
+            f"{count} file{'' if count == 1 else 's'} {verb} to '{self.url}' ({_size(self.size)})"
+        )
+        text += f", {self.unchanged} unchanged"
+        if self.deleted:
+            text += f", {len(self.deleted)} {'would be ' if self.dry_run else ''}deleted"
+        return text + f" in {self.seconds:.2f} s."
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError
+
+
+def target(config: Config) -> Publish:
+    if config.publish is None:
+        raise ConfigError(
+            f'{config.where}: no publish table: add publish = {{ url = "s3://bucket/prefix/" }} '
+            "to [tool.staticpipe]"
+        )
+    return config.publish
+
+
+def publish(
+    config: Config,
+    dry_run: bool = False,
+    verbosity: int = 1,
+    session: Any = None,
+    out: Callable[[str], None] = print,
+) -> PublishSummary:
+    """Publish the build in static_root to ``config.publish`` (``session``: a
+    boto3 Session to use instead of a new one)."""
+    destination = target(config)
+    started = time.perf_counter()
+    summary = PublishSummary(destination.url, dry_run=dry_run)
+    with lock.locked(config):
+        build = builds.current(config)
+        store = Store(destination, session)
+        remote = store.list()
+        with ThreadPoolExecutor(destination.workers) as pool:
+            changed = list(pool.map(lambda file: _differs(file, remote), build.everything))
+            uploads = [
+                file for file, differs in zip(build.everything, changed, strict=True) if differs
+            ]
+            summary.unchanged = len(changed) - len(uploads)
+            names = [file.name for file in build.everything]
+            record = _new_record(names, remote)
+            pruning = _pruning(config, store, names, record, remote)
+            say = out if verbosity >= 2 else _silent
+            for file in uploads:
+                say(f"{'Pretending to upload' if dry_run else 'Uploading'} '{file.name}'")
+            for name in pruning.files:
+                say(f"{'Pretending to delete' if dry_run else 'Deleting'} '{name}'")
+            if not dry_run:
+                _upload(store, pool, uploads, build, verbosity)
+                if record is not None:
+                    store.put(record, history.record_body(names), RECORD_HEADERS)
+                store.delete(pruning.files)
+                store.delete(pruning.records)
+    summary.uploaded = [file.name for file in uploads]
+    summary.size = sum(file.size for file in uploads)
+    summary.deleted = pruning.files
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def _differs(file: BuildFile, remote: dict[str, RemoteObject]) -> bool:
+    """Whether ``file`` must go up: the remote has no object of its name and size
+    and bytes (only a same-sized one is read and hashed)."""
+    there = remote.get(file.name)
+    if there is None or there.size != file.size:
+        return True
+    return not same_content(file.path, file.size, etag(file.path, file.size), there.etag)
+
+
+def _upload(
+    store: Store, pool: ThreadPoolExecutor, files: list[BuildFile], build: Build, verbosity: int
+) -> None:
+    """Every file but the manifest (in parallel), then the manifest: readers of
+    the remote manifest never see a name that is not there yet."""
+    manifest = build.manifest
+    first = [file for file in files if file is not manifest]
+
+    def send(file: BuildFile) -> None:
+        store.upload(
+            file.name,
+            file.path,
+            file.size,
+            headers(file.name, file.hashed, file.encoding, store.publish),
+        )
+
+    bar = progress.bar(len(first), "uploading", verbosity)
+    work = progress.counting(send, bar) if bar is not None else send
+    try:
+        futures = [pool.submit(work, file) for file in first]
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                for other in futures:
+                    other.cancel()
+                raise error
+    finally:
+        if bar is not None:
+            bar.close()
+    if manifest is not None and manifest in files:
+        send(manifest)
+
+
+def _new_record(names: Iterable[str], remote: dict[str, RemoteObject]) -> str | None:
+    """The record this build adds, None if the newest record is of this build."""
+    records = history.records(remote)
+    digest = history.digest(names)
+    if records and records[0].digest == digest:
+        return None
+    return history.record_name(digest, time.time())
+
+
+def _pruning(
+    config: Config,
+    store: Store,
+    names: list[str],
+    record: str | None,
+    remote: dict[str, RemoteObject],
+) -> history.Pruning:
+    """What the retention policy deletes after this build (nothing without one)."""
+    retention = config.retention
+    records = history.records(remote)
+    previous = records if record is not None else records[1:]
+    if retention is None or len(previous) < retention.builds:
+        return history.Pruning([], [])
+    kept, older = previous[: retention.builds - 1], previous[retention.builds - 1 :]
+    kept_names = set(names)
+    for entry in kept:
+        listed = _files(store, entry)
+        if listed is None:  # a kept build we cannot read: what it needs is unknown
+            return history.Pruning([], [])
+        kept_names.update(listed)
+    modified = {name: item.modified for name, item in remote.items()}
+    return history.prune(
+        older, kept_names, lambda entry: _files(store, entry), modified, retention, time.time()
+    )
+
+
+def _files(store: Store, record: history.Record) -> list[str] | None:
+    body = store.get(record.name)
+    return None if body is None else history.files_of(body)
