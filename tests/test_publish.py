@@ -12,7 +12,15 @@ import pytest
 moto_server = pytest.importorskip("moto.server")
 
 from projects import Project  # noqa: E402
-from s3server import CREDENTIALS, Counted, client, new_bucket, objects  # noqa: E402
+from s3server import (  # noqa: E402
+    CREDENTIALS,
+    Counted,
+    Relay,
+    client,
+    new_bucket,
+    objects,
+    server_with_iam,
+)
 
 from staticpipe.config import load_config  # noqa: E402
 from staticpipe.publish.run import publish  # noqa: E402
@@ -344,3 +352,176 @@ def test_a_file_another_tool_uploaded_in_other_parts_is_seen_as_the_same(site):
     assert same_content(path, size, etag(path, size), remote)
     path.write_bytes(os.urandom(size))
     assert not same_content(path, size, etag(path, size), remote)
+
+
+def remote_manifest_problems(project: Project) -> list[str]:
+    """Names the remote manifest gives that the remote does not hold."""
+    import json
+
+    s3 = client(project.endpoint)
+    held = {
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=project.bucket)
+        for item in page.get("Contents", ())
+    }
+    if "static/staticfiles.json" not in held:
+        return []
+    body = s3.get_object(Bucket=project.bucket, Key="static/staticfiles.json")["Body"].read()
+    paths = json.loads(body)["paths"]
+    named = set(paths) | set(paths.values())
+    return sorted(name for name in named if "static/" + name not in held)
+
+
+@pytest.mark.parametrize(
+    "trials", [pytest.param(6, id="quick"), pytest.param(30, marks=pytest.mark.slow, id="long")]
+)
+def test_a_killed_publish_leaves_a_remote_manifest_naming_only_files_that_are_there(site, trials):
+    import random
+    import signal
+    import time
+
+    randomly = random.Random(trials)
+    for index in range(120):
+        site.write(
+            f"css/m{index}.css", f'.m{index} {{ background: url("../img/i{index}.png"); }}\n'
+        )
+        site.write(f"img/i{index}.png", os.urandom(4000))
+    site.doit("collect")
+    for trial in range(trials):
+        if trial % 2:  # a new build between kills: edits, additions, removals
+            site.write(f"img/i{randomly.randrange(120)}.png", os.urandom(4000))
+            site.write(f"css/new{trial}.css", f'@import "m{randomly.randrange(120)}.css";\n')
+            site.doit("collect")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "staticpipe", "publish"], cwd=site.path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(randomly.uniform(0.3, 2.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert remote_manifest_problems(site) == [], f"trial {trial}"
+    held = remote_files(site)
+    missing = {name for name, data in local_build(site).items() if held.get(name) != data}
+    summary, _ = run(site)
+    assert set(summary.uploaded) == missing  # resumes: only what is still missing
+    assert remote_files(site).items() >= local_build(site).items()
+
+
+def test_a_network_failure_mid_way_is_one_line_and_the_remote_keeps_the_old_build(site):
+    from staticpipe.errors import StaticpipeError
+
+    relay = Relay(int(site.endpoint.rpartition(":")[2]))
+    try:
+        site.settings = site.settings.replace(site.endpoint, relay.endpoint)
+        set_config(site, "")
+        site.doit("collect")
+        run(site)
+        published = remote_files(site)["staticfiles.json"]
+        for index in range(30):
+            site.write(f"css/new{index}.css", f'@import "b.css";\n.n{index} {{ top: 0; }}\n')
+        site.write("css/b.css", "p { color: blue; }\n")
+        site.doit("collect")
+        counted = Counted()
+
+        def cut_after_five(**kwargs) -> None:
+            if len(counted.puts) >= 5 and not relay.broken:
+                relay.cut()
+
+        counted.session.events.register("before-send.s3.PutObject", cut_after_five)
+        with pytest.raises(StaticpipeError) as failure:
+            publish(load_config(site.path), session=counted.session, out=lambda line: None)
+        message = str(failure.value)
+        assert "\n" not in message and f"s3://{site.bucket}/static/" in message
+        relay.mend()
+        assert remote_files(site)["staticfiles.json"] == published
+        assert remote_manifest_problems(site) == []
+        held = remote_files(site)
+        missing = {name for name, data in local_build(site).items() if held.get(name) != data}
+        summary, _ = run(site)
+        assert set(summary.uploaded) == missing  # resumes: only what is still missing
+        assert remote_files(site).items() >= local_build(site).items()
+    finally:
+        relay.close()
+
+
+def test_access_denied_is_one_line_naming_the_key_and_no_manifest_goes_up(site):
+    import json
+
+    import boto3
+
+    with server_with_iam(free_actions=4) as endpoint:
+        setup = {"endpoint_url": endpoint, "region_name": "us-east-1", **_keys(CREDENTIALS)}
+        boto3.client("s3", **setup).create_bucket(Bucket="locked-site")
+        iam = boto3.client("iam", **setup)
+        iam.create_user(UserName="deployer")
+        key = iam.create_access_key(UserName="deployer")["AccessKey"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "Action": "s3:PutObject",
+                    "Resource": "arn:aws:s3:::locked-site/static/img/*",
+                },
+            ],
+        }
+        iam.put_user_policy(
+            UserName="deployer", PolicyName="no-images", PolicyDocument=json.dumps(policy)
+        )
+        deployer = {
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
+        site.settings = (
+            f'publish = {{ url = "s3://locked-site/static/", endpoint_url = "{endpoint}" }}\n'
+        )
+        set_config(site, "")
+        site.doit("collect")
+        result = publish_cli(site, env=deployer)
+        assert_one_line_error(result, "s3://locked-site/static/img/x.", "access denied")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_keys(deployer))
+        keys = [
+            item["Key"] for item in s3.list_objects_v2(Bucket="locked-site").get("Contents", [])
+        ]
+        assert keys and "static/staticfiles.json" not in keys
+
+
+def _keys(environment: dict[str, str]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+def test_an_absolute_static_url_names_the_published_files(site):
+    import json
+    import urllib.request
+
+    from staticpipe.runtime import StaticURLs
+
+    base = f"{site.endpoint}/{site.bucket}/static/"  # the store's path-style URL, as a CDN's
+    set_config(site, f'static_url = "{base}"\n')
+    readable = {  # what a bucket behind a CDN grants: anyone may read
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{site.bucket}/*",
+            }
+        ],
+    }
+    client(site.endpoint).put_bucket_policy(Bucket=site.bucket, Policy=json.dumps(readable))
+    site.doit("collect")
+    run(site)
+    urls = StaticURLs(site.path / "pyproject.toml")
+    for name in ("css/a.css", "img/x.png"):
+        url = urls(name)
+        assert url == base + site.manifest()[name]
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read() == (site.root / site.manifest()[name]).read_bytes()
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    css = (site.root / site.manifest()["css/a.css"]).read_text()
+    assert site.manifest()["css/b.css"].rpartition("/")[2] in css  # references resolve there too
