@@ -132,6 +132,8 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
      "help": "The same as --noinput."},
 ]  # fmt: skip
 
+PUBLISH_PARAMS = ("dry_run", "verbosity")  # collect's, with the same meaning
+
 ConfigSource = Config | Callable[[], Config] | str | os.PathLike[str] | None
 
 
@@ -817,7 +819,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         return {
             "basename": f"{prefix}publish",
             "actions": [action],
-            "params": [COLLECT_PARAMS[1], COLLECT_PARAMS[6]],  # --dry-run, --verbosity
+            "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
             "uptodate": [False],
             "verbosity": 2,
         }
