@@ -65,12 +65,14 @@ class Config:
     ignore: tuple[str, ...] = ()  # gitignore-style (pyproject.toml's ``ignore``)
     # Django's glob-style patterns (``collectstatic --ignore``): fnmatch on a file's
     # name and on its path relative to its location, a directory's on its name
-    ignore_globs: tuple[str, ...] = ()
+    globs: tuple[str, ...] = ()
     default_ignore: bool = True
     storage: str = "manifest"
     manifest_strict: bool = True
-    file_permissions_mode: int | None = None
-    directory_permissions_mode: int | None = None
+    # Django's defaults (FILE_UPLOAD_PERMISSIONS, and 0o755 for directories),
+    # whatever the umask; None: the umask's (0o666 or 0o777 & ~umask)
+    file_permissions_mode: int | None = 0o644
+    directory_permissions_mode: int | None = 0o755
     missing: str = "error"
     missing_sourcemap: str | None = None  # None: same as ``missing``
     encoding_errors: str = "error"
@@ -81,6 +83,14 @@ class Config:
     config_file: Path | None = None
     publish: Publish | None = None  # None: no [tool.staticpipe] publish table
     retention: Retention | None = None  # None: keep every old version, as Django
+    # From Django's settings (``django_settings``, staticpipe/django/settings.py):
+    # the ``static/`` directory of each installed app with one (AppConfig.path), in
+    # INSTALLED_APPS order, searched after ``dirs`` and before ``packages``
+    apps: tuple[Location, ...] = ()
+    # the staticfiles app's ``ignore_patterns`` (glob-style) where they are not
+    # Django's defaults: the default ignore patterns then (None: DEFAULT_IGNORE)
+    default_globs: tuple[str, ...] | None = None
+    django_settings: str | None = None  # the settings module this was read from
 
     def __post_init__(self) -> None:
         validate(self)
@@ -91,12 +101,26 @@ class Config:
 
     @property
     def ignore_patterns(self) -> tuple[str, ...]:
-        return (DEFAULT_IGNORE if self.default_ignore else ()) + self.ignore
+        """The gitignore-style patterns: the defaults (unless Django's settings
+        give others) and ``ignore``."""
+        defaults = self.default_ignore and self.default_globs is None
+        return (DEFAULT_IGNORE if defaults else ()) + self.ignore
+
+    @property
+    def ignore_globs(self) -> tuple[str, ...]:
+        """Django's glob-style patterns: the staticfiles app's own defaults, if
+        the settings give them, and ``collect --ignore``'s."""
+        defaults = self.default_globs if self.default_ignore else None
+        return (defaults or ()) + self.globs
 
     @property
     def where(self) -> str:
         """What error messages name: the config file, if the config has one."""
-        return str(self.config_file) if self.config_file else "configuration"
+        if self.config_file:
+            return str(self.config_file)
+        if self.django_settings:
+            return f"Django settings {self.django_settings}"
+        return "configuration"
 
     @property
     def sourcemap_policy(self) -> str:
@@ -227,7 +251,7 @@ KNOWN_KEYS = {
     "static_root", "static_url", "dirs", "packages", "ignore", "default_ignore",
     "storage", "manifest_strict", "file_permissions_mode", "directory_permissions_mode",
     "missing", "missing_sourcemap", "encoding_errors", "js_modules", "state_dir",
-    "file_hash", "publish", "keep_builds", "keep_age",
+    "file_hash", "publish", "keep_builds", "keep_age", "django_settings",
 }  # fmt: skip
 
 
@@ -237,56 +261,87 @@ def _check_keys(data: dict[str, Any], where: str) -> None:
             close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise ConfigError(f"{where}: unknown key {key} in [tool.staticpipe]{hint}")
-    if "static_root" not in data:
-        raise ConfigError(f"{where}: [tool.staticpipe] needs static_root (a path)")
+    if "static_root" not in data and "django_settings" not in data:
+        raise ConfigError(
+            f"{where}: [tool.staticpipe] needs static_root (a path), "
+            'or django_settings (a Django settings module, "mysite.settings")'
+        )
 
 
-def from_mapping(data: dict[str, Any], base: Path, config_file: Path | None = None) -> Config:
+def _django_fields(data: dict[str, Any], base: Path, where: str, head: str | None) -> dict:
+    """The Config fields Django's settings give (``django_settings``), or none.
+    ``head``: what messages start with (None: the key, in ``where``)."""
+    module = data.get("django_settings")
+    if module is None:
+        return {}
+    if not isinstance(module, str) or not _is_dotted_name(module):
+        raise _invalid(where, "django_settings", module, 'a settings module ("mysite.settings")')
+    from .django.settings import read_settings  # Django only where it is asked for
+
+    return read_settings(module, base, head or f'{where}: django_settings = "{module}"')
+
+
+def from_mapping(
+    data: dict[str, Any], base: Path, config_file: Path | None = None, where: str | None = None
+) -> Config:
     """Build a Config from a ``[tool.staticpipe]``-shaped dict; paths relative to ``base``.
 
     Each value is checked here, before it is used: a wrong one is a ConfigError
-    naming the key, the value as written and what is expected."""
-    where = str(config_file) if config_file else "configuration"
+    naming the key, the value as written and what is expected. With
+    ``django_settings``, Django's settings give static_root, static_url, dirs,
+    the apps, the ignore patterns, storage, manifest_strict, js_modules and the
+    permissions; a key given here as well overrides the settings (``packages``
+    replaces the installed apps).
+    """
+    head = where  # from the environment: DJANGO_SETTINGS_MODULE=...
+    where = where or (str(config_file) if config_file else "configuration")
     _check_keys(data, where)
     base = base.resolve()
-    get = data.get
-    dirs = get("dirs", [])
-    if not isinstance(dirs, list):
-        raise _invalid(where, "dirs", dirs, f"a list, each entry {DIRS_ENTRY}")
-    file_hash = get("file_hash")
+    fields: dict[str, Any] = _django_fields(data, base, where, head)
+    given = data.__contains__
+    if given("static_root"):
+        fields["static_root"] = (base / _path(where, "static_root", data["static_root"])).resolve()
+    if given("static_url"):
+        fields["static_url"] = _string(where, "static_url", data["static_url"], "a URL string")
+    if given("dirs"):
+        dirs = data["dirs"]
+        if not isinstance(dirs, list):
+            raise _invalid(where, "dirs", dirs, f"a list, each entry {DIRS_ENTRY}")
+        fields["dirs"] = tuple(_location(entry, base, where) for entry in dirs)
+    if given("packages"):
+        fields["packages"] = _strings(where, "packages", data["packages"], _is_dotted_name)
+        fields["apps"] = ()  # the table's packages in place of INSTALLED_APPS
+    for key in ("default_ignore", "manifest_strict", "js_modules"):
+        if given(key):
+            fields[key] = _bool(where, key, data[key])
+    if given("ignore"):
+        fields["ignore"] = _strings(where, "ignore", data["ignore"])
+    if given("storage"):
+        fields["storage"] = _choice(where, "storage", data["storage"], STORAGES)
+    for key in ("file_permissions_mode", "directory_permissions_mode"):
+        if given(key):
+            fields[key] = _mode(data[key], key, where)
+    for key, choices in (
+        ("missing", MISSING_POLICIES),
+        ("missing_sourcemap", MISSING_POLICIES),
+        ("encoding_errors", ENCODING_POLICIES),
+    ):
+        if given(key):
+            fields[key] = _choice(where, key, data[key], choices)
+    file_hash = data.get("file_hash")
     if file_hash is not None and not (isinstance(file_hash, str) and _is_hook(file_hash)):
         raise _invalid(where, "file_hash", file_hash, '"package.module:function"')
-    missing_sourcemap = get("missing_sourcemap")
-    if missing_sourcemap is not None:
-        _choice(where, "missing_sourcemap", missing_sourcemap, MISSING_POLICIES)
-    state_dir = get("state_dir")
+    state_dir = data.get("state_dir")
     return Config(
-        static_root=(base / _path(where, "static_root", data["static_root"])).resolve(),
-        static_url=_string(where, "static_url", get("static_url", "/static/"), "a URL string"),
-        dirs=tuple(_location(entry, base, where) for entry in dirs),
-        packages=_strings(where, "packages", get("packages", []), _is_dotted_name),
-        ignore=_strings(where, "ignore", get("ignore", [])),
-        default_ignore=_bool(where, "default_ignore", get("default_ignore", True)),
-        storage=_choice(where, "storage", get("storage", "manifest"), STORAGES),
-        manifest_strict=_bool(where, "manifest_strict", get("manifest_strict", True)),
-        file_permissions_mode=_mode(get("file_permissions_mode"), "file_permissions_mode", where),
-        directory_permissions_mode=_mode(
-            get("directory_permissions_mode"), "directory_permissions_mode", where
-        ),
-        missing=_choice(where, "missing", get("missing", "error"), MISSING_POLICIES),
-        missing_sourcemap=missing_sourcemap,
-        encoding_errors=_choice(
-            where, "encoding_errors", get("encoding_errors", "error"), ENCODING_POLICIES
-        ),
-        js_modules=_bool(where, "js_modules", get("js_modules", False)),
+        **fields,
         file_hash=file_hash,
         project_dir=base,
         state_dir=None
         if state_dir is None
         else (base / _path(where, "state_dir", state_dir)).resolve(),
         config_file=config_file,
-        publish=None if get("publish") is None else _publish(get("publish"), where),
-        retention=_retention(get("keep_builds"), get("keep_age"), where),
+        publish=None if data.get("publish") is None else _publish(data["publish"], where),
+        retention=_retention(data.get("keep_builds"), data.get("keep_age"), where),
     )
 
 
@@ -419,9 +474,26 @@ def staticpipe_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Load ``[tool.staticpipe]`` from ``path`` (a pyproject.toml or its directory)."""
+    """Load ``[tool.staticpipe]`` from ``path`` (a pyproject.toml or its directory).
+
+    Without ``path``: the nearest pyproject.toml with the table from the current
+    directory up; if there is none, ``DJANGO_SETTINGS_MODULE`` from the
+    environment, as ``django_settings`` (the table wins over the environment)."""
     if path is None:
-        config_file = find_config_file()
+        start = Path.cwd().resolve()
+        config_file = nearest_config(start)
+        module = os.environ.get("DJANGO_SETTINGS_MODULE")
+        if config_file is None and module:
+            where = f"DJANGO_SETTINGS_MODULE={module}"
+            config = from_mapping({"django_settings": module}, start, None, where)
+            from .django.settings import project_dir
+
+            return config.with_options(project_dir=project_dir(module))  # as manage.py's
+        if config_file is None:
+            raise ConfigError(
+                f"no pyproject.toml with a [tool.staticpipe] table in {start} or above "
+                "(and no DJANGO_SETTINGS_MODULE in the environment)"
+            )
     else:
         config_file = Path(path)
         if config_file.is_dir():

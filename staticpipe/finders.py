@@ -39,10 +39,18 @@ def package_location(package: str, project_dir: Path | None = None) -> Location 
     if local is not None and (local / "__init__.py").is_file():
         base = local
     else:
+        head, _, last = package.rpartition(".")
         try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError) as exc:
-            raise ConfigError(f'packages: "{package}": cannot be looked up: {exc}') from None
+            spec = importlib.util.find_spec(package)  # (imports the parent packages)
+        except Exception as exc:
+            if head and last[:1].isupper():  # "shop.apps.ShopConfig", from INSTALLED_APPS
+                raise ConfigError(
+                    f'packages: "{package}": an AppConfig path, expected the app\'s package '
+                    f'("{head.removesuffix(".apps")}"), or django_settings to read '
+                    "INSTALLED_APPS"
+                ) from None
+            what = f"{type(exc).__name__}: " if not isinstance(exc, ImportError) else ""
+            raise ConfigError(f'packages: "{package}": cannot be looked up: {what}{exc}') from None
         if spec is None:
             raise ConfigError(
                 f'packages: "{package}": no such package (expected one on sys.path, '
@@ -59,9 +67,10 @@ def package_location(package: str, project_dir: Path | None = None) -> Location 
 
 
 def locations(config: Config) -> list[Location]:
-    """Every source location in finder order, duplicates dropped."""
+    """Every source location in finder order, duplicates dropped: ``dirs``, the
+    Django apps' ``static/`` directories (from the settings), then ``packages``."""
     result: list[Location] = []
-    for location in config.dirs:
+    for location in (*config.dirs, *config.apps):
         if location not in result:
             result.append(location)
     for package in config.packages:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ def _write(config: Config, data: bytes | bytearray, new: bool = False) -> bool:
     """``new``: the caller knows that the file in place has other bytes."""
     path = manifest_path(config)
     try:
-        written = new or path.read_bytes() != data
+        written = new or path.read_bytes() != data or _other_mode(path, config)
     except OSError:
         written = True
     if written:
@@ -184,6 +185,12 @@ def _write(config: Config, data: bytes | bytearray, new: bool = False) -> bool:
             str(path), data, config.file_permissions_mode, config.directory_permissions_mode
         )
     return written
+
+
+def _other_mode(path: Path, config: Config) -> bool:
+    """The manifest in place has another mode than the configured one."""
+    mode = config.file_permissions_mode
+    return mode is not None and stat.S_IMODE(os.stat(path).st_mode) != mode
 
 
 def _keep_pairs(config: Config, pairs: bytes | bytearray) -> tuple | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def default_workers() -> int:
@@ -69,3 +70,25 @@ class Summary:
         if self.post_processed:
             text += f", {len(self.post_processed)} post-processed"
         return text + "."
+
+
+def file_lines(
+    found: Mapping[str, Any],
+    where: Sequence[Any],
+    summary: Summary,
+    hashed: Mapping[str, str],
+    link: bool = False,
+) -> Iterator[str]:
+    """Django's ``-v 2`` lines: each file copied, linked or skipped in the order
+    found (``found``: name -> finders.Found; ``where``: the finder locations),
+    then each post-processed one as its hashed name."""
+    verb = "Linking" if link else "Copying"
+    copied = set(summary.copied)
+    for name, item in found.items():
+        if name in copied:
+            yield f"{verb} '{item.source}'"
+        else:
+            strip = len(where[item.location].prefix)
+            yield f"Skipping '{name[strip + 1 if strip else 0 :]}' (not modified)"
+    for name in summary.post_processed:
+        yield f"Post-processed '{name}' as '{hashed.get(name, name)}'"

@@ -47,7 +47,7 @@ from . import (
 )
 from .config import Config, find_config_file, load_config
 from .errors import StaticpipeError
-from .options import RunOptions, Summary
+from .options import RunOptions, Summary, file_lines
 from .reporter import Reporter, StaticpipeFailed
 
 
@@ -574,20 +574,10 @@ class CollectRun:
         self.release()
 
     def file_lines(self) -> Iterator[str]:
-        """Django's ``-v 2`` lines: each file copied, linked or skipped in the
-        order found, then each post-processed one."""
-        verb = "Linking" if self.options.link else "Copying"
-        copied = set(self.summary.copied)
-        where = finders.locations(self.config)
-        for name, found in self.found.items():
-            if name in copied:
-                yield f"{verb} '{found.source}'"
-            else:
-                strip = len(where[found.location].prefix)
-                yield f"Skipping '{name[strip + 1 if strip else 0 :]}' (not modified)"
+        """Django's ``-v 2`` lines (options.file_lines)."""
         hashed = self.current_hashed() if self.summary.post_processed else {}
-        for name in self.summary.post_processed:
-            yield f"Post-processed '{name}' as '{hashed.get(name, name)}'"
+        where = finders.locations(self.config)
+        return file_lines(self.found, where, self.summary, hashed, self.options.link)
 
     def release(self) -> None:
         """Drop the per-file data: the run is over, and doit is about to save its
@@ -763,7 +753,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
                 raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
             base = _resolve_config(config)
             effective = base.with_options(
-                ignore_globs=base.ignore_globs + tuple(ignore),
+                globs=base.globs + tuple(ignore),
                 default_ignore=base.default_ignore and not no_default_ignore,
             )
             layout.check_dirs_exist(effective)
