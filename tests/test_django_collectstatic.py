@@ -141,3 +141,24 @@ def test_every_static_url_renders_and_whitenoise_serves_it(site):
     home = json.dumps(pages["/"])
     assert re.search(r"/static/css/site\.[0-9a-f]{12}\.css", home)
     assert re.search(r"/static/vendor/lib\.[0-9a-f]{12}\.js", home)
+
+
+def test_check_names_settings_staticpipe_refuses(site):
+    site.write(
+        {
+            "mysite/finders.py": (
+                "from django.contrib.staticfiles.finders import BaseFinder\n\n\n"
+                "class CdnFinder(BaseFinder):\n"
+                "    def find(self, path, find_all=False, **kwargs):\n        return []\n\n"
+                "    def list(self, ignore_patterns):\n        return []\n"
+            )
+        }
+    )
+    settings = site.path / "mysite" / "settings.py"
+    settings.write_text(
+        settings.read_text()
+        + 'STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.AppDirectoriesFinder",'
+        ' "mysite.finders.CdnFinder"]\n'
+    )
+    text = check(site)
+    assert "staticpipe.W002" in text and '"mysite.finders.CdnFinder" is not supported' in text

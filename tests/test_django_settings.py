@@ -53,6 +53,9 @@ def test_build_from_settings_alone_equals_djangos_collectstatic(site, tmp_path):
     assert (site.path / ".staticpipe").is_dir()
     again = site.staticpipe("collect")
     assert "0 static files copied" in again.stdout or "-- collect" in again.stdout
+    # --no-default-ignore drops the StaticFilesConfig's patterns, as collectstatic's
+    site.staticpipe("collect", "--no-default-ignore")
+    assert "css/theme.scss" in read_manifest(site.root)
 
 
 def test_settings_module_from_the_environment_and_the_table_wins(site, tmp_path):
@@ -207,3 +210,13 @@ def test_an_appconfig_path_in_packages_is_one_line(site):
         site.staticpipe("collect", check=False),
         'packages: "shop.apps.ShopConfig": an AppConfig path', '("shop")', "django_settings",
     )  # fmt: skip
+
+
+def test_a_damaged_manifest_in_static_root_is_rebuilt(site, tmp_path):
+    """Django's storage cannot even be made with it (``Couldn't load manifest``);
+    reading the settings does not need it, and the build replaces it."""
+    site.write({"pyproject.toml": SETTINGS_TABLE})
+    site.staticpipe("collect")
+    (site.root / "staticfiles.json").write_text("{not json")
+    site.staticpipe("collect", "--clear")
+    assert_same_output(site.django_build(tmp_path / "django_root"), site.root)

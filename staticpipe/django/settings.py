@@ -158,13 +158,19 @@ def _storage(head: str) -> dict[str, Any]:
         ManifestFilesMixin,
         StaticFilesStorage,
     )
-    from django.core.files.storage import FileSystemStorage, storages
+    from django.core.files.storage import FileSystemStorage
+    from django.utils.module_loading import import_string
 
-    backend = settings.STORAGES.get("staticfiles", {}).get("BACKEND")
-    storage = storages["staticfiles"]
+    declared = settings.STORAGES.get("staticfiles", {})
+    backend = declared.get("BACKEND")
+    kind = import_string(backend)
+    if isinstance(kind, type) and issubclass(kind, ManifestFilesMixin):
+        # as STORAGES makes it, but without reading the manifest in place: a
+        # damaged one is for the build to replace, not a reason to refuse it
+        kind = type(kind.__name__, (kind,), {"load_manifest": lambda self: ({}, "")})
+    storage = kind(**declared.get("OPTIONS", {}))
     where = f'{head}: STORAGES["staticfiles"] "{backend}"'
     if isinstance(storage, ManifestFilesMixin) and isinstance(storage, FileSystemStorage):
-        kind = type(storage)
         if kind.file_hash is not HashedFilesMixin.file_hash:
             raise ConfigError(
                 f"{where} overrides file_hash: expected staticpipe's file_hash key "
