@@ -3,7 +3,8 @@
 Runs doit with staticpipe's tasks loaded from this package. The configuration is
 the file named by ``--config PATH`` (anywhere on the line), else the
 ``STATICPIPE_CONFIG`` variable, else the nearest pyproject.toml with
-``[tool.staticpipe]`` from the current directory up.
+``[tool.staticpipe]`` from the current directory up, else the Django settings
+named by ``DJANGO_SETTINGS_MODULE``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ tasks:
 options:
   --config PATH  the pyproject.toml (or its directory) to read [tool.staticpipe] from;
                  else $STATICPIPE_CONFIG; else the nearest pyproject.toml with a
-                 [tool.staticpipe] table from the current directory up
+                 [tool.staticpipe] table from the current directory up; else
+                 $DJANGO_SETTINGS_MODULE (a Django project's settings)
   --version      print staticpipe's version
   -h, --help     this help; `staticpipe help TASK` lists a task's options
 
