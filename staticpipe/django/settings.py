@@ -81,10 +81,10 @@ def fields(head: str) -> dict[str, Any]:
 
     try:
         finders = list(settings.STATICFILES_FINDERS)
+        _check_finders(finders, head)
         found = {
             "dirs": _dirs(settings.STATICFILES_DIRS, head) if FILE_SYSTEM_FINDER in finders else (),
             "apps": _apps() if APP_FINDER in finders else (),
-            **_finders(finders, head),
             **_storage(head),
             **_ignore(),
         }
@@ -95,7 +95,9 @@ def fields(head: str) -> dict[str, Any]:
     return found
 
 
-def _finders(finders: list[str], head: str) -> dict[str, Any]:
+def _check_finders(finders: list[str], head: str) -> None:
+    """FileSystemFinder (STATICFILES_DIRS) and AppDirectoriesFinder (the apps),
+    either or both, in that order: staticpipe's finders."""
     for finder in finders:
         if finder not in (FILE_SYSTEM_FINDER, APP_FINDER):
             raise ConfigError(
@@ -103,12 +105,12 @@ def _finders(finders: list[str], head: str) -> dict[str, Any]:
                 "finds files as FileSystemFinder and AppDirectoriesFinder do (expected "
                 "only those two)"
             )
-    if finders.index(FILE_SYSTEM_FINDER if FILE_SYSTEM_FINDER in finders else APP_FINDER) > 0:
+    both = FILE_SYSTEM_FINDER in finders and APP_FINDER in finders
+    if both and finders.index(APP_FINDER) < finders.index(FILE_SYSTEM_FINDER):
         raise ConfigError(
             f"{head}: STATICFILES_FINDERS: expected FileSystemFinder before "
             "AppDirectoriesFinder (staticpipe searches STATICFILES_DIRS first)"
         )
-    return {}
 
 
 def _dirs(entries: Any, head: str) -> tuple[Location, ...]:

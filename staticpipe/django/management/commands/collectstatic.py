@@ -31,7 +31,7 @@ from ...storage import StaticpipeStorage
 class Command(collectstatic.Command):
     def set_options(self, **options: Any) -> None:
         # Django's set_options adds the app's default patterns to this very list
-        self.given_ignore = [*options["ignore_patterns"]]
+        self.given_ignore = [os.path.normpath(p) for p in options["ignore_patterns"]]
         self.use_default_ignore = options["use_default_ignore_patterns"]
         super().set_options(**options)
 
