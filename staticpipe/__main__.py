@@ -30,7 +30,8 @@ tasks:
   collect       collect, hash and rewrite into static_root, write staticfiles.json
                 (Django's collectstatic options: --clear/-c, --dry-run/-n, --link/-l,
                 --no-post-process, --ignore/-i PATTERN, --no-default-ignore,
-                --verbosity/-v 0-3, --noinput)
+                --verbosity/-v 0-3, --noinput); --explain: what the next run would
+                redo and why, changing nothing
   findstatic    PATH... [--first] [-v 0-2]: where a static file is found
   watch         collect, then rebuild on every change
   serve         serve the files over HTTP (--collected, --watch, --port/-p, --host)

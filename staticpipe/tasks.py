@@ -34,6 +34,7 @@ from . import (
     cleanup,
     collect,
     discovery,
+    explain,
     finders,
     fsutil,
     layout,
@@ -130,6 +131,8 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
      "help": "Accepted for Django's collectstatic scripts (there is no prompt)."},
     {"name": "no_input", "long": "no-input", "type": bool, "default": False,
      "help": "The same as --noinput."},
+    {"name": "explain", "long": "explain", "type": bool, "default": False,
+     "help": "Print what the next run would redo and why; change nothing."},
 ]  # fmt: skip
 
 PUBLISH_PARAMS = ("dry_run", "verbosity")  # collect's, with the same meaning
@@ -213,6 +216,7 @@ class CollectRun:
             "link": self.options.link,
             "post_process": self.options.post_process,
             "token": rules.settings_token(self.config),
+            "values": explain.readable_settings(self.config),  # (for --explain)
         }
 
     def walk(self) -> tuple | None:
@@ -730,6 +734,17 @@ def _clean(config: Config, dryrun: bool) -> None:
     print(f"{len(deleted)} files removed from '{config.static_root}'.")
 
 
+def _explain_task(config: Config, options: RunOptions, prefix: str) -> dict[str, Any]:
+    """``doit collect --explain``: the collect task, printing what a run would redo."""
+
+    def action() -> None:
+        with lock.locked(config):  # (a run writing the state meanwhile: wait for it)
+            lines = explain.explain(config, options).lines()
+        print("\n".join(lines))
+
+    return {"basename": f"{prefix}collect", "actions": [action], "verbosity": 2}
+
+
 def _config_error_task(name: str, error: Exception) -> dict[str, Any]:
     return {"basename": name, "actions": [lambda: _failed(error)], "verbosity": 2}
 
@@ -746,7 +761,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     @task_params(COLLECT_PARAMS)
     def collect_creator(
         clear, dry_run, link, no_post_process, ignore, no_default_ignore, verbosity,
-        noinput, no_input,
+        noinput, no_input, explain,
     ):  # fmt: skip
         try:
             if verbosity not in (0, 1, 2, 3):
@@ -766,7 +781,10 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
             clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process,
             verbosity=verbosity,
         )  # fmt: skip
-        yield from _collect_tasks(effective, options, prefix)
+        if explain:
+            yield _explain_task(effective, options, prefix)
+        else:
+            yield from _collect_tasks(effective, options, prefix)
 
     collect_creator.__doc__ = "Collect, hash and rewrite static files; write staticfiles.json."
 

@@ -1,0 +1,258 @@
+"""``doit collect --explain``: what the next run would redo, and why, changing nothing.
+
+The questions a build tool's user asks ("why did it rebuild this?"), answered
+from the state the last run left: the settings it was made with, each file's
+copy record (its source's stat and md5) and each file's post-processing entry
+(its md5, its hashed name, what it references). The rules are the pipeline's:
+
+- a file is copied again when it is new, comes from another source, is linked
+  where it was copied (or the reverse), its source changed, or its copy is gone;
+- a file is post-processed again when its content changed, it is new, its last
+  rewrite failed, its hashed file is gone, it has references and the settings
+  they are resolved with changed, or it
+  references (directly or through others) a file that is post-processed again,
+  was removed, or a directory that appeared or went away;
+- a removed source's outputs go.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import collect, finders, rules
+from .config import Config
+from .hashing import md5_file
+from .options import RunOptions
+
+#: the settings saved with the listing (found.json) that explain names one by one
+READABLE = ("static_url", "js_modules", "missing", "missing_sourcemap", "encoding_errors")
+
+
+def readable_settings(config: Config) -> dict[str, Any]:
+    """The settings every hashed output depends on, as the user wrote them (the
+    settings token is their digest, with the file_hash hook's fingerprint)."""
+    return {
+        "static_url": config.static_url,
+        "js_modules": config.js_modules,
+        "missing": config.missing,
+        "missing_sourcemap": config.sourcemap_policy,
+        "encoding_errors": config.encoding_errors,
+        "file_hash": config.file_hash,
+    }
+
+
+@dataclass(frozen=True)
+class Reason:
+    name: str  # a file's name in static_root
+    why: str
+
+
+@dataclass
+class Explanation:
+    everything: str | None = None  # why every file is redone (None: only those below)
+    settings: list[str] = field(default_factory=list)  # "static_url: '/a/' -> '/b/'"
+    copies: list[Reason] = field(default_factory=list)
+    post: list[Reason] = field(default_factory=list)
+    removed: list[Reason] = field(default_factory=list)
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.everything or self.settings or self.copies or self.post or self.removed)
+
+    def lines(self) -> list[str]:
+        if self.nothing:
+            return ["Nothing to redo: the build in static_root is up to date."]
+        out = []
+        if self.everything:
+            out.append(f"Every file is redone: {self.everything}.")
+        if self.settings:
+            out.append("Settings changed:")
+            out += [f"  {line}" for line in self.settings]
+        listed = [("removed", self.removed)]
+        if not self.everything:
+            listed[:0] = [("copied", self.copies), ("post-processed", self.post)]
+        for verb, reasons in listed:
+            if reasons:
+                count = len(reasons)
+                out.append(f"{count} file{'' if count == 1 else 's'} would be {verb}:")
+                out += [f"  {reason.name}: {reason.why}" for reason in reasons]
+        return out
+
+
+def explain(config: Config, options: RunOptions) -> Explanation:
+    """What the next ``doit collect`` with ``options`` would redo, and why."""
+    found = finders.find_all(config)
+    records = dict(collect.load_records(config, repair=False).items())
+    result = Explanation()
+    if not records:
+        result.everything = f"no earlier build recorded in {config.state_path}"
+    if options.clear:
+        result.everything = "--clear writes every file again"
+    listing = state_json(config.state_path / "found.json")
+    result.settings = _settings_changes(listing.get("settings", {}), config, options)
+    md5s: dict[str, str] = {}  # the content each found file has now
+    for name, item in found.items():
+        why = _copy_reason(records.get(name), item.source, options.link, config, md5s, name)
+        if why:
+            result.copies.append(Reason(name, why))
+    result.removed = [Reason(name, "source removed") for name in records if name not in found]
+    if config.storage == "manifest" and options.post_process and not result.everything:
+        post = _post_reasons(config, found, records, md5s, result)
+        result.post = [Reason(name, post[name]) for name in found if name in post]
+    return result
+
+
+def state_json(path: os.PathLike[str]) -> dict[str, Any]:
+    import json
+
+    try:
+        with open(path, "rb") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _settings_changes(saved: Mapping[str, Any], config: Config, options: RunOptions) -> list[str]:
+    if not saved:
+        return []
+    now = {
+        "static_root": str(config.static_root),
+        "storage": config.storage,
+        "link": options.link,
+        **readable_settings(config),
+    }
+    before = {**saved, **saved.get("values", {})}
+    changes = [
+        f"{key}: {before[key]!r} -> {value!r}"
+        for key, value in now.items()
+        if key in before and before[key] != value
+    ]
+    if not changes and saved.get("token") != rules.settings_token(config):
+        if "values" in saved:
+            changes.append("file_hash: the hook's module changed")
+        else:  # a listing saved before the values were: which one is not known
+            changes.append(f"one of {', '.join(READABLE)} or the file_hash hook")
+    return changes
+
+
+def _copy_reason(
+    record: list | None,
+    source: str,
+    link: bool,
+    config: Config,
+    md5s: dict[str, str],
+    name: str,
+) -> str | None:
+    """Why the copy phase copies ``name`` again (None: it does not). ``md5s``
+    receives the md5 of every file whose source changed."""
+    if record is None:
+        md5s[name] = _md5(source)
+        return f"new ({_shown(source)})"
+    if record[0] != source:
+        md5s[name] = _md5(source)
+        return f"now found at {_shown(source)} (was {_shown(record[0])})"
+    if bool(record[6]) != link:
+        return "to be linked (was copied)" if link else "to be copied (was linked)"
+    try:
+        changed = record[1:5] != collect.signature(source)
+    except OSError:
+        return f"source unreadable ({_shown(source)})"
+    if changed or collect.is_racy(record):
+        md5s[name] = digest = _md5(source)
+        if digest != record[5]:
+            return "content changed"
+        if changed:
+            return "source touched (same content: nothing downstream)"
+    dest = os.path.join(config.static_root, name)
+    if not os.path.lexists(dest):
+        return "missing from static_root"
+    return None
+
+
+def _post_reasons(
+    config: Config,
+    found: Mapping[str, finders.Found],
+    records: Mapping[str, list],
+    md5s: Mapping[str, str],
+    result: Explanation,
+) -> dict[str, str]:
+    """name -> why post-processing redoes it (the files it would not redo: absent)."""
+    saved, _ = rules.load_post(config, repair=False)
+    entries = saved["files"]
+    if saved.get("root") != str(config.static_root) or entries.token is None:
+        result.everything = "no earlier post-processing recorded"
+        return {}
+    resolved_again = saved.get("token") != rules.settings_token(config)
+    reasons: dict[str, str] = {}
+    same_name: set[str] = set()  # redone, but its hashed name stays (see below)
+    for name in found:
+        fields = entries.get(name)
+        if fields is None:
+            reasons[name] = "new"
+        elif _content(name, md5s, records) != rules.saved_md5(fields):
+            reasons[name] = "content changed"
+        elif not os.path.lexists(
+            os.path.join(config.static_root, rules.saved_hashed(name, fields))
+        ):
+            reasons[name] = f"its hashed file {rules.saved_hashed(name, fields)} is missing"
+            same_name.add(name)
+        elif resolved_again and not rules.expand(name, fields).plain:
+            reasons[name] = "settings changed: its references are resolved again"
+    for name in [*saved.get("unsettled", ()), *saved.get("pending", ())]:
+        if name in found:
+            reasons.setdefault(name, "its last post-processing did not finish")
+    gone = [name for name in records if name not in found]
+    new = [name for name in found if entries.get(name) is None]
+    # What a referrer's reason says of its target (the target's own line says
+    # more): the targets whose hashed name may change. One redone only because its
+    # hashed file is gone gets the same name back, and its referrers stay as they are.
+    causes = {name: f"references {name}" for name in reasons if name not in same_name}
+    causes.update({name: f"references {name} (removed)" for name in gone})
+    for name in (*new, *gone):
+        for directory in _parents(name):
+            causes.setdefault(directory, f"references {directory}/ (its files changed)")
+    pending = list(causes)
+    while pending:
+        target = pending.pop()
+        for referrer in saved["referrers"].get(target, ()):
+            if referrer in found and referrer not in reasons:
+                reasons[referrer] = causes[target]
+                causes[referrer] = f"references {referrer}"
+                pending.append(referrer)
+    return reasons
+
+
+def _content(name: str, md5s: Mapping[str, str], records: Mapping[str, list]) -> str | None:
+    """The md5 of ``name``'s content now: as read here, else as last copied."""
+    if name in md5s:
+        return md5s[name]
+    record = records.get(name)
+    return record[5] if record else None
+
+
+def _parents(name: str) -> Iterable[str]:
+    while "/" in name:
+        name = name.rpartition("/")[0]
+        yield name
+    yield "."
+
+
+def _md5(path: str) -> str:
+    try:
+        return md5_file(path)
+    except OSError:
+        return ""
+
+
+def _shown(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+__all__ = ["Explanation", "Reason", "explain", "readable_settings"]

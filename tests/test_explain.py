@@ -1,0 +1,182 @@
+"""``doit collect --explain``: what the next run would redo and why, changing nothing.
+
+Each test checks what explain says against what the next real run then does
+(its ``-v 2`` lines: ``Copying`` and ``Post-processed``), so explain cannot
+drift from the pipeline it explains."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from random import Random
+
+import pytest
+from projects import Project, snapshot
+
+LISTED = re.compile(r"^\d+ files? would be (copied|post-processed|removed):$")
+
+
+def explained(project: Project, *args: str) -> dict[str, dict[str, str]]:
+    """What ``doit collect --explain`` lists: section -> {name: why}, and its
+    other lines under "lines"."""
+    output = project.doit("collect", "--explain", *args).stdout
+    sections: dict[str, dict[str, str]] = {"lines": {}}
+    current = None
+    for line in output.splitlines():
+        if line.startswith(".  "):
+            continue
+        if match := LISTED.match(line):
+            current = sections.setdefault(match[1], {})
+        elif line.startswith("  ") and current is not None:
+            name, _, why = line.strip().partition(": ")
+            current[name] = why
+        else:
+            current = None
+            sections["lines"][line] = ""
+    return sections
+
+
+def done(project: Project) -> dict[str, set[str]]:
+    """What the next real run copies and post-processes (its -v 2 lines)."""
+    output = project.doit("collect", "-v", "2").stdout
+    assets = str(project.path / "assets") + os.sep
+    copied = {
+        line.removeprefix("Copying '").removesuffix("'").removeprefix(assets).replace(os.sep, "/")
+        for line in output.splitlines()
+        if line.startswith("Copying '")
+    }
+    post = {
+        line.split("'")[1] for line in output.splitlines() if line.startswith("Post-processed '")
+    }
+    return {"copied": copied, "post-processed": post}
+
+
+def assert_explains_the_next_run(project: Project) -> dict[str, dict[str, str]]:
+    said = explained(project)
+    did = done(project)
+    assert set(said.get("copied", {})) == did["copied"]
+    assert set(said.get("post-processed", {})) == did["post-processed"]
+    return said
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Project:
+    project = Project(tmp_path / "site")
+    project.write("css/a.css", '@import "b.css";\n.a { color: red; }\n')
+    project.write("css/b.css", '.b { background: url("../img/x.png"); }\n')
+    project.write("css/c.css", ".c { top: 0; }\n")
+    project.write("img/x.png", b"\x89PNG one")
+    project.write("img/y.png", b"\x89PNG two")
+    return project
+
+
+def test_before_any_build_everything_is_redone(site):
+    said = explained(site)
+    assert any("no earlier build" in line for line in said["lines"])
+
+
+def test_after_a_build_nothing_is_redone_and_explain_changes_nothing(site):
+    site.doit("collect")
+    state = site.path / ".staticpipe"
+    before = snapshot(site.root), {p: p.stat().st_mtime_ns for p in state.rglob("*")}
+    said = explained(site)
+    assert list(said["lines"]) == ["Nothing to redo: the build in static_root is up to date."]
+    assert (snapshot(site.root), {p: p.stat().st_mtime_ns for p in state.rglob("*")}) == before
+    assert done(site) == {"copied": set(), "post-processed": set()}
+
+
+def test_an_edited_image_names_the_files_that_reference_it_directly_and_through_imports(site):
+    site.doit("collect")
+    site.write("img/x.png", b"\x89PNG changed")
+    said = assert_explains_the_next_run(site)
+    assert said["copied"] == {"img/x.png": "content changed"}
+    assert said["post-processed"] == {
+        "img/x.png": "content changed",
+        "css/b.css": "references img/x.png",
+        "css/a.css": "references css/b.css",
+    }
+
+
+def test_new_removed_and_renamed_files(site):
+    site.doit("collect")
+    site.write("css/new.css", '.n { background: url("../img/y.png"); }\n')
+    (site.path / "assets/css/c.css").unlink()
+    (site.path / "assets/img/y.png").rename(site.path / "assets/img/z.png")
+    site.write("css/new.css", '.n { background: url("../img/z.png"); }\n')
+    said = assert_explains_the_next_run(site)
+    assert said["copied"]["css/new.css"].startswith("new (")
+    assert said["copied"]["img/z.png"].startswith("new (")
+    assert said["removed"] == {"css/c.css": "source removed", "img/y.png": "source removed"}
+
+
+def test_a_touched_file_with_the_same_content_redoes_nothing_downstream(site):
+    site.doit("collect")
+    path = site.path / "assets/img/x.png"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    said = assert_explains_the_next_run(site)
+    assert said["copied"] == {"img/x.png": "source touched (same content: nothing downstream)"}
+    assert "post-processed" not in said
+
+
+def test_outputs_deleted_by_hand_are_named(site):
+    site.doit("collect")
+    (site.root / "img/y.png").unlink()
+    (site.root / site.manifest()["css/c.css"]).unlink()
+    said = assert_explains_the_next_run(site)
+    assert said["copied"] == {"img/y.png": "missing from static_root"}
+    assert said["post-processed"]["css/c.css"].startswith("its hashed file css/c.")
+
+
+def test_a_changed_setting_is_named(site):
+    site.doit("collect")
+    site.write_config(
+        '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets"]\n'
+        'static_url = "/assets/"\n'
+    )
+    said = assert_explains_the_next_run(site)
+    assert "  static_url: '/static/' -> '/assets/'" in said["lines"]
+    why = "settings changed: its references are resolved again"
+    assert said["post-processed"] == {"css/a.css": why, "css/b.css": why}
+
+
+@pytest.mark.parametrize("seed", [7, 8, pytest.param(9, marks=pytest.mark.slow)])
+def test_random_edits_are_explained_as_the_next_run_does_them(tmp_path, seed):
+    randomly = Random(seed)
+    project = Project(tmp_path / "site")
+    names = [f"img/i{index}.png" for index in range(6)]
+    for name in names:
+        project.write(name, os.urandom(50))
+
+    def css(index: int) -> str:
+        targets = randomly.sample(names, 2)
+        imports = f'@import "s{index - 1}.css";\n' if index else ""
+        return imports + "".join(f'.x {{ background: url("../{t}"); }}\n' for t in targets)
+
+    for index in range(5):
+        project.write(f"css/s{index}.css", css(index))
+    project.doit("collect")
+    for step in range(10):
+        kind = randomly.choice(["image", "css", "touch", "delete-output", "new", "rename"])
+        if kind == "image":
+            project.write(randomly.choice(names), os.urandom(50))
+        elif kind == "new":  # an image no CSS references yet, then one that does
+            names.append(f"img/new{step}.png")
+            project.write(names[-1], os.urandom(50))
+        elif kind == "rename":  # an image to a new name, and its referrers with it
+            old, new = randomly.choice(names), f"img/moved{step}.png"
+            (project.path / "assets" / old).rename(project.path / "assets" / new)
+            names[names.index(old)] = new
+            for path in (project.path / "assets/css").iterdir():
+                path.write_text(path.read_text().replace(f"../{old}", f"../{new}"))
+        elif kind == "css":
+            index = randomly.randrange(5)
+            project.write(f"css/s{index}.css", css(index))
+        elif kind == "touch":
+            path = project.path / "assets" / randomly.choice(names)
+            info = path.stat()
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+        else:
+            victim = randomly.choice(sorted(project.manifest().values()))
+            (project.root / victim).unlink()
+        assert_explains_the_next_run(project)
