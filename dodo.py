@@ -51,3 +51,28 @@ def task_bench():
         "uptodate": [False],
         "verbosity": 2,
     }
+
+
+def task_bench_publish():
+    """Benchmark `doit publish` against django-storages' collectstatic on S3 (moto's server)."""
+
+    def run(quick):
+        sys.path.insert(0, "benchmarks")
+        import publish_bench
+
+        return publish_bench.main(["--quick"] if quick else []) in (0, None)
+
+    return {
+        "actions": [run],
+        "params": [
+            {
+                "name": "quick",
+                "long": "quick",
+                "type": bool,
+                "default": False,
+                "help": "A 101-file generated tree instead of the real trees; no RESULTS.md.",
+            }
+        ],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
