@@ -331,6 +331,13 @@ def from_mapping(
     file_hash = data.get("file_hash")
     if file_hash is not None and not (isinstance(file_hash, str) and _is_hook(file_hash)):
         raise _invalid(where, "file_hash", file_hash, '"package.module:function"')
+    if "django_settings" in data:
+        for key, setting in (("static_root", "STATIC_ROOT"), ("static_url", "STATIC_URL")):
+            if key not in fields:
+                raise ConfigError(
+                    f"{head or where}: {setting} is not set (nor {key} in [tool.staticpipe]): "
+                    f"expected {'the directory to build into' if key == 'static_root' else 'a URL'}"
+                )
     state_dir = data.get("state_dir")
     return Config(
         **fields,

@@ -7,12 +7,14 @@ copy record (its source's stat and md5) and each file's post-processing entry
 
 - a file is copied again when it is new, comes from another source, is linked
   where it was copied (or the reverse), its source changed, or its copy is gone;
-- a file is post-processed again when its content changed, it is new, its last
-  rewrite failed, its hashed file is gone, it has references and the settings
-  they are resolved with changed, or it
+- every file is post-processed again when the settings its result depends on
+  changed (those whose result is the same keep their outputs);
+- otherwise a file is post-processed again when its content changed, it is new,
+  its last rewrite failed, its hashed file is gone, or it
   references (directly or through others) a file that is post-processed again,
   was removed, or a directory that appeared or went away;
-- a removed source's outputs go.
+- a removed source's outputs go (and, with ``storage = "plain"`` after a manifest
+  build, the hashed files and the manifest).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Reason:
 @dataclass
 class Explanation:
     everything: str | None = None  # why every file is redone (None: only those below)
+    all_post: str | None = None  # why every file is post-processed again (likewise)
     settings: list[str] = field(default_factory=list)  # "static_url: '/a/' -> '/b/'"
     copies: list[Reason] = field(default_factory=list)
     post: list[Reason] = field(default_factory=list)
@@ -60,7 +63,8 @@ class Explanation:
 
     @property
     def nothing(self) -> bool:
-        return not (self.everything or self.settings or self.copies or self.post or self.removed)
+        said = (self.everything, self.all_post, self.settings, self.copies, self.post)
+        return not any(said) and not self.removed
 
     def lines(self) -> list[str]:
         if self.nothing:
@@ -71,9 +75,17 @@ class Explanation:
         if self.settings:
             out.append("Settings changed:")
             out += [f"  {line}" for line in self.settings]
-        listed = [("removed", self.removed)]
+        if self.all_post and not self.everything:
+            out.append(
+                f"Every file is post-processed again ({self.all_post}); "
+                "those whose result is the same keep their outputs."
+            )
+        listed = []
         if not self.everything:
-            listed[:0] = [("copied", self.copies), ("post-processed", self.post)]
+            listed.append(("copied", self.copies))
+            if not self.all_post:
+                listed.append(("post-processed", self.post))
+        listed.append(("removed", self.removed))
         for verb, reasons in listed:
             if reasons:
                 count = len(reasons)
@@ -98,11 +110,37 @@ def explain(config: Config, options: RunOptions) -> Explanation:
         why = _copy_reason(records.get(name), item.source, options.link, config, md5s, name)
         if why:
             result.copies.append(Reason(name, why))
-    result.removed = [Reason(name, "source removed") for name in records if name not in found]
+    saved, _ = rules.load_post(config, repair=False)
+    entries = dict(saved["files"].items()) if _post_state_valid(saved, config) else {}
+    # a removed source's outputs go: as the copy records knew it, or as the
+    # post-processing entries did (after a --no-post-process or failed run)
+    gone = [name for name in {**records, **entries} if name not in found]
+    result.removed = [Reason(name, "source removed") for name in sorted(gone)]
+    if config.storage == "plain" and entries:
+        result.removed += _unhashed(entries)
     if config.storage == "manifest" and options.post_process and not result.everything:
-        post = _post_reasons(config, found, records, md5s, result)
-        result.post = [Reason(name, post[name]) for name in found if name in post]
+        if not entries:
+            result.all_post = "no earlier post-processing recorded"
+        elif saved.get("token") != rules.settings_token(config):
+            result.all_post = "the settings its results depend on changed"
+        else:
+            post = _post_reasons(config, found, records, entries, saved, md5s, gone)
+            result.post = [Reason(name, post[name]) for name in found if name in post]
     return result
+
+
+def _post_state_valid(saved: Mapping[str, Any], config: Config) -> bool:
+    return saved.get("root") == str(config.static_root) and saved["files"].token is not None
+
+
+def _unhashed(entries: Mapping[str, Any]) -> list[Reason]:
+    """``storage = "plain"`` after a manifest build: the hashed files and the
+    manifest go."""
+    why = "storage is now plain"
+    hashed = sorted({rules.saved_hashed(name, fields) for name, fields in entries.items()})
+    return [Reason(name, why) for name in hashed if name not in entries] + [
+        Reason("staticfiles.json", why)
+    ]
 
 
 def state_json(path: os.PathLike[str]) -> dict[str, Any]:
@@ -132,10 +170,12 @@ def _settings_changes(saved: Mapping[str, Any], config: Config, options: RunOpti
         if key in before and before[key] != value
     ]
     if not changes and saved.get("token") != rules.settings_token(config):
-        if "values" in saved:
-            changes.append("file_hash: the hook's module changed")
-        else:  # a listing saved before the values were: which one is not known
+        if "values" not in saved:  # a listing saved before the values were
             changes.append(f"one of {', '.join(READABLE)} or the file_hash hook")
+        elif config.file_hash:
+            changes.append(f"file_hash: the module of {config.file_hash} changed")
+        else:
+            changes.append("staticpipe's rewriting rules (a new version of staticpipe)")
     return changes
 
 
@@ -177,16 +217,13 @@ def _post_reasons(
     config: Config,
     found: Mapping[str, finders.Found],
     records: Mapping[str, list],
+    entries: Mapping[str, Any],
+    saved: Mapping[str, Any],
     md5s: Mapping[str, str],
-    result: Explanation,
+    gone: list[str],
 ) -> dict[str, str]:
-    """name -> why post-processing redoes it (the files it would not redo: absent)."""
-    saved, _ = rules.load_post(config, repair=False)
-    entries = saved["files"]
-    if saved.get("root") != str(config.static_root) or entries.token is None:
-        result.everything = "no earlier post-processing recorded"
-        return {}
-    resolved_again = saved.get("token") != rules.settings_token(config)
+    """name -> why post-processing redoes it (the files it would not redo: absent),
+    with the settings the entries were made with."""
     reasons: dict[str, str] = {}
     same_name: set[str] = set()  # redone, but its hashed name stays (see below)
     for name in found:
@@ -200,12 +237,9 @@ def _post_reasons(
         ):
             reasons[name] = f"its hashed file {rules.saved_hashed(name, fields)} is missing"
             same_name.add(name)
-        elif resolved_again and not rules.expand(name, fields).plain:
-            reasons[name] = "settings changed: its references are resolved again"
     for name in [*saved.get("unsettled", ()), *saved.get("pending", ())]:
         if name in found:
             reasons.setdefault(name, "its last post-processing did not finish")
-    gone = [name for name in records if name not in found]
     new = [name for name in found if entries.get(name) is None]
     # What a referrer's reason says of its target (the target's own line says
     # more): the targets whose hashed name may change. One redone only because its

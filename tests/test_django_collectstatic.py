@@ -116,6 +116,17 @@ def test_check_reports_a_stale_build_and_is_silent_after_a_rebuild(site):
     assert "staticpipe." not in check(site)
 
 
+def test_check_reports_a_damaged_manifest_instead_of_failing(site):
+    site.manage("collectstatic", "--noinput", "-v", "0", **ON_STATICPIPE)
+    manifest = site.root / "staticfiles.json"
+    manifest.write_text('{"paths": {"css/site.css": "css/site.css"}, "version": "9"}')
+    run = site.manage("check", check=False, **ON_STATICPIPE)
+    assert "Traceback" not in run.stderr
+    assert "staticpipe.W001" in run.stdout + run.stderr
+    site.manage("collectstatic", "--noinput", "-v", "0", **ON_STATICPIPE)  # repairs it
+    assert "staticpipe." not in check(site)
+
+
 def test_check_warns_when_the_app_comes_after_staticfiles(site):
     settings = site.path / "mysite" / "settings.py"
     settings.write_text(settings.read_text() + 'INSTALLED_APPS.append("staticpipe.django")\n')

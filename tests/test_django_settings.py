@@ -154,6 +154,14 @@ def test_unsupported_settings_are_one_line(site, settings, needles):
     one_line_error(site.staticpipe("collect", check=False), *needles)
 
 
+def test_the_table_stands_in_for_an_unset_static_root(site):
+    site.write({"pyproject.toml": SETTINGS_TABLE + 'static_root = "build/static"\n'})
+    path = site.path / "mysite" / "settings.py"
+    path.write_text(path.read_text() + "STATIC_ROOT = None\n")
+    site.staticpipe("collect")
+    assert (site.path / "build/static/staticfiles.json").is_file()
+
+
 # -- permissions: Django's defaults, whatever the umask ---------------------------
 def modes(root: Path) -> tuple[set[int], set[int]]:
     files, dirs = set(), set()

@@ -134,10 +134,50 @@ def test_a_changed_setting_is_named(site):
         '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets"]\n'
         'static_url = "/assets/"\n'
     )
-    said = assert_explains_the_next_run(site)
+    said = explained(site)
     assert "  static_url: '/static/' -> '/assets/'" in said["lines"]
-    why = "settings changed: its references are resolved again"
-    assert said["post-processed"] == {"css/a.css": why, "css/b.css": why}
+    assert any(line.startswith("Every file is post-processed again") for line in said["lines"])
+    assert "post-processed" not in said and "copied" not in said
+    assert done(site)["copied"] == set()
+
+
+def test_a_removal_left_by_a_run_without_post_processing_is_explained(site):
+    site.doit("collect")
+    (site.path / "assets/img/y.png").unlink()
+    site.doit("collect", "--no-post-process")
+    said = explained(site)
+    assert said["removed"] == {"img/y.png": "source removed"}
+    hashed = site.manifest()["img/y.png"]
+    site.doit("collect")
+    assert not (site.root / hashed).exists()  # what explain said would go, went
+
+
+def test_storage_plain_after_a_manifest_build_names_what_goes(site):
+    site.doit("collect")
+    hashed = set(site.manifest().values())
+    site.write_config(
+        '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets"]\nstorage = "plain"\n'
+    )
+    said = explained(site)
+    assert set(said["removed"]) == hashed | {"staticfiles.json"}
+    site.doit("collect")
+    assert not any((site.root / name).exists() for name in said["removed"])
+
+
+def test_a_changed_file_hash_hook_is_named(site):
+    (site.path / "hooks.py").write_text(
+        "import hashlib\n\ndef file_hash(name, content=None):\n"
+        "    return None if content is None else hashlib.sha1(content.read()).hexdigest()[:8]\n"
+    )
+    site.write_config(
+        '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets"]\n'
+        'file_hash = "hooks:file_hash"\n'
+    )
+    site.doit("collect")
+    hook = site.path / "hooks.py"
+    hook.write_text(hook.read_text().replace("[:8]", "[:10]"))
+    said = explained(site)
+    assert "  file_hash: the module of hooks:file_hash changed" in said["lines"]
 
 
 @pytest.mark.parametrize("seed", [7, 8, pytest.param(9, marks=pytest.mark.slow)])

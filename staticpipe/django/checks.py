@@ -84,13 +84,10 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
 
 def _app_order() -> list:
     from django.apps import apps
-    from django.contrib.staticfiles.storage import staticfiles_storage
-
-    from .storage import StaticpipeStorage
 
     names = [app_config.name for app_config in apps.get_app_configs()]
     staticfiles = "django.contrib.staticfiles"
-    if not isinstance(staticfiles_storage, StaticpipeStorage) or staticfiles not in names:
+    if not _staticpipe_storage() or staticfiles not in names:
         return []
     if names.index("staticpipe.django") < names.index(staticfiles):
         return []
@@ -102,6 +99,22 @@ def _app_order() -> list:
             id="staticpipe.W003",
         )
     ]
+
+
+def _staticpipe_storage() -> bool:
+    """Whether STORAGES["staticfiles"] is one of staticpipe's, by its class: making
+    the storage would read the manifest in place, which may be damaged (the build
+    repairs it; a check must not fail on it)."""
+    from django.core.files.storage import storages
+    from django.utils.module_loading import import_string
+
+    from .storage import StaticpipeStorage
+
+    try:
+        backend = import_string(storages.backends["staticfiles"]["BACKEND"])
+    except Exception:  # Django's own checks and collectstatic report a bad backend
+        return False
+    return isinstance(backend, type) and issubclass(backend, StaticpipeStorage)
 
 
 def stale(config: Config) -> str | None:

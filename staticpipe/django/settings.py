@@ -196,13 +196,11 @@ def _storage(head: str) -> dict[str, Any]:
             f"{where} is not a file system storage: expected Django's StaticFilesStorage, "
             "ManifestStaticFilesStorage or a subclass (staticpipe builds into a directory)"
         )
-    if not storage.location:
-        raise ConfigError(f"{head}: STATIC_ROOT is not set: expected the directory to build into")
-    static_url = settings.STATIC_URL
-    if not static_url:
-        raise ConfigError(f"{head}: STATIC_URL is not set")
-    found["static_root"] = Path(os.path.abspath(storage.location))
-    found["static_url"] = static_url
+    # (unset, [tool.staticpipe]'s static_root and static_url may stand in: config.py)
+    if storage.location:
+        found["static_root"] = Path(os.path.abspath(storage.location))
+    if settings.STATIC_URL:
+        found["static_url"] = settings.STATIC_URL
     found.update(_permissions(storage))
     return found
 

@@ -25,10 +25,17 @@ from django.core.management.base import CommandError
 from ....config import Config
 from ....errors import StaticpipeError
 from ....options import RunOptions, Summary, file_lines
-from ...storage import StaticpipeStorage
+from ...storage import StaticpipeStorage, collecting
 
 
 class Command(collectstatic.Command):
+    def handle(self, **options: Any) -> Any:
+        token = collecting.set(True)  # (a damaged staticfiles.json: the build replaces it)
+        try:
+            return super().handle(**options)
+        finally:
+            collecting.reset(token)
+
     def set_options(self, **options: Any) -> None:
         # Django's set_options adds the app's default patterns to this very list
         self.given_ignore = [os.path.normpath(p) for p in options["ignore_patterns"]]
