@@ -525,3 +525,22 @@ def test_an_absolute_static_url_names_the_published_files(site):
             assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     css = (site.root / site.manifest()["css/a.css"]).read_text()
     assert site.manifest()["css/b.css"].rpartition("/")[2] in css  # references resolve there too
+
+
+def test_a_new_cache_control_reaches_the_files_already_there_without_uploading_them(site):
+    site.doit("collect")
+    run(site)
+    site.settings = site.settings.replace(" }\n", ', cache_control = "public, max-age=300" }\n')
+    set_config(site, "")
+    summary, counted = run(site)
+    unhashed = {"css/a.css", "css/b.css", "img/x.png", "js/app.js", "staticfiles.json"}
+    assert set(summary.reheaded) == unhashed and summary.uploaded == []
+    assert counted.requests["CopyObject"] == len(unhashed)
+    assert counted.puts == [counted.puts[0]] and counted.puts[0].startswith("static/.staticpipe/")
+    assert head(site, "css/a.css")["CacheControl"] == "public, max-age=300"
+    assert head(site, "css/a.css")["ContentType"] == "text/css; charset=utf-8"
+    hashed = site.manifest()["css/a.css"]
+    assert head(site, hashed)["CacheControl"] == "public, max-age=31536000, immutable"
+    assert remote_files(site).items() >= local_build(site).items()
+    _, counted = run(site)
+    assert dict(counted.requests) == {"ListObjectsV2": 1}

@@ -1,10 +1,13 @@
 """Which builds the remote holds, and which of their files a retention policy
 lets go.
 
-Each publish that changes the set of names leaves a record below the prefix,
-``.staticpipe/builds/<UTC time>-<digest>.json``, listing every name of its
-build; the record's name sorts by time and its digest says whether the build
-is the same. Only files some record lists are ever deleted (nothing uploaded
+Each publish that changes the set of names (or the Cache-Control policy)
+leaves a record below the prefix,
+``.staticpipe/builds/<UTC time>-<digest>-<policy>.json``, listing every name of
+its build; the record's name sorts by time, its digest says whether the build
+is the same and its policy part which Cache-Control values its files were
+stored with (a listing tells all three: no record is read to know them).
+Only files some record lists are ever deleted (nothing uploaded
 by other means), never one of the last ``keep_builds`` builds' files (the
 current build's first of all) and never one younger than ``keep_age``; a
 record goes once none of its files is kept for its age alone.
@@ -22,13 +25,34 @@ from dataclasses import dataclass
 from ..config import Retention
 
 FOLDER = ".staticpipe/builds/"
-_NAME = re.compile(re.escape(FOLDER) + r"(\d{8}T\d{12}Z)-([0-9a-f]{16})\.json")
+_NAME = re.compile(re.escape(FOLDER) + r"(\d{8}T\d{12}Z)-([0-9a-f]{16})(?:-([0-9a-f]{16}))?\.json")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Digests of the Cache-Control values the build's files were stored with."""
+
+    plain: str  # names without a hash
+    hashed: str  # hashed names
+
+    @classmethod
+    def of(cls, cache_control: str, hashed_cache_control: str) -> Policy:
+        return cls(_digest8(cache_control), _digest8(hashed_cache_control))
+
+    @property
+    def text(self) -> str:
+        return self.plain + self.hashed
+
+
+def _digest8(value: str) -> str:
+    return hashlib.md5(value.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
 class Record:
     name: str  # below the prefix
     digest: str  # of the build's sorted names
+    policy: Policy | None = None  # None: a record from before policies were kept
 
 
 @dataclass(frozen=True)
@@ -41,9 +65,9 @@ def digest(names: Iterable[str]) -> str:
     return hashlib.md5("\n".join(sorted(names)).encode()).hexdigest()[:16]
 
 
-def record_name(build_digest: str, now: float) -> str:
+def record_name(build_digest: str, policy: Policy, now: float) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}Z"
-    return f"{FOLDER}{stamp}-{build_digest}.json"
+    return f"{FOLDER}{stamp}-{build_digest}-{policy.text}.json"
 
 
 def record_body(names: Iterable[str]) -> bytes:
@@ -64,7 +88,11 @@ def files_of(body: bytes) -> list[str] | None:
 
 def records(names: Iterable[str]) -> list[Record]:
     """The build records among the remote's names, newest first."""
-    found = [Record(name, match[2]) for name in names if (match := _NAME.fullmatch(name))]
+    found = [
+        Record(name, match[2], Policy(match[3][:8], match[3][8:]) if match[3] else None)
+        for name in names
+        if (match := _NAME.fullmatch(name))
+    ]
     return sorted(found, key=lambda record: record.name, reverse=True)
 
 

@@ -30,6 +30,7 @@ class PublishSummary:
     url: str
     uploaded: list[str] = field(default_factory=list)
     unchanged: int = 0
+    reheaded: list[str] = field(default_factory=list)  # unchanged, new Cache-Control
     deleted: list[str] = field(default_factory=list)
     size: int = 0  # bytes uploaded
     seconds: float = 0.0
@@ -42,6 +43,8 @@ class PublishSummary:
             f"{count} file{'' if count == 1 else 's'} {verb} to '{self.url}' ({_size(self.size)})"
         )
         text += f", {self.unchanged} unchanged"
+        if self.reheaded:
+            text += f" ({len(self.reheaded)} with a new Cache-Control)"
         if self.deleted:
             text += f", {len(self.deleted)} {'would be ' if self.dry_run else ''}deleted"
         return text + f" in {self.seconds:.2f} s."
@@ -87,20 +90,27 @@ def publish(
             ]
             summary.unchanged = len(changed) - len(uploads)
             names = [file.name for file in build.everything]
-            record = _new_record(names, remote)
+            policy = history.Policy.of(destination.cache_control, destination.hashed_cache_control)
+            reheaded = _reheaded(build.everything, uploads, history.records(remote), policy)
+            record = _new_record(names, policy, remote)
             pruning = _pruning(config, store, names, record, remote)
             say = out if verbosity >= 2 else _silent
             for file in uploads:
                 say(f"{'Pretending to upload' if dry_run else 'Uploading'} '{file.name}'")
+            for file in reheaded:
+                verb = "Pretending to set" if dry_run else "Setting"
+                say(f"{verb} Cache-Control of '{file.name}'")
             for name in pruning.files:
                 say(f"{'Pretending to delete' if dry_run else 'Deleting'} '{name}'")
             if not dry_run:
                 _upload(store, pool, uploads, build, verbosity)
+                _set_headers(store, pool, reheaded)
                 if record is not None:
                     store.put(record, history.record_body(names), RECORD_HEADERS)
                 store.delete(pruning.files)
                 store.delete(pruning.records)
     summary.uploaded = [file.name for file in uploads]
+    summary.reheaded = [file.name for file in reheaded]
     summary.size = sum(file.size for file in uploads)
     summary.deleted = pruning.files
     summary.seconds = time.perf_counter() - started
@@ -153,13 +163,49 @@ def _upload(
         send(manifest)
 
 
-def _new_record(names: Iterable[str], remote: dict[str, RemoteObject]) -> str | None:
-    """The record this build adds, None if the newest record is of this build."""
+def _reheaded(
+    files: list[BuildFile],
+    uploads: list[BuildFile],
+    records: list[history.Record],
+    policy: history.Policy,
+) -> list[BuildFile]:
+    """The files that stay as they are but were stored with another Cache-Control
+    than the policy now gives them (as the newest build record says; a record from
+    before policies were kept says nothing)."""
+    before = records[0].policy if records else None
+    if before is None or before == policy:
+        return []
+    going = {file.name for file in uploads}
+    return [
+        file
+        for file in files
+        if file.name not in going
+        and (before.hashed != policy.hashed if file.hashed else before.plain != policy.plain)
+    ]
+
+
+def _set_headers(store: Store, pool: ThreadPoolExecutor, files: list[BuildFile]) -> None:
+    """Each file's headers as now configured, by a copy onto itself (no upload)."""
+
+    def set_one(file: BuildFile) -> None:
+        store.replace_headers(
+            file.name, headers(file.name, file.hashed, file.encoding, store.publish)
+        )
+
+    for _ in pool.map(set_one, files):
+        pass
+
+
+def _new_record(
+    names: Iterable[str], policy: history.Policy, remote: dict[str, RemoteObject]
+) -> str | None:
+    """The record this build adds, None if the newest record is of this build
+    and its policy."""
     records = history.records(remote)
     digest = history.digest(names)
-    if records and records[0].digest == digest:
+    if records and records[0].digest == digest and records[0].policy == policy:
         return None
-    return history.record_name(digest, time.time())
+    return history.record_name(digest, policy, time.time())
 
 
 def _pruning(

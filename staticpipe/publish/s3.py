@@ -122,6 +122,15 @@ class Store:
                 parts = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
                 self.client.upload_file(path, self.bucket, key, ExtraArgs=headers, Config=parts)
 
+    def replace_headers(self, name: str, headers: dict[str, str]) -> None:
+        """Store ``name`` again with ``headers``: a copy onto itself, server-side."""
+        key = self.prefix + name
+        with self.errors(name, "CopyObject"):
+            self.client.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                MetadataDirective="REPLACE", **headers,
+            )  # fmt: skip
+
     def put(self, name: str, data: bytes, headers: dict[str, str]) -> None:
         with self.errors(name, "PutObject"):
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=data, **headers)
