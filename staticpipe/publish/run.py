@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import lock, progress
 from ..config import Config, Publish
-from ..errors import ConfigError
+from ..errors import ConfigError, StaticpipeError
 from . import build as builds
 from . import history
 from .build import Build, BuildFile
@@ -127,7 +127,10 @@ def _differs(file: BuildFile, remote: dict[str, RemoteObject]) -> bool:
     there = remote.get(file.name)
     if there is None or there.size != file.size:
         return True
-    return not same_content(file.path, file.size, etag(file.path, file.size), there.etag)
+    try:
+        return not same_content(file.path, file.size, etag(file.path, file.size), there.etag)
+    except OSError as error:
+        raise StaticpipeError(f"{file.path}: cannot read: {error.strerror or error}") from None
 
 
 def _upload(
