@@ -544,3 +544,16 @@ def test_a_new_cache_control_reaches_the_files_already_there_without_uploading_t
     assert remote_files(site).items() >= local_build(site).items()
     _, counted = run(site)
     assert dict(counted.requests) == {"ListObjectsV2": 1}
+
+
+def test_a_hashed_name_holding_other_bytes_of_the_same_size_goes_up_again(site):
+    site.doit("collect")
+    run(site)
+    hashed = site.manifest()["img/x.png"]
+    size = (site.root / hashed).stat().st_size
+    client(site.endpoint).put_object(
+        Bucket=site.bucket, Key="static/" + hashed, Body=os.urandom(size)
+    )  # another tool's bytes under our name: its ETag no longer gives that name
+    summary, _ = run(site)
+    assert summary.uploaded == [hashed]
+    assert remote_files(site)[hashed] == (site.root / hashed).read_bytes()

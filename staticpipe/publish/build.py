@@ -21,6 +21,7 @@ class BuildFile:
     size: int
     hashed: bool  # a hashed name: cached for ever
     encoding: str | None = None  # a precompressed sibling's Content-Encoding
+    original: str | None = None  # a hashed name's unhashed name (the manifest's key)
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ def _safe(name: object) -> bool:
     )
 
 
-def _manifest_names(path: str) -> list[tuple[str, bool]]:
-    """(name, hashed) for every file the manifest names, originals first per entry."""
+def _manifest_names(path: str) -> list[tuple[str, str | None]]:
+    """(name, the unhashed name it hashes or None) for every file the manifest
+    names, originals first per entry."""
     try:
         with open(path, "rb") as handle:
             data = json.load(handle)
@@ -55,17 +57,18 @@ def _manifest_names(path: str) -> list[tuple[str, bool]]:
     paths = data.get("paths") if isinstance(data, dict) else None
     if not isinstance(paths, dict):
         raise StaticpipeError(f'{path}: not a staticfiles manifest (no "paths" mapping)')
-    names: dict[str, bool] = {}
+    names: dict[str, str | None] = {}
     for original, hashed in paths.items():
         for name in (original, hashed):
             if not _safe(name):
                 raise StaticpipeError(f"{path}: names {name!r}, outside static_root")
-        names.setdefault(original, False)
-        names[hashed] = hashed != original or names.get(hashed, False)
+        names.setdefault(original, None)
+        if hashed != original:
+            names[hashed] = original
     return list(names.items())
 
 
-def _collected_names(config: Config) -> list[tuple[str, bool]]:
+def _collected_names(config: Config) -> list[tuple[str, str | None]]:
     from .. import collect
 
     names = sorted(collect.load_records(config, repair=False))
@@ -74,7 +77,7 @@ def _collected_names(config: Config) -> list[tuple[str, bool]]:
             f"{config.static_root}: no build recorded in {config.state_path}: "
             "run `doit collect` first"
         )
-    return [(name, False) for name in names]
+    return [(name, None) for name in names]
 
 
 class _Listings:
@@ -95,7 +98,9 @@ class _Listings:
         return filename in names
 
 
-def _file(root: str, name: str, hashed: bool, encoding: str | None = None) -> BuildFile:
+def _file(
+    root: str, name: str, hashed: bool, encoding: str | None = None, original: str | None = None
+) -> BuildFile:
     path = os.path.join(root, *name.split("/"))
     try:
         size = os.stat(path).st_size
@@ -103,7 +108,7 @@ def _file(root: str, name: str, hashed: bool, encoding: str | None = None) -> Bu
         raise StaticpipeError(
             f"{path}: named by the build but missing: run `doit collect` first"
         ) from None
-    return BuildFile(name, path, size, hashed, encoding)
+    return BuildFile(name, path, size, hashed, encoding, original)
 
 
 def current(config: Config) -> Build:
@@ -117,8 +122,9 @@ def current(config: Config) -> Build:
         names = _collected_names(config)
     listings, named = _Listings(root), {name for name, _ in names}
     files = []
-    for name, hashed in names:
-        files.append(_file(root, name, hashed))
+    for name, original in names:
+        hashed = original is not None
+        files.append(_file(root, name, hashed, original=original))
         for suffix, encoding in ENCODINGS.items():
             sibling = name + suffix
             if sibling not in named and listings.has(sibling):
