@@ -62,7 +62,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 
-from .references import JS_MODULE, Pattern
+from .patterns import JS_MODULE, Pattern
 
 _FLAGS = re.IGNORECASE
 _WS = re.compile(r"\s*")

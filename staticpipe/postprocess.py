@@ -33,7 +33,8 @@ from .errors import DecodeError, MissingReferenceError, StaticpipeError
 from .graph import components, is_cycle
 from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts, with_hash
 from .parallel import CHUNK, Runs
-from .references import SOURCEMAP, Occurrence, Target, adjustable, patterns_for, references, rewrite
+from .patterns import SOURCEMAP, adjustable
+from .references import Occurrence, Target, patterns_for, references, rewrite
 from .rules import (
     HASHED,
     KEY,
