@@ -278,7 +278,13 @@ def _django_fields(data: dict[str, Any], base: Path, where: str, head: str | Non
         raise _invalid(where, "django_settings", module, 'a settings module ("mysite.settings")')
     from .django.settings import read_settings  # Django only where it is asked for
 
-    return read_settings(module, base, head or f'{where}: django_settings = "{module}"')
+    fields = read_settings(module, base, head or f'{where}: django_settings = "{module}"')
+    for key in ("dirs", "apps"):
+        pairs = fields.get(key, ())
+        fields[key] = tuple(Location(root=root, prefix=prefix) for prefix, root in pairs)
+    if sorted(fields.get("default_globs", DEFAULT_IGNORE)) == sorted(DEFAULT_IGNORE):
+        fields.pop("default_globs", None)  # Django's defaults: staticpipe's own
+    return fields
 
 
 def from_mapping(

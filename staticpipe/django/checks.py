@@ -33,7 +33,7 @@ REBUILD = "Run `python manage.py collectstatic --noinput` (or `doit collect`)."
 def _config() -> Config | None | Warning:
     from django.conf import settings
 
-    from .settings import project_config
+    from .project import project_config
 
     if not getattr(settings, "STATIC_ROOT", None):
         return None  # nothing is built anywhere (development without STATIC_ROOT)

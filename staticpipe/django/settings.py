@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_IGNORE, Config, Location, from_mapping, nearest_config, read_toml
-from ..config import staticpipe_table as table_of
 from ..errors import ConfigError
 
 FILE_SYSTEM_FINDER = "django.contrib.staticfiles.finders.FileSystemFinder"
@@ -113,7 +111,7 @@ def _check_finders(finders: list[str], head: str) -> None:
         )
 
 
-def _dirs(entries: Any, head: str) -> tuple[Location, ...]:
+def _dirs(entries: Any, head: str) -> tuple[tuple[str, Path], ...]:
     """STATICFILES_DIRS: paths, Paths and (prefix, path) pairs, made absolute as
     Django's FileSystemStorage does (against the current directory)."""
     result = []
@@ -123,11 +121,11 @@ def _dirs(entries: Any, head: str) -> tuple[Location, ...]:
             raise ConfigError(
                 f"{head}: STATICFILES_DIRS: {entry!r}: expected a path or a (prefix, path) pair"
             )
-        result.append(Location(root=Path(os.path.abspath(root)), prefix=prefix))
+        result.append((prefix, Path(os.path.abspath(root))))
     return tuple(result)
 
 
-def _apps() -> tuple[Location, ...]:
+def _apps() -> tuple[tuple[str, Path], ...]:
     """Each installed app's ``static/`` directory, in INSTALLED_APPS order,
     through its AppConfig (dotted AppConfig paths, labels, a custom ``path``)."""
     from django.apps import apps
@@ -136,7 +134,7 @@ def _apps() -> tuple[Location, ...]:
     for app_config in apps.get_app_configs():
         static = os.path.abspath(os.path.join(app_config.path, "static"))
         if os.path.isdir(static):
-            result.append(Location(root=Path(static)))
+            result.append(("", Path(static)))
     return tuple(result)
 
 
@@ -147,8 +145,6 @@ def _ignore() -> dict[str, Any]:
     if not apps.is_installed("django.contrib.staticfiles"):
         return {}
     patterns = tuple(apps.get_app_config("staticfiles").ignore_patterns)
-    if sorted(patterns) == sorted(DEFAULT_IGNORE):
-        return {}
     return {"default_globs": tuple(os.path.normpath(p) for p in patterns)}
 
 
@@ -228,32 +224,3 @@ def project_dir(module: str) -> Path:
     """The directory the settings package is imported from (manage.py's)."""
     path = Path(sys.modules[module].__file__ or ".").resolve()
     return path.parents[module.count(".")]
-
-
-def project_config() -> Config:
-    """The Config of the Django project this process runs: its settings, with
-    the ``[tool.staticpipe]`` table of the nearest pyproject.toml from the
-    project directory up (or ``STATICPIPE_CONFIG``'s) if that table names these
-    settings (its keys override them); the settings alone otherwise."""
-    from django.conf import settings
-
-    module = settings.SETTINGS_MODULE
-    if not module:
-        raise ConfigError(
-            "staticpipe reads Django's settings from a settings module "
-            "(DJANGO_SETTINGS_MODULE), not from settings.configure()"
-        )
-    base = project_dir(module)
-    source = os.environ.get("STATICPIPE_CONFIG")
-    config_file = None
-    if source:
-        path = Path(source)
-        config_file = (path / "pyproject.toml" if path.is_dir() else path).resolve()
-    else:
-        config_file = nearest_config(base)
-    if config_file is not None and config_file.is_file():
-        table = table_of(read_toml(config_file), config_file)
-        if table is not None and table.get("django_settings") == module:
-            return from_mapping(table, config_file.parent, config_file)
-    where = f"DJANGO_SETTINGS_MODULE={module}"
-    return from_mapping({"django_settings": module}, base, None, where)

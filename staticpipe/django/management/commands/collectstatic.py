@@ -49,7 +49,7 @@ class Command(collectstatic.Command):
 
     def run_pipeline(self) -> dict[str, Any]:
         from .... import layout, pipeline
-        from ...settings import project_config
+        from ...project import project_config
 
         try:
             config = project_config()
