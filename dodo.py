@@ -28,51 +28,31 @@ def task_lint():
     }
 
 
-def task_bench():
-    """Benchmark staticpipe against Django's collectstatic (see benchmarks/README.md)."""
+def _benchmark(module: str, quick_help: str) -> dict:
+    """A task running ``benchmarks/<module>.py`` (its ``main``), with ``--quick``."""
 
     def run(quick):
         sys.path.insert(0, "benchmarks")
-        import bench
-
+        bench = __import__(module)
         return bench.main(["--quick"] if quick else []) in (0, None)
 
     return {
         "actions": [run],
         "params": [
-            {
-                "name": "quick",
-                "long": "quick",
-                "type": bool,
-                "default": False,
-                "help": "Fewer repetitions, no 100k tree.",
-            }
+            {"name": "quick", "long": "quick", "type": bool, "default": False, "help": quick_help}
         ],
         "uptodate": [False],
         "verbosity": 2,
     }
+
+
+def task_bench():
+    """Benchmark staticpipe against Django's collectstatic (see benchmarks/README.md)."""
+    return _benchmark("bench", "Fewer repetitions, no 100k tree.")
 
 
 def task_bench_publish():
     """Benchmark `doit publish` against django-storages' collectstatic on S3 (moto's server)."""
-
-    def run(quick):
-        sys.path.insert(0, "benchmarks")
-        import publish_bench
-
-        return publish_bench.main(["--quick"] if quick else []) in (0, None)
-
-    return {
-        "actions": [run],
-        "params": [
-            {
-                "name": "quick",
-                "long": "quick",
-                "type": bool,
-                "default": False,
-                "help": "A 101-file generated tree instead of the real trees; no RESULTS.md.",
-            }
-        ],
-        "uptodate": [False],
-        "verbosity": 2,
-    }
+    return _benchmark(
+        "publish_bench", "A 101-file generated tree instead of the real trees; no RESULTS.md."
+    )

@@ -109,7 +109,7 @@ def outputs_current(
             continue
         if suspect is not None and name.rpartition("/")[0] not in suspect:
             continue
-        if not _copy_present(dest, link):
+        if not copy_present(dest, link):
             return False
     return True
 
@@ -138,7 +138,7 @@ def _unchanged(
             return False
     except OSError:
         return False
-    return not check_copy or _copy_present(dest, link)
+    return not check_copy or copy_present(dest, link)
 
 
 def _matches(record: Record | None, source: str, link: bool) -> bool:
@@ -180,7 +180,8 @@ def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
     return _matches(record, item.source, options.link) and not is_racy(record)
 
 
-def _copy_present(dest: str, link: bool) -> bool:
+def copy_present(dest: str, link: bool) -> bool:
+    """The copy (or link, with ``link``) of a file is in place at ``dest``."""
     try:
         return stat.S_ISLNK(os.lstat(dest).st_mode) == link
     except OSError:
@@ -276,7 +277,7 @@ def collect(
         if trusted and not check_copy:
             same = True  # the common case of an incremental run: no syscall
         elif trusted:
-            same = _copy_present(os.path.join(root, name), link)
+            same = copy_present(os.path.join(root, name), link)
         else:
             same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
         if not same:

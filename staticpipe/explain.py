@@ -19,6 +19,7 @@ copy record (its source's stat and md5) and each file's post-processing entry
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,9 +29,6 @@ from . import collect, finders, rules
 from .config import Config
 from .hashing import md5_file
 from .options import RunOptions
-
-#: the settings saved with the listing (found.json) that explain names one by one
-READABLE = ("static_url", "js_modules", "missing", "missing_sourcemap", "encoding_errors")
 
 
 def readable_settings(config: Config) -> dict[str, Any]:
@@ -144,8 +142,6 @@ def _unhashed(entries: Mapping[str, Any]) -> list[Reason]:
 
 
 def state_json(path: os.PathLike[str]) -> dict[str, Any]:
-    import json
-
     try:
         with open(path, "rb") as handle:
             data = json.load(handle)
@@ -171,7 +167,8 @@ def _settings_changes(saved: Mapping[str, Any], config: Config, options: RunOpti
     ]
     if not changes and saved.get("token") != rules.settings_token(config):
         if "values" not in saved:  # a listing saved before the values were
-            changes.append(f"one of {', '.join(READABLE)} or the file_hash hook")
+            keys = ", ".join(key for key in readable_settings(config) if key != "file_hash")
+            changes.append(f"one of {keys} or the file_hash hook")
         elif config.file_hash:
             changes.append(f"file_hash: the module of {config.file_hash} changed")
         else:
@@ -207,8 +204,7 @@ def _copy_reason(
             return "content changed"
         if changed:
             return "source touched (same content: nothing downstream)"
-    dest = os.path.join(config.static_root, name)
-    if not os.path.lexists(dest):
+    if not collect.copy_present(os.path.join(config.static_root, name), link):
         return "missing from static_root"
     return None
 

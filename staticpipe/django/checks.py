@@ -17,7 +17,6 @@ checks first, and a stale build is what it is about to rebuild.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -123,10 +122,10 @@ def stale(config: Config) -> str | None:
     found = finders.find_all(config)
     if config.storage == "manifest":
         try:
-            named = json.loads(manifest.manifest_path(config).read_bytes())["paths"]
+            named = manifest.read(manifest.manifest_path(config))
         except FileNotFoundError:
             return None  # no build (check --deploy reports it)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, AttributeError):
             return "its staticfiles.json cannot be read"
         for name in found:
             if name not in named:

@@ -93,9 +93,10 @@ def publish(
             summary.unchanged = len(changed) - len(uploads)
             names = [file.name for file in build.everything]
             policy = history.Policy.of(destination.cache_control, destination.hashed_cache_control)
-            reheaded = _reheaded(build.everything, uploads, history.records(remote), policy)
-            record = _new_record(names, policy, remote)
-            pruning = _pruning(config, store, names, record, remote)
+            records = history.records(remote)  # newest first
+            reheaded = _reheaded(build.everything, uploads, records, policy)
+            record = _new_record(names, policy, records)
+            pruning = _pruning(config, store, names, record, records, remote)
             say = out if verbosity >= 2 else _silent
             for file in uploads:
                 say(f"{'Pretending to upload' if dry_run else 'Uploading'} '{file.name}'")
@@ -218,11 +219,10 @@ def _set_headers(store: Store, pool: ThreadPoolExecutor, files: list[BuildFile])
 
 
 def _new_record(
-    names: Iterable[str], policy: history.Policy, remote: dict[str, RemoteObject]
+    names: Iterable[str], policy: history.Policy, records: list[history.Record]
 ) -> str | None:
     """The record this build adds, None if the newest record is of this build
     and its policy."""
-    records = history.records(remote)
     digest = history.digest(names)
     if records and records[0].digest == digest and records[0].policy == policy:
         return None
@@ -234,11 +234,11 @@ def _pruning(
     store: Store,
     names: list[str],
     record: str | None,
+    records: list[history.Record],
     remote: dict[str, RemoteObject],
 ) -> history.Pruning:
     """What the retention policy deletes after this build (nothing without one)."""
     retention = config.retention
-    records = history.records(remote)
     previous = records if record is not None else records[1:]
     if retention is None or len(previous) < retention.builds:
         return history.Pruning([], [])

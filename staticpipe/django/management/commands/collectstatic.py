@@ -13,7 +13,6 @@ nothing does no work. With any other storage it is Django's command, unchanged.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,7 +94,7 @@ def _file_lines(config: Config, summary: Summary, options: RunOptions) -> Iterat
     found = discovery.find_all(config)
     hashed: dict[str, str] = {}
     if summary.post_processed and not options.dry_run:
-        hashed = json.loads(manifest.manifest_path(config).read_bytes())["paths"]
+        hashed = manifest.read(manifest.manifest_path(config))
     return file_lines(found, finders.locations(config), summary, hashed, options.link)
 
 
