@@ -15,11 +15,10 @@ the sources, catching what mtimes hide (restored mtimes, deleted outputs).
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +27,12 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.globals import Globals
 
-# postprocess and pipeline (the rewriting machinery and its regexes) are imported
-# where a phase runs: a no-op run never needs them.
-from . import (
-    cleanup,
-    collect,
-    discovery,
-    explain,
-    finders,
-    fsutil,
-    layout,
-    lock,
-    manifest,
-    outputs,
-    rules,
-    signatures,
-    stamp,
-    store,
-)
+from . import cleanup, explain, finders, fsutil, layout, lock
 from .config import Config, find_config_file, load_config
+from .engine.phases import Phase, phases_of
+from .engine.run import Run, without_gc
 from .errors import StaticpipeError
-from .options import RunOptions, Summary, file_lines
+from .options import RunOptions
 from .reporter import Reporter, StaticpipeFailed
 
 
@@ -155,462 +139,6 @@ def _failed(error: Exception) -> TaskFailed:
     return StaticpipeFailed(str(error))
 
 
-def _silent(*args: object) -> None:
-    """``-v 0``: nothing but errors."""
-
-
-class CollectRun:
-    """The data one ``doit collect`` passes between its phase tasks, in memory."""
-
-    def __init__(self, config: Config, options: RunOptions):
-        self.config = config
-        self.options = options
-        self.duplicates: list[str] = []  # names found again in a later location
-        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates)
-        self.summary = Summary(root=str(config.static_root), link=options.link)
-        self.records: store.Table | None = None
-        self._removed: list[str] = []  # names whose records the copy phase dropped
-        self._copy_ran = False
-        self._racy: dict[str, collect.Record] | None = None  # once records are dropped
-        self._saved_records: store.Table | None = None
-        self._suspect: set[str] | None | bool = False  # False: not computed yet
-        self._source_changes: set[str] | None | bool = False  # likewise
-        self._signatures = None  # as loaded for this listing (signatures.py)
-        self._saved_post: dict | None = None
-        self._listing: bytes | None = None
-        self.hashed: Mapping[str, str] | None = None
-        state_dir = config.state_path
-        self.found_file = state_dir / "found.json"
-        self.collect_file = collect.state_file(config)
-        self.post_file = rules.post_state_file(config)
-        self.manifest_file = manifest.manifest_path(config)
-        # The identities of the collect and post-processing state files as this
-        # run loaded them (another run may replace them meanwhile): the
-        # post-processing state made from that collect state need not be
-        # compared record by record (postprocess.Since), and the manifest
-        # rendered from that post-processing state can be patched (manifest.patched).
-        self._collect_loaded: tuple | None = None
-        self._post_loaded: tuple | None = None
-        self._post_changes: dict[str, str] | None = None
-        self.log = print if options.verbosity >= 1 else _silent
-        # ``doit forget`` since the last complete doit run: rebuild from no state
-        self.forgotten = False
-        self._acted = False  # a phase's action ran in this process
-        self._current: set[str] = set()  # the phases found up to date
-        self._checks: dict[str, Callable[[], bool]] = {}  # each phase's uptodate
-
-    # -- discover --------------------------------------------------------------
-    def listing(self) -> bytes:
-        """found.json's bytes: the files and the settings later phases depend on."""
-        if self._listing is not None:
-            return self._listing
-        files = [[name, item.source] for name, item in self.found.items()]
-        self._listing = json.dumps({"settings": self.settings(), "files": files}).encode()
-        return self._listing
-
-    def settings(self) -> dict[str, Any]:
-        """The settings later phases depend on (written into found.json)."""
-        return {
-            "static_root": str(self.config.static_root),
-            "storage": self.config.storage,
-            "link": self.options.link,
-            "post_process": self.options.post_process,
-            "token": rules.settings_token(self.config),
-            "values": explain.readable_settings(self.config),  # (for --explain)
-        }
-
-    def walk(self) -> tuple | None:
-        """What identifies the listing: the saved walk it was read from (the same
-        file, reused), if it was (outputs.py reuses its directory list then)."""
-        return fsutil.identity(discovery.state_file(self.config)) if self.reused else None
-
-    # -- the last complete run's stamp (stamp.py) --------------------------------
-    def stamped_files(self) -> list[Path]:
-        paths = [discovery.state_file(self.config), self.found_file, self.collect_file]
-        if self.post_processing:
-            paths.append(self.post_file)
-        return paths
-
-    @property
-    def post_processing(self) -> bool:
-        return self.config.storage == "manifest" and self.options.post_process
-
-    def stamp(self) -> dict[str, collect.Record] | None:
-        """If nothing moved since the last complete run (discovery reused its walk,
-        every state file is the one it left, no output directory moved): the
-        records that run could not trust by stat alone. Else None. Not cached: a
-        phase that runs rewrites its state, and the next phase must see that."""
-        if not self.reused or self.options.clear or self.options.dry_run:
-            return None
-        if self.suspect() != set():
-            return None
-        return stamp.holding(self.config, self.stamped_files(), self.settings())
-
-    def save_stamp(self) -> None:
-        paths, settings = self.stamped_files(), self.settings()
-        if stamp.holding(self.config, paths, settings) is not None:
-            return
-        stamp.save(self.config, paths, settings, self.racy_records())
-
-    def racy_records(self) -> dict[str, collect.Record]:
-        """The records a stat cannot vouch for (kept in the stamp)."""
-        if self._racy is None:
-            records = self.current_records()
-            self._racy = {name: records[name] for name in records.racy}
-        return self._racy
-
-    def hold_lock(self) -> None:
-        """Before any state is read: another run may be writing it."""
-        if not self.options.dry_run:
-            lock.hold(self.config)  # until this doit run ends
-
-    def discover_uptodate(self) -> bool:
-        self.hold_lock()
-        if self.forgotten:
-            return False
-        if self.stamp() is not None:
-            return True
-        try:
-            current = self.found_file.read_bytes() == self.listing()
-        except OSError:
-            return False
-        if current:
-            self._listing = None  # the action won't run: free it before copying
-        return current
-
-    def discover(self) -> None:
-        self._acted = True
-        if self.options.dry_run:
-            return
-        lock.hold(self.config)  # until this doit run ends
-        if not self.discover_uptodate():
-            from .fsutil import write_bytes
-
-            write_bytes(str(self.found_file), self.listing())
-        self._listing = None
-
-    # -- collect ---------------------------------------------------------------
-    def copy_uptodate(self) -> bool:
-        self.hold_lock()
-        if self.options.clear or self.forgotten:
-            return False
-        changes = self.source_changes()
-        if changes is None or changes:
-            return False  # a source changed, or the last copy's signatures are unknown
-        racy = self.stamp()
-        if racy is not None:
-            return collect.racy_unchanged(racy, self.found, self.config, self.options.link)
-        try:
-            return collect.outputs_current(
-                self.found, self.saved_records(), self.config, self.options.link, self.suspect()
-            )
-        except store.StoreDamaged:
-            return False  # (the copy phase starts again from no state)
-
-    def source_changes(self) -> set[str] | None:
-        """Names whose source's stat is not the one it was copied from
-        (signatures.py); None: not known (no signatures for this listing, or
-        collect.state written by another kind of run since): look at every source."""
-        if self._source_changes is False:
-            # A dry run does not write found.json: the one there may list other files.
-            listing = None if self.options.dry_run else fsutil.identity(self.found_file)
-            self._signatures = signatures.load(self.config, listing, self.saved_records().token)
-            self._source_changes = signatures.changed(self.found, self._signatures)
-        return self._source_changes
-
-    def suspect(self) -> set[str] | None:
-        """Output directories to check file by file (outputs.py); None: all."""
-        if self._suspect is False:
-            self._suspect = outputs.suspect(self.config, self.found, self.walk())
-        return self._suspect
-
-    def saved_records(self) -> store.Table:
-        if self._saved_records is None:
-            self._saved_records, self._collect_loaded = collect.load_identified(
-                self.config, repair=not self.options.dry_run
-            )
-        return self._saved_records
-
-    def copy(self) -> TaskFailed | None:
-        self._acted = True
-        if not self.options.dry_run:
-            lock.hold(self.config)
-        try:
-            suspect = None if self.options.clear or self.forgotten else self.suspect()
-            if self.options.clear:
-                self.summary.deleted = collect.clear(self.config, self.options, self.log)
-                if not self.options.dry_run:
-                    for name in self.summary.deleted:  # Django's clear_dir, at -v 1
-                        self.log(f"Deleting '{name}'")
-            if self.forgotten:  # every file again, as from no state
-                records, changes = collect.no_records(self.config), None
-            else:
-                records = None if self.options.clear else self.saved_records()
-                changes = None if self.options.clear else self.source_changes()
-            try:
-                result = self._collect(suspect, records, changes)
-            except store.StoreDamaged as error:  # removed: look at every file, from no state
-                print(f"staticpipe: warning: {error}", file=sys.stderr)
-                self._collect_loaded = changes = None
-                result = self._collect(suspect, collect.no_records(self.config), None)
-        except (StaticpipeError, OSError) as error:
-            if not self.options.dry_run:
-                signatures.discard(self.config)  # the next run looks at every source
-            return _failed(error)
-        self.records = result.records
-        self._removed = result.removed
-        self._copy_ran = True
-        self._saved_records = None  # superseded: free it
-        self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
-        if not self.options.dry_run:
-            listing = fsutil.identity(self.found_file)
-            known = changes is not None  # then only these names' signatures can move
-            signatures.save(
-                self.config, self.found, result.records, listing,
-                self._signatures if known else None,
-                [*result.copied, *changes] if known else None,
-                result.records.token,
-                getattr(changes, "positions", None),
-            )  # fmt: skip
-        if not self.options.dry_run and self.config.storage == "plain":
-            from . import pipeline
-
-            pipeline.drop_post_processing(self.config)
-            pipeline.finish(self.config, self.found, None, self.summary)
-        elif not self.options.dry_run and self.options.clear and not self.post_processing:
-            from . import pipeline  # what was there goes, manifest too (as Django's)
-
-            pipeline.finish(self.config, self.found, None, self.summary, manifest=False)
-        return None
-
-    def _collect(
-        self, suspect: set[str] | None, records: store.Table | None, changes: set[str] | None
-    ) -> collect.CollectResult:
-        return collect.collect(
-            self.found, self.config, self.options, self.log, suspect, records, changes
-        )
-
-    def current_records(self) -> store.Table:
-        if self.records is None:  # the copy phase was up to date (or they were dropped)
-            self.records = self.saved_records()
-            if not self._copy_ran:
-                self.summary.unmodified = list(self.found)
-        return self.records
-
-    # -- post-process ------------------------------------------------------------
-    def saved_post(self) -> dict:
-        if self._saved_post is None:  # (postprocess.load_state, without importing it)
-            self._saved_post, self._post_loaded = rules.load_post(self.config)
-        return self._saved_post
-
-    def post_uptodate(self) -> bool:
-        try:
-            return self._post_uptodate()
-        except store.StoreDamaged:
-            return False
-
-    def _post_uptodate(self) -> bool:
-        self.hold_lock()
-        if self.summary.copied or self.forgotten:
-            return False  # this run copied something: post-processing must look at it
-        if self.stamp() is not None:
-            return True
-        saved = self.saved_post()
-        files = saved.get("files", {})
-        records = self.records if self.records is not None else self.saved_records()
-        if saved.get("token") != rules.settings_token(self.config) or set(files) != set(self.found):
-            return False
-        root = str(self.config.static_root)
-        suspect = self.suspect()
-        for name, fields in files.items():
-            entry = rules.expand(name, fields)
-            record = records.get(name)
-            if record is None or entry.md5 != record[5]:
-                return False
-            if entry.refs is None and not entry.raw and name.endswith((".css", ".js")):
-                return False
-            if suspect is not None and name.rpartition("/")[0] not in suspect:
-                continue
-            if not os.path.exists(os.path.join(root, entry.hashed)):
-                return False
-        return True
-
-    def post_process(self) -> TaskFailed | None:
-        from . import postprocess
-
-        self._acted = True
-        lock.hold(self.config)
-        try:
-            records = self.current_records()
-            # the records: the collect state this run loaded, with what it copied
-            since = postprocess.Since(
-                None if self.options.clear else self._collect_loaded,
-                self.summary.copied,
-                fsutil.identity(self.collect_file),
-                self._removed,
-            )
-            fresh = self.options.clear or self.forgotten  # every file, from no state
-            suspect = None if fresh else self.suspect()
-
-            def run(saved: dict | None, since: postprocess.Since | None):
-                return postprocess.post_process(
-                    list(self.found), records, self.config, self.log,
-                    self.options.workers, suspect, saved, since, self.options.verbosity,
-                )  # fmt: skip
-
-            try:
-                if self.forgotten:
-                    result = run(rules.no_post(self.config), None)
-                else:
-                    result = run(None if fresh else self.saved_post(), since)
-            except store.StoreDamaged as error:
-                if records.broken:  # the records are gone too: only a new run has them
-                    raise store.StoreDamaged(f"{error}; run again") from None
-                print(f"staticpipe: warning: {error}", file=sys.stderr)
-                self._saved_post = None  # removed: every file again, from no state
-                result = run(self.saved_post(), None)
-        except (StaticpipeError, OSError) as error:
-            return _failed(error)
-        self.hashed = result.hashed
-        self._post_changes = result.changed
-        self._saved_post = None  # superseded: free it
-        self.racy_records()
-        self.records = None  # what is left (the manifest) needs none: free it
-        self.summary.post_processed = result.processed
-        self.summary.warnings = result.warnings
-        return None
-
-    # -- manifest --------------------------------------------------------------
-    def current_hashed(self) -> Mapping[str, str]:
-        if self.hashed is None:
-            files = self.saved_post().get("files", {})
-            self.hashed = {name: rules.saved_hashed(name, files[name]) for name in self.found}
-        return self.hashed
-
-    def manifest_bytes(self) -> bytes:
-        from . import pipeline
-
-        return pipeline.manifest_bytes(self.found, self.current_hashed(), self.config)
-
-    def manifest_uptodate(self) -> bool:
-        self.hold_lock()
-        if self.forgotten:
-            return False
-        if outputs.manifest_unchanged(self.config):
-            return True  # the file the last complete run wrote; its inputs are file_deps
-        try:
-            return self.manifest_file.read_bytes() == self.manifest_bytes()
-        except (OSError, KeyError, store.StoreDamaged):
-            return False
-
-    def write_manifest(self) -> TaskFailed | None:
-        self._acted = True
-        lock.hold(self.config)
-        try:
-            from . import pipeline
-
-            listing = fsutil.identity(self.found_file)
-            rendered = None
-            if self._post_changes is not None:  # post-processing ran, from _post_loaded
-                started = {"listing": listing, "post": self._post_loaded}
-                rendered = manifest.patched(self.config, started, self._post_changes)
-            # what the next run can patch this manifest against
-            left = {"listing": listing, "post": fsutil.identity(self.post_file)}
-            if rendered is not None:
-                manifest.write_patched(self.config, *rendered, left)
-                del rendered
-            else:
-                paths = manifest.ordered_paths(self.found, self.current_hashed())
-                manifest.write_rendered(self.config, paths, left)
-            pipeline.finish(self.config, self.found, self.current_hashed(), self.summary)
-        except (StaticpipeError, OSError, KeyError) as error:
-            return _failed(error)
-        return None
-
-    # -- collect itself ----------------------------------------------------------
-    def phase_check(self, phase: str, check: Callable[[], bool]) -> Callable[[], bool]:
-        """``check`` as a phase's uptodate, remembering a phase found up to date."""
-
-        def uptodate() -> bool:
-            current = check()
-            if current:
-                self._current.add(phase)
-            return current
-
-        self._checks[phase] = check
-        return uptodate
-
-    def uptodate(self) -> bool:
-        """``collect`` itself (``doit info collect``): up to date when no phase has
-        anything to do and the last complete run's stamp holds. Its report would
-        then only print the summary, which the reporter (reporter.py) still does."""
-        if self.forgotten or self._acted or self.options.clear or self.options.dry_run:
-            return False
-        for phase, check in self._checks.items():
-            if phase not in self._current and not check():
-                return False
-        return self.stamp() is not None
-
-    # -- summary ---------------------------------------------------------------
-    def report(self) -> None:
-        if not self.options.dry_run:
-            _remember_complete(self.config)
-            if not self._copy_ran:
-                self.summary.unmodified = list(self.found)
-            if self._copy_ran or self.hashed is not None or self.suspect() != set():
-                summary, suspect = self.summary, self.suspect()
-                touched = None  # not known: every output directory is read again
-                if not self.options.clear and suspect is not None:
-                    touched = [*summary.copied, *summary.post_processed, *summary.deleted]
-                outputs.record(self.config, self.found, self.walk(), touched, suspect or ())
-            self.save_stamp()
-        for name in self.duplicates:  # Django's words, at -v 1 and up
-            self.log(
-                f"Found another file with the destination path '{name}'. It will be "
-                "ignored since only the first encountered file is collected. If this "
-                "is not what you want, make sure every static file has a unique path."
-            )
-        if self.options.verbosity >= 2:
-            for line in self.file_lines():
-                print(line)
-        if self.options.verbosity >= 1:
-            print(self.summary.line())
-        self.release()
-
-    def file_lines(self) -> Iterator[str]:
-        """Django's ``-v 2`` lines (options.file_lines)."""
-        hashed = self.current_hashed() if self.summary.post_processed else {}
-        where = finders.locations(self.config)
-        return file_lines(self.found, where, self.summary, hashed, self.options.link)
-
-    def release(self) -> None:
-        """Drop the per-file data: the run is over, and doit is about to save its
-        own (peak memory is this plus that, otherwise)."""
-        self.records = self._saved_records = self._saved_post = self.hashed = None
-        self.found = {}
-        self.summary.unmodified = []
-
-
-def _without_gc(function: Callable) -> Callable:
-    """``function`` with the cyclic garbage collector paused while it runs.
-
-    A phase loads, builds and saves tens of thousands of records: lists, tuples
-    and dicts that hold no cycles and are freed by reference counting. The
-    collector's passes over them found nothing and cost 10-30 ms per run."""
-
-    @functools.wraps(function)  # doit reads the wrapped signature through it
-    def paused(*args, **kwargs):
-        if not gc.isenabled():
-            return function(*args, **kwargs)
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
-
-
 def _forget_former_source_states(task: str, source: str | None) -> None:
     """doit keeps the saved state of every former file_dep of a task for good, and
     re-encodes all of it whenever the task runs. Sources were file_deps of the copy
@@ -655,71 +183,66 @@ def _forgotten(task: str, config: Config) -> bool:
 
 
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
-    run = _without_gc(CollectRun)(config, options)
+    """One task per phase (engine/phases.py), then ``collect``, which reports."""
+    run = without_gc(Run)(config, options)
     name = f"{prefix}collect"
     if not options.dry_run:
         first = next(iter(run.found.values()), None)
         _forget_former_source_states(f"{name}_copy", first and first.source)
-        run.forgotten = _forgotten(name, config)
+        run.fresh = _forgotten(name, config)
     # reporter.py: -v 0 prints no progress lines; an up-to-date collect still reports
     meta = {"staticpipe": {"quiet": options.verbosity == 0}}
-    config_dep = [str(config.config_file)] if config.config_file else []
-    yield {
-        "basename": f"{name}_discover",
-        "doc": "Find static files in dirs and packages (finders, ignore patterns).",
-        "actions": [_without_gc(run.discover)],
-        "file_dep": config_dep,
-        "targets": [] if options.dry_run else [str(run.found_file)],
-        "uptodate": [_without_gc(run.phase_check("discover", run.discover_uptodate))],
-        "verbosity": 2,
-        "meta": meta,
-    }
-    yield {
-        "basename": f"{name}_copy",
-        "doc": "Copy (or symlink) found files into static_root.",
-        "actions": [_without_gc(run.copy)],
-        # The listing, not every source: copy_uptodate compares every source's stat
-        # with the one it was copied from (signatures.py), at a fraction of the cost.
-        "file_dep": [] if options.dry_run else [str(run.found_file)],
-        "targets": [] if options.dry_run else [str(run.collect_file)],
-        "uptodate": [_without_gc(run.phase_check("copy", run.copy_uptodate)), not options.dry_run],
-        "verbosity": 2,
-        "meta": meta,
-    }
-    phases = [f"{name}_discover", f"{name}_copy"]
-    if run.post_processing and not options.dry_run:
+    names = []
+    for phase in phases_of(run):
+        names.append(f"{name}_{phase.name}")
         yield {
-            "basename": f"{name}_postprocess",
-            "doc": "Hash files and rewrite CSS/JS references, dependencies first.",
-            "actions": [_without_gc(run.post_process)],
-            "file_dep": [str(run.collect_file)],
-            "targets": [str(run.post_file)],
-            "uptodate": [_without_gc(run.phase_check("postprocess", run.post_uptodate))],
+            "basename": names[-1],
+            "doc": phase.doc,
+            "actions": [without_gc(functools.partial(_act, phase, run))],
+            "file_dep": []
+            if options.dry_run and phase.name != "discover"
+            else [str(path) for path in phase.inputs(run)],
+            "targets": [] if options.dry_run else [str(path) for path in phase.state(run)],
+            "uptodate": [
+                without_gc(run.phase_check(phase.name, functools.partial(phase.check, run))),
+                *([not options.dry_run] if phase.name == "copy" else []),
+            ],
             "verbosity": 2,
             "meta": meta,
         }
-        yield {
-            "basename": f"{name}_manifest",
-            "doc": "Write staticfiles.json (atomically, last) and delete obsolete files.",
-            "actions": [_without_gc(run.write_manifest)],
-            # found.json too: the manifest's key order is the listing's
-            "file_dep": [str(run.found_file), str(run.post_file)],
-            "targets": [str(run.manifest_file)],
-            "uptodate": [_without_gc(run.phase_check("manifest", run.manifest_uptodate))],
-            "verbosity": 2,
-            "meta": meta,
-        }
-        phases += [f"{name}_postprocess", f"{name}_manifest"]
+    report = without_gc(functools.partial(_report, run))
     yield {
         "basename": name,
         "doc": "Collect static files into static_root, hash them, write staticfiles.json.",
-        "actions": [_without_gc(run.report)],
-        "task_dep": phases,
-        "uptodate": [_without_gc(run.uptodate)],
+        "actions": [report],
+        "task_dep": names,
+        "uptodate": [without_gc(run.uptodate)],
         "clean": [functools.partial(_clean, config)],
         "verbosity": 2,
-        "meta": {"staticpipe": {**meta["staticpipe"], "when_uptodate": run.report}},
+        "meta": {"staticpipe": {**meta["staticpipe"], "when_uptodate": report}},
     }
+
+
+def _act(phase: Phase, run: Run) -> TaskFailed | None:
+    """A phase's action as doit's: a failure is the task's, reported as one line."""
+    try:
+        phase.act(run)
+    except (StaticpipeError, OSError, KeyError) as error:
+        return _failed(error)
+    return None
+
+
+def _report(run: Run) -> None:
+    """``collect``'s own action: finish the run and print Django's summary."""
+    if not run.options.dry_run:
+        _remember_complete(run.config)
+    run.finish()
+    if run.options.verbosity >= 2:
+        for line in run.file_lines():
+            print(line)
+    if run.options.verbosity >= 1:
+        print(run.summary.line())
+    run.release()
 
 
 def _clean(config: Config, dryrun: bool) -> None:

@@ -16,9 +16,10 @@ from projects import DEFAULT_CONFIG, Project
 
 from staticpipe import fsutil, lock, manifest
 from staticpipe.config import load_config
+from staticpipe.engine.phases import phases_of
+from staticpipe.engine.run import Run
 from staticpipe.hashing import HashedNames, hashed_path
 from staticpipe.options import RunOptions
-from staticpipe.tasks import CollectRun
 
 # Names with what JSON escapes or could confuse a search: quotes, backslashes,
 # the separators of both texts, non-ASCII.
@@ -163,20 +164,19 @@ def test_a_manifest_edited_in_place_with_its_mtime_restored_is_rendered_again(tm
     _assert_equals_clean_build(project, tmp_path)
 
 
-def _tasks_made_now(project: Project) -> CollectRun:
+def _tasks_made_now(project: Project) -> Run:
     """A ``doit collect`` whose tasks are made now and whose phases run later (as
     when another run takes the lock in between)."""
-    return CollectRun(load_config(project.path / "pyproject.toml"), RunOptions())
+    return Run(load_config(project.path / "pyproject.toml"), RunOptions())
 
 
-def _run_phases(run: CollectRun, project: Project) -> None:
+def _run_phases(run: Run, project: Project) -> None:
     cwd = os.getcwd()
     os.chdir(project.path)
     try:
-        run.discover()
-        for phase in (run.copy, run.post_process, run.write_manifest):
-            assert phase() is None
-        run.report()
+        for phase in phases_of(run):  # every action, as doit runs them when inputs moved
+            phase.act(run)
+        run.finish()
     finally:
         os.chdir(cwd)
         lock.release(run.config)  # as the end of its doit process would

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
@@ -65,11 +64,7 @@ class Command(collectstatic.Command):
                 verbosity=self.verbosity,
             )
             log = self.stdout.write if self.verbosity >= 1 else _silent
-            cleared = _files(config.static_root) if self.clear else []
-            summary = pipeline.run(config, options, log=log)
-            if self.clear and not self.dry_run:
-                for name in cleared:  # Django's clear_dir, at -v 1
-                    log(f"Deleting '{name}'")
+            summary = pipeline.run(config, options, log=log)  # (logs Django's "Deleting")
             if self.verbosity >= 2:
                 for line in _file_lines(config, summary, options):
                     self.stdout.write(line)
@@ -96,11 +91,3 @@ def _file_lines(config: Config, summary: Summary, options: RunOptions) -> Iterat
     if summary.post_processed and not options.dry_run:
         hashed = manifest.read(manifest.manifest_path(config))
     return file_lines(found, finders.locations(config), summary, hashed, options.link)
-
-
-def _files(root: Path) -> list[str]:
-    """Every file under ``root``, as ``--clear`` lists them (collect.clear)."""
-    names = []
-    for directory, _dirs, files in os.walk(root):
-        names.extend(os.path.relpath(os.path.join(directory, name), root) for name in files)
-    return names

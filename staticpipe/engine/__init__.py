@@ -1,0 +1,1 @@
+"""The incremental engine: one run of the phases, whoever drives it (doit, the watcher, Django)."""
