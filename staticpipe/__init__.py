@@ -1,14 +1,16 @@
 """staticpipe: Django's staticfiles pipeline as incremental doit tasks.
 
 At run time, ``staticpipe.static_url("css/base.css")`` gives a file's hashed URL
-from ``staticfiles.json`` (see ``staticpipe.runtime`` and docs/RUNTIME.md).
+from ``staticfiles.json``, and ``staticpipe.static_integrity("css/base.css")``
+its subresource integrity value from ``staticfiles.integrity.json`` (see
+``staticpipe.runtime`` and docs/RUNTIME.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StaticURLs", "static_url"]
+__all__ = ["StaticURLs", "static_integrity", "static_url"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,10 @@
 """Hashed URLs at run time: ``static_url("css/base.css")`` -> ``/static/css/base.<hash>.css``.
 
+``static_integrity("css/base.css")`` -> ``sha384-...``: the subresource integrity
+value of that hashed file, from ``staticfiles.integrity.json`` (written beside
+the manifest when ``integrity = "sha384"`` is set; see ``staticpipe.integrity``),
+cached the same way; ``stylesheet_tag``/``script_tag`` render whole tags with it.
+
 The lookup reads ``staticfiles.json`` (Django's manifest, written by ``doit
 collect``), keeps it in memory and reloads it when the file changes (one
 ``os.stat`` per call: mtime, size, inode), so a running app picks up a new
@@ -18,11 +23,13 @@ else from the current directory up. Each caller's file is resolved once.
 
 Every problem is a :class:`~staticpipe.errors.StaticpipeError` with a one-line
 message naming its file: ``ConfigError`` (the configuration), ``ManifestError``
-(an unreadable ``staticfiles.json``), ``MissingStaticFile`` (a strict lookup).
+(an unreadable ``staticfiles.json``), ``MissingStaticFile`` (a strict lookup),
+``IntegrityError`` (no, or a damaged, integrity file, or a name it lacks).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import site
@@ -36,14 +43,25 @@ from types import FrameType
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 
+from . import integrity as integrity_file
 from . import manifest as manifest_file
 from .config import Config, load_config, nearest_config
 from .errors import ConfigError, StaticpipeError
+from .integrity import Integrity, IntegrityError
 from .references import django_url
 
 T = TypeVar("T")
 
-__all__ = ["ManifestError", "MissingStaticFile", "StaticURLs", "static_url"]
+__all__ = [
+    "IntegrityError",
+    "ManifestError",
+    "MissingStaticFile",
+    "StaticURLs",
+    "script_tag",
+    "static_integrity",
+    "static_url",
+    "stylesheet_tag",
+]
 
 
 class MissingStaticFile(StaticpipeError, ValueError):
@@ -235,6 +253,7 @@ class _Settings:
     base_url: str
     manifest: Path | None  # None: storage = "plain", no manifest
     strict: bool
+    static_root: Path | None = None  # where a plain build's integrity file is
 
 
 ConfigArg = Config | str | os.PathLike[str] | None
@@ -273,6 +292,7 @@ class StaticURLs:
         self._base_url = base_url
         self._strict = strict
         self._manifests: dict[Path, ManifestCache] = {}
+        self._integrities: dict[Path, FileCache[Integrity]] = {}
 
     @classmethod
     def for_module(
@@ -319,6 +339,7 @@ class StaticURLs:
             self._base_url or config.static_url,
             manifest,
             config.manifest_strict if self._strict is None else self._strict,
+            config.static_root,
         )
 
     def manifest(self, path: Path) -> ManifestCache:
@@ -337,25 +358,32 @@ class StaticURLs:
         clean = parsed.path.strip()
         if settings.manifest is None:
             return name
-        paths = self.manifest(settings.manifest).paths()
-        hashed = paths.get(clean) if paths is not None else None
+        hashed = self._hashed(clean, settings.manifest, settings.strict)
         if hashed is None:
-            if not settings.strict:
-                return name
-            if paths is None:
-                raise MissingStaticFile(
-                    f"no manifest at {settings.manifest} to look up '{clean}' "
-                    "(run `doit collect` first)"
-                )
-            raise MissingStaticFile(
-                f"missing staticfiles manifest entry for '{clean}' in {settings.manifest} "
-                "(is it a static file, and has `doit collect` run since it was added?)"
-            )
+            return name
         parts = list(parsed)
         parts[2] = hashed
         if "?#" in name and not parts[3]:
             parts[2] += "?"
         return urlunsplit(parts)
+
+    def _hashed(self, clean: str, manifest: Path, strict: bool) -> str | None:
+        """The manifest's hashed name for ``clean``; None for an unknown name when
+        not ``strict``, else MissingStaticFile naming it and the manifest."""
+        paths = self.manifest(manifest).paths()
+        hashed = paths.get(clean) if paths is not None else None
+        if hashed is None:
+            if not strict:
+                return None
+            if paths is None:
+                raise MissingStaticFile(
+                    f"no manifest at {manifest} to look up '{clean}' (run `doit collect` first)"
+                )
+            raise MissingStaticFile(
+                f"missing staticfiles manifest entry for '{clean}' in {manifest} "
+                "(is it a static file, and has `doit collect` run since it was added?)"
+            )
+        return hashed
 
     def url(self, name: str) -> str:
         """``static_url`` + the hashed name of ``name``, as Django's ``{% static %}``."""
@@ -368,6 +396,118 @@ class StaticURLs:
         return django_url(name, stored, settings.base_url)
 
     __call__ = url
+
+    def integrity(self, name: str) -> str:
+        """The SRI value (``sha384-...``) of the file ``url(name)`` points at.
+
+        Always strict, whatever ``manifest_strict``: a name the manifest does not
+        know is MissingStaticFile, as a strict ``url`` (no value can stand in for
+        it). No integrity file beside the manifest, or one without that hashed
+        name (written by another build), is an IntegrityError saying what to do.
+        """
+        value = self._integrity(name, self._settings(), strict=True)
+        assert value is not None  # strict: an unknown name raised
+        return value
+
+    def _integrity(self, name: str, settings: _Settings, strict: bool) -> str | None:
+        """``integrity``; None for a name the manifest does not know when not
+        ``strict`` (a tag then goes without the attribute, as its URL is plain)."""
+        clean = urlsplit(unquote(name)).path.strip()
+        if settings.manifest is not None:
+            key = self._hashed(clean, settings.manifest, strict)
+            if key is None:
+                return None
+            path, made_from = integrity_file.beside(settings.manifest), settings.manifest
+        elif settings.static_root is not None:  # storage = "plain": plain names
+            key, path = clean, integrity_file.integrity_path(settings.static_root)
+            made_from = settings.static_root
+        else:
+            raise IntegrityError(f"no manifest to look up '{clean}' in (pass manifest=)")
+        values = self.integrity_values(path)
+        if values is None:
+            raise IntegrityError(
+                f"no {path.name} beside {made_from} for '{clean}': set integrity = "
+                '"sha384" in [tool.staticpipe] and run `doit collect` again'
+            )
+        value = values.values.get(key)
+        if value is None:
+            if not strict and settings.manifest is None:
+                return None
+            raise IntegrityError(
+                f"{path}: no value for '{key}' ('{clean}'): the file is from an "
+                "earlier build (run `doit collect` again)"
+            )
+        return value
+
+    def integrity_values(self, path: Path) -> Integrity | None:
+        """The integrity file at ``path``, cached until it changes (None: no file)."""
+        cache = self._integrities.get(path)
+        if cache is None:
+            cache = self._integrities.setdefault(path, FileCache(path, integrity_file.load))
+        return cache.get()
+
+    def stylesheet(self, name: str, **attributes: object) -> str:
+        """``<link rel="stylesheet" href=... integrity=... crossorigin="anonymous">``
+        for ``name``, HTML-escaped; ``attributes`` as ``stylesheet_tag``'s."""
+        href, value = self._url_and_integrity(name)
+        return stylesheet_tag(href, value, **attributes)
+
+    def script(self, name: str, **attributes: object) -> str:
+        """``<script src=... integrity=... crossorigin="anonymous"></script>`` for
+        ``name``, HTML-escaped; ``attributes`` as ``script_tag``'s."""
+        src, value = self._url_and_integrity(name)
+        return script_tag(src, value, **attributes)
+
+    def _url_and_integrity(self, name: str) -> tuple[str, str | None]:
+        settings = self._settings()
+        return self.url(name), self._integrity(name, settings, strict=settings.strict)
+
+
+# -- whole tags: the URL and its integrity value, escaped ---------------------------
+def stylesheet_tag(href: str, integrity: str | None, **attributes: object) -> str:
+    """A stylesheet ``<link>``. ``attributes``: more (or other) attributes, as
+    Jinja2/Django keyword arguments can spell them: ``media="print"``; a trailing
+    ``_`` is dropped and ``_`` is ``-`` (``class_``, ``data_x`` -> ``data-x``);
+    True is a bare attribute, False or None leaves it out (``crossorigin=None``)."""
+    base = {"rel": "stylesheet", "href": href, **_sri_attributes(integrity)}
+    return f"<link{_attributes(base, attributes)}>"
+
+
+def script_tag(src: str, integrity: str | None, **attributes: object) -> str:
+    """A ``<script src>`` element; ``attributes`` as ``stylesheet_tag``'s
+    (``defer=True``, ``type="module"``)."""
+    base = {"src": src, **_sri_attributes(integrity)}
+    return f"<script{_attributes(base, attributes)}></script>"
+
+
+def _sri_attributes(integrity: str | None) -> dict[str, object]:
+    """``crossorigin="anonymous"``: a cross-origin (CDN) response is only checked,
+    and so only used, when fetched in CORS mode; same-origin, it changes nothing."""
+    if integrity is None:
+        return {}
+    return {"integrity": integrity, "crossorigin": "anonymous"}
+
+
+def _attributes(base: dict[str, object], extra: dict[str, object]) -> str:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[_attribute_name(key)] = value
+    parts = []
+    for key, value in merged.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            parts.append(f" {key}")
+        else:
+            parts.append(f' {key}="{html.escape(str(value), quote=True)}"')
+    return "".join(parts)
+
+
+def _attribute_name(key: str) -> str:
+    name = key.rstrip("_").replace("_", "-") if key.rstrip("_") else key
+    if not name or not all(char.isalnum() or char in "-:." for char in name):
+        raise ValueError(f"{key!r} is not an HTML attribute name")
+    return name.lower()
 
 
 def _config_file(path: Path) -> Path:
@@ -480,3 +620,18 @@ def static_url(
         return _callers_urls(sys._getframe(1)).url(name)
     key = _default_key(config, manifest)
     return _shared(key, lambda: StaticURLs(config, manifest=manifest)).url(name)
+
+
+def static_integrity(
+    name: str,
+    *,
+    config: ConfigArg = None,
+    manifest: str | os.PathLike[str] | None = None,
+) -> str:
+    """The SRI value (``sha384-...``) of the file ``static_url(name)`` points at,
+    from ``staticfiles.integrity.json`` beside the manifest; the configuration
+    as ``static_url``'s. See ``StaticURLs.integrity`` for the errors."""
+    if config is None and manifest is None:
+        return _callers_urls(sys._getframe(1)).integrity(name)
+    key = _default_key(config, manifest)
+    return _shared(key, lambda: StaticURLs(config, manifest=manifest)).integrity(name)
