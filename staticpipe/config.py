@@ -11,7 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .compress.settings import CompressSettings, compress_settings
 from .errors import ConfigError
+from .integrity import algorithm_setting
 
 DEFAULT_IGNORE = ("CVS", ".*", "*~")
 MISSING_POLICIES = ("error", "warn", "ignore")
@@ -83,6 +85,8 @@ class Config:
     config_file: Path | None = None
     publish: Publish | None = None  # None: no [tool.staticpipe] publish table
     retention: Retention | None = None  # None: keep every old version, as Django
+    compress: CompressSettings = CompressSettings(())  # precompression (none: off)
+    integrity: str | None = None  # "sha384" (or sha256/sha512): SRI values; None: off
     # From Django's settings (``django_settings``, staticpipe/django/settings.py):
     # the ``static/`` directory of each installed app with one (AppConfig.path), in
     # INSTALLED_APPS order, searched after ``dirs`` and before ``packages``
@@ -252,6 +256,7 @@ KNOWN_KEYS = {
     "storage", "manifest_strict", "file_permissions_mode", "directory_permissions_mode",
     "missing", "missing_sourcemap", "encoding_errors", "js_modules", "state_dir",
     "file_hash", "publish", "keep_builds", "keep_age", "django_settings",
+    "compress", "compress_levels", "compress_cache_bytes", "integrity",
 }  # fmt: skip
 
 
@@ -355,6 +360,13 @@ def from_mapping(
         config_file=config_file,
         publish=None if data.get("publish") is None else _publish(data["publish"], where),
         retention=_retention(data.get("keep_builds"), data.get("keep_age"), where),
+        compress=compress_settings(
+            data.get("compress", []),
+            data.get("compress_levels"),
+            data.get("compress_cache_bytes"),
+            where=where,
+        ),
+        integrity=algorithm_setting(data.get("integrity"), where),
     )
 
 

@@ -57,6 +57,7 @@ class Summary:
     post_processed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    compressed: list[str] = field(default_factory=list)  # files precompressed anew
     link: bool = False
 
     def line(self) -> str:

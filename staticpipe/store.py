@@ -36,9 +36,11 @@ from .errors import StaticpipeError
 
 FILE = "files.sqlite3"
 BUCKET = 64  # names per bucket when a table is written in full
-SCHEMA = 2  # the tables' layout (PRAGMA user_version): another one is dropped
+SCHEMA = 3  # the tables' layout (PRAGMA user_version): another one is dropped
 
-_TABLES = ("collect", "post", "referrers")
+# collect's records; post-processing's entries and inverted references; the rows
+# of the phases made with engine/derived.py
+_TABLES = ("collect", "post", "referrers", "compress", "integrity")
 
 
 class StoreError(StaticpipeError):
@@ -109,7 +111,7 @@ class Database:
             # per connection) would only add to peak memory
             connection.execute("PRAGMA cache_size=-256")
             if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
-                for table in ("tokens", "shapes", *_TABLES):  # another layout: start again
+                for table in ("tokens", "shapes", "headers", *_TABLES):  # another layout
                     connection.execute(f"DROP TABLE IF EXISTS {table}")
                 connection.execute(f"PRAGMA user_version = {SCHEMA}")
             connection.execute(
@@ -117,6 +119,9 @@ class Database:
             )
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS shapes (name TEXT PRIMARY KEY, buckets INTEGER)"
+            )
+            connection.execute(  # a phase's own small state, written with its rows
+                "CREATE TABLE IF NOT EXISTS headers (name TEXT PRIMARY KEY, value BLOB)"
             )
             for table in _TABLES:
                 connection.execute(
@@ -146,6 +151,19 @@ class Database:
         """The token of the entries ``group`` (a phase) last wrote; None: none."""
         return self._value("SELECT token FROM tokens WHERE name = ?", group)
 
+    def header(self, group: str) -> dict[str, Any]:
+        """The small state ``group`` committed with its rows last ({}: none), with
+        its ``token``."""
+        token = self.token(group)
+        value = self._value("SELECT value FROM headers WHERE name = ?", group)
+        if token is None or value is None:
+            return {}
+        try:
+            header = marshal.loads(value)
+        except _DAMAGE:
+            return {}
+        return {**header, "token": token} if isinstance(header, dict) else {}
+
     def table(self, name: str, token: str | None, group: str) -> Table:
         """``name``'s entries, if ``token`` (from the phase's state file) is the
         one the database holds for ``group``; else an empty table."""
@@ -155,10 +173,10 @@ class Database:
             valid = False
         return Table(self, name, token if valid else None, buckets if valid else None)
 
-    def commit(self, group: str, tables: list[Table]) -> str:
+    def commit(self, group: str, tables: list[Table], header: dict[str, Any] | None = None) -> str:
         """Write the tables' changes in one transaction (all of a table's entries
-        if it did not start from valid ones); return the group's new token, for
-        the phase's state file."""
+        if it did not start from valid ones), with ``header`` (marshallable: the
+        phase's own small state) if given; return the group's new token."""
         token = secrets.token_hex(8)
         broken = next((table for table in tables if table.broken), None)
         if broken is not None:
@@ -176,6 +194,11 @@ class Database:
                 connection.execute(
                     "INSERT OR REPLACE INTO tokens (name, token) VALUES (?, ?)", (group, token)
                 )
+                if header is not None:
+                    connection.execute(
+                        "INSERT OR REPLACE INTO headers (name, value) VALUES (?, ?)",
+                        (group, marshal.dumps(header)),
+                    )
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise

@@ -15,14 +15,10 @@ import pytest
 import zstandard
 from whitenoise.compress import Compressor
 
-from staticpipe.compress import (
-    SKIP_EXTENSIONS,
-    CompressCache,
-    CompressSettings,
-    compress_files,
-    compress_settings,
-    output_names,
-)
+from staticpipe.compress.batch import compress_files, output_names
+from staticpipe.compress.cache import CompressCache
+from staticpipe.compress.rules import SKIP_EXTENSIONS
+from staticpipe.compress.settings import CompressSettings, compress_settings
 from staticpipe.errors import StaticpipeError
 from staticpipe.hashing import CHUNK, md5_bytes
 
@@ -314,7 +310,7 @@ def test_a_bad_setting_is_a_one_line_error_naming_key_and_value(compress, levels
 def test_a_missing_optional_package_is_a_one_line_error_naming_it_and_the_extra():
     script = (
         "import sys; sys.modules['brotli'] = None\n"  # what an uninstalled package looks like
-        "from staticpipe.compress import compress_settings\n"
+        "from staticpipe.compress.settings import compress_settings\n"
         "compress_settings(['gzip', 'br'], where='pyproject.toml')\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

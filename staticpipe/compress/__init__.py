@@ -2,10 +2,12 @@
 file, as WhiteNoise writes them and as WhiteNoise, nginx's ``gzip_static`` /
 ``brotli_static`` and ``doit serve --collected`` serve them.
 
-The core only, knowing nothing of doit or of the phases: the engine checks the
-settings once (``compress_settings``), opens the cache in its state directory
-(``CompressCache``) and hands each batch of (name, md5) pairs to
-``compress_files``.
+The core only, knowing nothing of doit or of the phases: ``config.py`` checks the
+settings (``settings.compress_settings``), and the phase (``phases/compress.py``)
+opens the cache in the state directory (``cache.CompressCache``) and hands each
+batch of (name, md5) pairs to ``batch.compress_files``. The package imports
+nothing itself: reading a configuration needs only ``settings``, not the
+encoders' threads or WhiteNoise.
 
 - ``encoders``: gzip (WhiteNoise's bytes), brotli, zstd, fed chunk by chunk
 - ``rules``: which names are tried (WhiteNoise's skip list), which results kept (95%)
@@ -14,35 +16,3 @@ settings once (``compress_settings``), opens the cache in its state directory
 - ``batch``: a batch on threads, each unique content compressed once
 - ``settings``: the config keys, checked
 """
-
-from __future__ import annotations
-
-from .batch import CompressResult, EncodingStats, compress_files, output_names
-from .cache import CompressCache, Hit, Usage
-from .encoders import ENCODINGS, Encoding
-from .rules import SKIP_EXTENSIONS, compressible, worth_keeping
-from .settings import (
-    DEFAULT_CACHE_BYTES,
-    Coding,
-    CompressSettings,
-    compress_settings,
-)
-
-__all__ = [
-    "DEFAULT_CACHE_BYTES",
-    "ENCODINGS",
-    "SKIP_EXTENSIONS",
-    "Coding",
-    "CompressCache",
-    "CompressResult",
-    "CompressSettings",
-    "Encoding",
-    "EncodingStats",
-    "Hit",
-    "Usage",
-    "compress_files",
-    "compress_settings",
-    "compressible",
-    "output_names",
-    "worth_keeping",
-]

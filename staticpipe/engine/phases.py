@@ -10,24 +10,12 @@ doit's own file_dep check would see.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 from ..options import Summary
+from ..phases import compress, integrity
+from .phase import Phase, hashing
 from .run import Run, without_gc
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    doc: str
-    check: Callable[[Run], bool]  # up to date: nothing to do
-    act: Callable[[Run], None]  # do it; raises StaticpipeError (or OSError) on bad input
-    inputs: Callable[[Run], list[Path]]  # what it reads of earlier phases (doit's file_dep)
-    state: Callable[[Run], list[Path]]  # what it leaves for later ones (doit's targets)
-    hashing: bool = False  # only when the build hashes (manifest storage, post-processing)
-
 
 PHASES: tuple[Phase, ...] = (
     Phase(
@@ -55,8 +43,10 @@ PHASES: tuple[Phase, ...] = (
         Run.post_process,
         lambda run: [run.collect_file],
         lambda run: [run.post_file],
-        hashing=True,
+        hashing,
     ),
+    compress.PHASE,
+    integrity.PHASE,
     Phase(
         "manifest",
         "Write staticfiles.json (atomically, last) and delete obsolete files.",
@@ -65,18 +55,16 @@ PHASES: tuple[Phase, ...] = (
         # found.json too: the manifest's key order is the listing's
         lambda run: [run.found_file, run.post_file],
         lambda run: [run.manifest_file],
-        hashing=True,
+        hashing,
     ),
 )
 
 
 def phases_of(run: Run) -> Iterator[Phase]:
-    """The phases this run has: a dry run stops after the copy phase (it
-    pretends), and only a hashing build post-processes and writes a manifest."""
+    """The phases this run has (a dry run stops after the copy phase: it pretends)."""
     for phase in PHASES:
-        if phase.hashing and (not run.post_processing or run.options.dry_run):
-            continue
-        yield phase
+        if phase.applies(run):
+            yield phase
 
 
 @without_gc

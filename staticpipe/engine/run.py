@@ -16,7 +16,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from .. import (
 )
 from ..config import Config
 from ..errors import StaticpipeError
+from ..integrity import INTEGRITY_NAME
 from ..options import RunOptions, Summary, file_lines
 
 
@@ -67,6 +68,13 @@ class Run:
         self.records: store.Table | None = None
         self._removed: list[str] = []  # names whose records the copy phase dropped
         self._copy_ran = False
+        self._post_ran = False
+        # for the derived phases (derived.py): what this run changed, and the
+        # tokens of the copy and post-processing state it started from
+        self._copied_md5: dict[str, str] = {}
+        self._collect_start: str | None = None
+        self._post_start: str | None = None
+        self._ledger: store.Database | None = None
         self._racy: dict[str, collect.Record] | None = None  # once records are dropped
         self._saved_records: store.Table | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
@@ -242,11 +250,12 @@ class Run:
             else:
                 records = None if self.options.clear else self.saved_records()
                 changes = None if self.options.clear else self.source_changes()
+            self._collect_start = records.token if records is not None else None
             try:
                 result = self._collect(suspect, records, changes)
             except store.StoreDamaged as error:  # removed: look at every file, from no state
                 self.warn(str(error))
-                self._collect_loaded = changes = None
+                self._collect_loaded = changes = self._collect_start = None
                 result = self._collect(suspect, collect.no_records(self.config), None)
         except (StaticpipeError, OSError):
             if not self.options.dry_run:
@@ -254,6 +263,7 @@ class Run:
             raise
         self.records = result.records
         self._removed = result.removed
+        self._copied_md5 = {name: result.records[name][5] for name in result.copied}
         self._copy_ran = True
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
@@ -294,6 +304,11 @@ class Run:
         any_hash = config.file_hash is not None  # a hook's hashed names
         manifest = manifest and config.storage == "manifest"
         live = cleanup.Live(self.found, hashed, manifest=manifest, any_hash=any_hash)
+        if self.options.post_process:  # and what the derived phases wrote beside
+            suffixes = config.compress.suffixes
+            files = (INTEGRITY_NAME,) if config.integrity else ()
+            if suffixes or files:
+                live = _Beside(live, suffixes, files)
         self.summary.deleted = cleanup.collect_garbage(config, live)
 
     def _collect(
@@ -374,12 +389,14 @@ class Run:
             if self.fresh:
                 result = run(rules.no_post(self.config), None)
             else:
-                result = run(None if fresh else self.saved_post(), since)
+                saved = None if fresh else self.saved_post()
+                self._post_start = saved["files"].token if saved is not None else None
+                result = run(saved, since)
         except store.StoreDamaged as error:
             if records.broken:  # the records are gone too: only a new run has them
                 raise store.StoreDamaged(f"{error}; run again") from None
             self.warn(str(error))
-            self._saved_post = None  # removed: every file again, from no state
+            self._saved_post = self._post_start = None  # removed: all again, from no state
             result = run(self.saved_post(), None)
         self.hashed = result.hashed
         self._post_changes = result.changed
@@ -388,6 +405,7 @@ class Run:
         self.records = None  # what is left (the manifest) needs none: free it
         self.summary.post_processed = result.processed
         self.summary.warnings = result.warnings
+        self._post_ran = True
 
     # -- manifest --------------------------------------------------------------
     def current_hashed(self) -> Mapping[str, str]:
@@ -431,6 +449,41 @@ class Run:
             manifest.write_rendered(self.config, paths, left)
         self._collect_garbage(self.current_hashed())
 
+    # -- for the derived phases (derived.py) ---------------------------------------
+    def ledger(self) -> store.Database:
+        """The state directory's database (store.py), opened once per run."""
+        if self._ledger is None:
+            self._ledger = store.Database(self.config.state_path, not self.options.dry_run)
+        return self._ledger
+
+    def upstream(self, now: bool) -> tuple[str | None, str | None]:
+        """The tokens of the copy and post-processing state in the ledger ``now``,
+        or as this run started (before its own phases committed)."""
+        ledger = self.ledger()
+        collect_now = ledger.token("collect")
+        post_now = ledger.token("post") if self.post_processing else None
+        if now:
+            return collect_now, post_now
+        collect_then = self._collect_start if self._copy_ran else collect_now
+        post_then = self._post_start if self._post_ran else post_now
+        return collect_then, post_then
+
+    def changed_names(self) -> list[str]:
+        """The names this run copied, named anew (post-processing) or dropped."""
+        return [*self._copied_md5, *(self._post_changes or ()), *self._removed]
+
+    def files_of(self, name: str) -> tuple[tuple[str, ...], str]:
+        """``name``'s files in static_root (its copy, then its hashed file if the
+        name differs) and the fingerprint of both (the copy's md5, the hashed name)."""
+        md5 = self._copied_md5.get(name) or self.current_records()[name][5]
+        hashed = self.current_hashed()[name] if self.post_processing else name
+        files = (name,) if hashed == name else (name, hashed)
+        return files, f"{md5} {hashed}"
+
+    def static_base(self) -> str:
+        """static_root as a prefix of names (``base + name``: the file's path)."""
+        return fsutil.prefix(str(self.config.static_root))
+
     # -- the run as a whole ------------------------------------------------------
     def phase_check(self, phase: str, check: Callable[[], bool]) -> Callable[[], bool]:
         """``check`` as a phase's uptodate, remembering a phase found up to date."""
@@ -469,6 +522,8 @@ class Run:
         if not self.options.dry_run:
             if not self._copy_ran:
                 self.summary.unmodified = list(self.found)
+            if self.post_processing and not self._post_ran:
+                self._repeat_warnings()
             if self._copy_ran or self.hashed is not None or self.suspect() != set():
                 summary, suspect = self.summary, self.suspect()
                 touched = None  # not known: every output directory is read again
@@ -483,6 +538,20 @@ class Run:
                 "is not what you want, make sure every static file has a unique path."
             )
         return self.summary
+
+    def _repeat_warnings(self) -> None:
+        """Post-processing was up to date: what its rewrites warned of is this
+        build's too, said again as a run that reuses the files says it."""
+        saved = self.saved_post()
+        warned = set(saved.get("warned") or ())
+        if not warned:
+            return
+        files = saved["files"]
+        for name in self.found:  # in the listing's order, as a full run reports them
+            if name in warned and name in files:
+                self.summary.warnings.extend(rules.expand(name, files[name]).warnings)
+        for warning in self.summary.warnings:
+            self.log(f"warning: {warning}")
 
     def file_lines(self) -> Iterator[str]:
         """Django's ``-v 2`` lines (options.file_lines)."""
@@ -499,6 +568,21 @@ class Run:
         self.records = self._saved_records = self._saved_post = self.hashed = None
         self.found = {}
         self.summary.unmodified = []
+
+
+class _Beside(Container[str]):
+    """A build's files (``live``), their precompressed siblings (``suffixes``) and
+    the derived phases' own ``files`` (staticfiles.integrity.json)."""
+
+    def __init__(self, live: Container[str], suffixes: tuple[str, ...], files: tuple[str, ...]):
+        self.live, self.suffixes, self.files = live, suffixes, files
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.live or name in self.files:
+            return True
+        return isinstance(name, str) and any(
+            name.endswith(suffix) and name[: -len(suffix)] in self.live for suffix in self.suffixes
+        )
 
 
 def without_gc(function: Callable) -> Callable:

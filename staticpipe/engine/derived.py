@@ -1,0 +1,218 @@
+"""Phases that derive something from each collected file, one row per name.
+
+Precompression (``phases/compress.py``) and subresource integrity
+(``phases/integrity.py``) are such phases. A collected name's files in
+static_root (its copy, its hashed file) go in; a row comes out: the
+*fingerprint* it was made from (the copy's md5 and the hashed name), the
+*outputs* the phase wrote beside them, and a *value* (an integrity hash). A
+phase module gives its settings and a ``build``; this module decides, once for
+every such phase, what to redo:
+
+- nothing, when its rows were made (``made_from``) from the very copy and
+  post-processing state the ledger holds now, with these settings, and no
+  output went missing from a directory that moved (outputs.py);
+- the names this run copied, hashed anew or dropped, when its rows were made
+  from the state this run started from (an edit costs what it changed);
+- otherwise every name whose fingerprint is not its row's (settings changed, a
+  first run, a run that stopped before the phase committed).
+
+Rows and the phase's header (settings, ``made_from``) are committed together in
+the ledger (store.py), after the outputs are written: a run killed part-way
+leaves rows that match the outputs they name. An output a row no longer names
+is retired with the file it was made from (cleanup.retire: kept like Django's
+old hashed files, pruned by policy), never deleted while a manifest may name it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from .. import cleanup, store
+from .phase import Phase
+from .run import Run
+
+
+@dataclass(frozen=True)
+class Item:
+    """A collected name, as a derived phase sees it: ``files`` in static_root (its
+    copy, then its hashed file when the build hashes and the name differs) and
+    the ``fingerprint`` a row made from them carries."""
+
+    name: str
+    files: tuple[str, ...]
+    fingerprint: str
+
+
+class Row(NamedTuple):
+    fingerprint: str
+    outputs: tuple[str, ...]  # written beside the files, relative to static_root
+    value: Any = None  # the phase's own (marshallable)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived phase: ``settings`` (None: off; another value redoes every row),
+    ``build`` (the items to redo -> their rows; may write outputs), and
+    ``finish`` (after the rows changed: e.g. write one file of every row's
+    value; gets the table and whether any row changed)."""
+
+    name: str
+    doc: str
+    settings: Callable[[Run], str | None]
+    build: Callable[[Run, list[Item]], dict[str, Row]]
+    finish: Callable[[Run, store.Table, bool], None] | None = None
+    files: tuple[str, ...] = ()  # what it writes in static_root besides rows' outputs
+    # also when the build does not hash (storage "plain"): the copies alone
+    plain_too: bool = True
+
+
+def phase(derived: Derived) -> Phase:
+    """The phase list's entry for a derived phase."""
+    return Phase(
+        derived.name,
+        derived.doc,
+        lambda run: check(run, derived),
+        lambda run: act(run, derived),
+        lambda run: [],
+        lambda run: [],
+        lambda run: _applies(run, derived),
+    )
+
+
+def _applies(run: Run, derived: Derived) -> bool:
+    """Configured, or configured before (its outputs must go now)."""
+    if run.options.dry_run or not run.options.post_process:
+        return False
+    if derived.settings(run) is not None and (run.post_processing or derived.plain_too):
+        return True
+    return _header(run, derived).get("settings") is not None
+
+
+def _header(run: Run, derived: Derived) -> dict[str, Any]:
+    return run.ledger().header(derived.name)
+
+
+def check(run: Run, derived: Derived) -> bool:
+    """Up to date: the rows were made with these settings from the ledger's copy
+    and post-processing state as they are now, and their outputs are in place."""
+    run.hold_lock()
+    if run.fresh or run.options.clear:
+        return False
+    header = _header(run, derived)
+    if header.get("settings") != _wanted(run, derived):
+        return False
+    if header.get("settings") is None:
+        return True  # off, and nothing of it left
+    if header.get("made_from") != run.upstream(now=True):
+        return False
+    suspect = run.suspect()
+    if suspect == set():
+        return True
+    rows = run.ledger().table(derived.name, header["token"], derived.name)
+    names = run.found if suspect is None else _in_dirs(run.found, suspect)
+    return all(_outputs_present(run, rows.get(name)) for name in names)
+
+
+def _wanted(run: Run, derived: Derived) -> str | None:
+    """The settings this run builds with (None: the phase is off)."""
+    if not run.post_processing and not derived.plain_too:
+        return None
+    return derived.settings(run)
+
+
+def _in_dirs(names: Iterable[str], dirs: set[str]) -> list[str]:
+    return [name for name in names if name.rpartition("/")[0] in dirs]
+
+
+def _outputs_present(run: Run, row: tuple | None) -> bool:
+    if row is None:
+        return False
+    base = run.static_base()
+    return all(os.path.exists(base + output) for output in Row(*row).outputs)
+
+
+def act(run: Run, derived: Derived) -> None:
+    """Redo what changed (see the module's docstring), then commit."""
+    run.hold_lock()
+    ledger = run.ledger()
+    settings = _wanted(run, derived)
+    header = _header(run, derived)
+    if settings is None:
+        _switch_off(run, derived, header)
+        return
+    same = header.get("settings") == settings and not run.fresh and not run.options.clear
+    # (other settings: every row is made again, but the old ones say what to replace)
+    rows = ledger.table(derived.name, header.get("token"), derived.name)
+    incremental = same and rows.token is not None
+    incremental = incremental and header.get("made_from") == run.upstream(now=False)
+    if incremental:
+        names = set(run.changed_names())
+        suspect = run.suspect()
+        names.update(run.found if suspect is None else _in_dirs(run.found, suspect))
+        names = [name for name in run.found if name in names] + sorted(
+            name for name in names if name not in run.found
+        )
+    else:
+        names = [*run.found, *(name for name in rows if name not in run.found)]
+    todo: list[Item] = []
+    gone: list[str] = []
+    for name in names:
+        if name not in run.found:
+            if name in rows:
+                gone.append(name)
+            continue
+        item = Item(name, *run.files_of(name))
+        row = rows.get(name)
+        if not same or row is None or row[0] != item.fingerprint:
+            todo.append(item)
+        elif not _outputs_present(run, row):
+            todo.append(item)
+    built = derived.build(run, todo) if todo else {}
+    retired: list[str] = []  # outputs of files the build no longer names
+    stale: list[str] = []  # outputs of its files no longer made (an encoding dropped)
+    files = {item.name: item.files for item in todo}
+    for name, row in built.items():
+        old = rows.get(name)
+        if old is not None:
+            for output in Row(*old).outputs:
+                if output not in row.outputs:
+                    of_current = output.rpartition(".")[0] in files[name]
+                    (stale if of_current else retired).append(output)
+        rows[name] = tuple(row)
+    _delete(run, stale)
+    for name in gone:
+        retired.extend(Row(*rows[name]).outputs)
+        del rows[name]
+    if retired:
+        cleanup.retire(run.config, retired)
+    if derived.finish is not None:
+        derived.finish(run, rows, bool(built or gone) or not incremental)
+    made_from = run.upstream(now=True)
+    if rows.changed or header.get("made_from") != made_from or not same:
+        ledger.commit(derived.name, [rows], {"settings": settings, "made_from": made_from})
+
+
+def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
+    """The phase was on and is off now: what it wrote goes (no manifest names it),
+    then its rows; a run killed in between deletes the rest next time."""
+    ledger = run.ledger()
+    rows = ledger.table(derived.name, header.get("token"), derived.name)
+    written = [output for row in rows.values() for output in Row(*row).outputs]
+    _delete(run, [*written, *derived.files])
+    rows.replace({})
+    ledger.commit(derived.name, [rows], {"settings": None, "made_from": None})
+
+
+def _delete(run: Run, names: list[str]) -> None:
+    """Delete outputs no manifest names (never a collected file)."""
+    base = run.static_base()
+    for name in names:
+        if name not in run.found:
+            try:
+                os.unlink(base + name)
+            except FileNotFoundError:
+                continue
+            run.summary.deleted.append(name)

@@ -1,0 +1,34 @@
+"""What a phase is, to the engine and to doit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .run import Run
+
+
+def always(run: Run) -> bool:
+    return True
+
+
+def hashing(run: Run) -> bool:
+    """The build hashes and writes a manifest (and this is no dry run)."""
+    return run.post_processing and not run.options.dry_run
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A name, a check (up to date: nothing to do), an action (raises
+    ``StaticpipeError``, or ``OSError``, on bad input), and the files doit knows
+    it by: what it reads of earlier phases (``file_dep``) and the state it leaves
+    (``targets``); ``applies``: whether this run has the phase at all."""
+
+    name: str
+    doc: str
+    check: Callable[[Run], bool]
+    act: Callable[[Run], None]
+    inputs: Callable[[Run], list[Path]]
+    state: Callable[[Run], list[Path]]
+    applies: Callable[[Run], bool] = always

@@ -1,0 +1,66 @@
+"""Precompression as a phase: ``name.gz`` / ``name.br`` / ``name.zst`` beside each
+compressible file of the build (its copy and its hashed file), as WhiteNoise's
+``CompressedManifestStaticFilesStorage`` writes them.
+
+Config key ``compress = ["gzip", "br"]`` (``compress_levels``, ``compress_cache_bytes``:
+see compress/settings.py). The engine (engine/derived.py) hands this phase the
+names whose files changed; each unique content is compressed once, and a content
+compressed by any earlier run comes from the cache in the state directory
+(compress/cache.py), even after ``--clear``.
+"""
+
+from __future__ import annotations
+
+from ..compress.batch import compress_files
+from ..compress.cache import CompressCache
+from ..engine.derived import Derived, Item, Row, phase
+from ..engine.run import Run
+from ..hashing import hashed_path, md5_file
+
+
+def _settings(run: Run) -> str | None:
+    settings = run.config.compress
+    return settings.token() if settings.enabled else None
+
+
+def _content_md5(run: Run, item: Item, fingerprint_md5: str, file: str) -> str:
+    """The md5 of ``file``'s bytes: the copy's (in the fingerprint), which a hashed
+    file named from it shares; a rewritten file's is read."""
+    if file == item.name or file == hashed_path(item.name, fingerprint_md5):
+        return fingerprint_md5
+    return md5_file(run.static_base() + file)
+
+
+def _build(run: Run, items: list[Item]) -> dict[str, Row]:
+    config = run.config
+    settings = config.compress
+    cache = CompressCache(config.state_path / "compress", settings.cache_max_bytes)
+    pairs = []
+    for item in items:
+        md5 = item.fingerprint.partition(" ")[0]
+        pairs.extend((file, _content_md5(run, item, md5, file)) for file in item.files)
+    result = compress_files(
+        config.static_root, pairs, settings, cache,
+        workers=run.options.workers,
+        file_mode=config.file_permissions_mode,
+        dir_mode=config.directory_permissions_mode,
+        protected=run.found,
+    )  # fmt: skip
+    run.summary.compressed = [*run.summary.compressed, *result.written]
+    return {
+        item.name: Row(
+            item.fingerprint,
+            tuple(output for file in item.files for output in result.written.get(file, ())),
+        )
+        for item in items
+    }
+
+
+PHASE = phase(
+    Derived(
+        "compress",
+        "Precompress each compressible file (gzip, brotli, zstd), each content once.",
+        _settings,
+        _build,
+    )
+)

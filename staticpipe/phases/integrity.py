@@ -1,0 +1,67 @@
+"""Subresource integrity as a phase: each hashed file's SRI value, in
+``staticfiles.integrity.json`` beside ``staticfiles.json`` (integrity.py).
+
+Config key ``integrity = "sha384"`` (or sha256, sha512). A row holds the final
+file's name (the hashed one when the build hashes) and its value; the file is
+written from the rows before the manifest, whenever a row changed. Values of
+files the build no longer names stay in it while those files are in
+static_root (old versions are kept, and a page cached before the deploy still
+asks for them).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import integrity
+from ..engine.derived import Derived, Item, Row, phase
+from ..engine.run import Run
+from ..store import Table
+
+
+def _settings(run: Run) -> str | None:
+    return run.config.integrity
+
+
+def _build(run: Run, items: list[Item]) -> dict[str, Row]:
+    algorithm = run.config.integrity
+    base = run.static_base()
+    rows = {}
+    for item in items:
+        final = item.files[-1]  # the hashed file when there is one
+        rows[item.name] = Row(item.fingerprint, (), (final, integrity.sri(base + final, algorithm)))
+    return rows
+
+
+def _finish(run: Run, rows: Table, changed: bool) -> None:
+    config = run.config
+    path = integrity.integrity_path(config.static_root)
+    if not changed and path.exists():
+        return
+    values = {final: value for _fingerprint, _outputs, (final, value) in rows.values()}
+    try:
+        saved = integrity.load(path)
+    except (OSError, ValueError):
+        saved = None
+    # (values of another algorithm are of no use: the older files go without)
+    before = saved.values if saved is not None and saved.algorithm == config.integrity else {}
+    base = run.static_base()
+    for name, value in before.items():  # an older version still served
+        if name not in values and os.path.isfile(base + name):
+            values[name] = value
+    integrity.write(
+        path, values, config.integrity,
+        config.file_permissions_mode, config.directory_permissions_mode,
+    )  # fmt: skip
+
+
+PHASE = phase(
+    Derived(
+        "integrity",
+        "Record each file's subresource integrity value (staticfiles.integrity.json).",
+        _settings,
+        _build,
+        _finish,
+        files=(integrity.INTEGRITY_NAME,),
+    )
+)
