@@ -27,6 +27,7 @@ class RunOptions:
     post_process: bool = True
     verbosity: int = 1  # Django's -v: 0 errors only, 1 the summary, 2 a line per file
     workers: int = field(default_factory=default_workers)
+    prune: bool = False  # after the build: delete old versions the retention policy lets go
 
 
 class Except(Collection[str]):
@@ -58,6 +59,7 @@ class Summary:
     deleted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     compressed: list[str] = field(default_factory=list)  # files precompressed anew
+    pruned: list[str] = field(default_factory=list)  # old versions deleted (--prune)
     link: bool = False
 
     def line(self) -> str:

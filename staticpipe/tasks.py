@@ -117,9 +117,11 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
      "help": "The same as --noinput."},
     {"name": "explain", "long": "explain", "type": bool, "default": False,
      "help": "Print what the next run would redo and why; change nothing."},
+    {"name": "prune", "long": "prune", "type": bool, "default": False,
+     "help": "Then delete old versions the retention policy lets go (keep_builds, keep_age)."},
 ]  # fmt: skip
 
-PUBLISH_PARAMS = ("dry_run", "verbosity")  # collect's, with the same meaning
+PUBLISH_PARAMS = ("dry_run", "verbosity")  # collect's, with the same meaning (prune's too)
 
 ConfigSource = Config | Callable[[], Config] | str | os.PathLike[str] | None
 
@@ -278,13 +280,13 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     ``config`` is a Config, a callable returning one, a path to a pyproject.toml
     (or its directory), or None for the nearest ``[tool.staticpipe]`` from the
     current directory. Tasks are named ``<prefix>collect``, ``<prefix>findstatic``,
-    ``<prefix>watch``, ``<prefix>serve`` and ``<prefix>publish``.
+    ``<prefix>watch``, ``<prefix>serve``, ``<prefix>publish`` and ``<prefix>prune``.
     """
 
     @task_params(COLLECT_PARAMS)
     def collect_creator(
         clear, dry_run, link, no_post_process, ignore, no_default_ignore, verbosity,
-        noinput, no_input, explain,
+        noinput, no_input, explain, prune,
     ):  # fmt: skip
         try:
             if verbosity not in (0, 1, 2, 3):
@@ -302,7 +304,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
             return
         options = RunOptions(
             clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process,
-            verbosity=verbosity,
+            verbosity=verbosity, prune=prune,
         )  # fmt: skip
         if explain:
             yield _explain_task(effective, options, prefix)
@@ -349,6 +351,39 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
 
         return {
             "basename": f"{prefix}publish",
+            "actions": [action],
+            "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
+    def prune_creator():
+        """Delete old versions the retention policy lets go (keep_builds, keep_age)."""
+
+        def action(dry_run, verbosity):
+            try:
+                conf = _resolve_config(config)
+                layout.check(conf, finders.locations(conf))
+                if dry_run:
+                    names = cleanup.prunable(conf)
+                    verb = "Pretending to delete"
+                else:
+                    names = cleanup.prune(conf)
+                    verb = "Deleting"
+            except StaticpipeError as error:
+                return _failed(error)
+            if verbosity >= 2:
+                for name in names:
+                    print(f"{verb} '{name}'")
+            if verbosity >= 1:
+                count = len(names)
+                print(
+                    f"{count} old file{'' if count == 1 else 's'} pruned from '{conf.static_root}'."
+                )
+            return None
+
+        return {
+            "basename": f"{prefix}prune",
             "actions": [action],
             "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
             "uptodate": [False],
@@ -421,6 +456,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         f"task_{prefix}watch": watch_creator,
         f"task_{prefix}serve": serve_creator,
         f"task_{prefix}publish": publish_creator,
+        f"task_{prefix}prune": prune_creator,
     }
 
 
@@ -449,7 +485,9 @@ task_findstatic = _default["task_findstatic"]
 task_watch = _default["task_watch"]
 task_serve = _default["task_serve"]
 task_publish = _default["task_publish"]
+task_prune = _default["task_prune"]
 __all__ = [
     "DOIT_CONFIG", "task_collect", "task_findstatic", "task_watch", "task_serve", "task_publish",
+    "task_prune",
 ]  # fmt: skip
 _warn_if_replacing(__all__)

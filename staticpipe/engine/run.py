@@ -531,6 +531,10 @@ class Run:
                     touched = [*summary.copied, *summary.post_processed, *summary.deleted]
                 outputs.record(self.config, self.found, self.walk(), touched, suspect or ())
             self.save_stamp()
+            if self.options.prune:
+                self.summary.pruned = cleanup.prune(self.config)
+                for name in self.summary.pruned:
+                    self.log(f"Pruned '{name}'")
         for name in self.duplicates:  # Django's words, at -v 1 and up
             self.log(
                 f"Found another file with the destination path '{name}'. It will be "
