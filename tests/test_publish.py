@@ -238,6 +238,20 @@ def test_precompressed_siblings_go_up_with_their_encoding(site):
     assert remote_files(site)[hashed + ".gz"] == (site.root / (hashed + ".gz")).read_bytes()
 
 
+def test_the_build_s_own_precompression_and_integrity_file_go_up_before_the_manifest(site):
+    site.write("css/big.css", "p { color: red; }\n" * 200)
+    set_config(site, 'compress = ["gzip", "br"]\nintegrity = "sha384"\n')
+    site.doit("collect")
+    hashed = site.manifest()["css/big.css"]
+    summary, counted = run(site)
+    remote = remote_files(site)
+    for name in (hashed + ".gz", hashed + ".br", "css/big.css.br", "staticfiles.integrity.json"):
+        assert remote[name] == (site.root / name).read_bytes(), name
+    assert head(site, hashed + ".br")["ContentEncoding"] == "br"
+    puts = counted.puts
+    assert puts.index("static/staticfiles.integrity.json") < puts.index("static/staticfiles.json")
+
+
 @pytest.mark.slow
 def test_a_large_file_goes_up_in_parts_and_is_then_seen_as_unchanged(site):
     site.write("video/clip.webm", os.urandom(9 * 1024 * 1024))

@@ -1,6 +1,7 @@
 """The current build in static_root: the files ``staticfiles.json`` names (the
-original names and the hashed ones), their precompressed siblings, and the
-manifest itself; with ``storage = "plain"``, the files the last run collected."""
+original names and the hashed ones), their precompressed siblings, the
+integrity file (``integrity = ...``), and the manifest itself; with ``storage =
+"plain"``, the files the last run collected."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from ..cleanup import MANIFEST_NAME
 from ..config import Config
 from ..errors import StaticpipeError
+from ..integrity import INTEGRITY_NAME
 from .headers import ENCODINGS
 
 
@@ -130,5 +132,7 @@ def current(config: Config) -> Build:
             if sibling not in named and listings.has(sibling):
                 named.add(sibling)
                 files.append(_file(root, sibling, hashed, encoding))
+    if config.integrity:  # before the manifest, as the build writes it
+        files.append(_file(root, INTEGRITY_NAME, False))
     manifest = _file(root, MANIFEST_NAME, False) if config.storage == "manifest" else None
     return Build(files, manifest)
