@@ -263,7 +263,8 @@ class Run:
             raise
         self.records = result.records
         self._removed = result.removed
-        self._copied_md5 = {name: result.records[name][5] for name in result.copied}
+        if not self.options.dry_run:  # a dry run records nothing it pretended to copy
+            self._copied_md5 = {name: result.records[name][5] for name in result.copied}
         self._copy_ran = True
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
