@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import run_django
-from projects import Project
+from projects import Project, snapshot
 
 
 @pytest.fixture
@@ -308,3 +309,17 @@ def test_duplicates_are_warned_in_django_words_on_every_run(project, tmp_path):
     for result in (first, again):
         assert [line for line in result.stdout.splitlines() if "Found another" in line] == django
     assert "Found another" not in project.doit("collect", "-v", "0").stdout
+
+
+def test_a_source_removed_before_doit_forget_leaves_no_copy_behind(project, tmp_path):
+    """With the state forgotten, what the manifest in place names still tells the
+    run which outputs were the last build's: a removed source's copies go too."""
+    project.write("css/gone.css", "body { color: red }\n")
+    project.doit("collect")
+    (project.path / "assets" / "css" / "gone.css").unlink()
+    project.doit("forget", "-a")
+    project.doit("collect")
+    clean = Project(tmp_path / "clean")
+    shutil.copytree(project.path / "assets", clean.path / "assets")
+    clean.doit("collect")
+    assert snapshot(project.root) == snapshot(clean.root)
