@@ -60,6 +60,12 @@ def add_garbage(
         state.save(path, {**saved, key: sorted(after)})
 
 
+def has_garbage(config: Config) -> bool:
+    """Outputs are waiting to be deleted (the manifest phase has work to do)."""
+    saved = state.load(_garbage_file(config))
+    return bool(saved.get("names") or saved.get("theirs"))
+
+
 def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
     """What the manifest in static_root names (its original names, its hashed
     names): the outputs of an earlier run, when that run's state is lost (a phase

@@ -60,8 +60,8 @@ def load_records(config: Config, repair: bool = True) -> store.Table:
     return load_identified(config, repair)[0]
 
 
-def load_identified(config: Config, repair: bool = True) -> tuple[store.Table, tuple | None]:
-    """``load_records``, and the identity of the state file they were read from
+def load_identified(config: Config, repair: bool = True) -> tuple[store.Table, str | None]:
+    """``load_records``, and the token of the entry they were read from
     (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
     token = saved.get("store") if saved.get("root") == str(config.static_root) else None
@@ -76,7 +76,7 @@ def no_records(config: Config) -> store.Table:
 
 
 def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
-    """Commit the records' changes, then the state file that names them."""
+    """Commit the records' changes, then the entry that names them."""
     token = records.db().commit("collect", [records])
     state.save(state_file(config), {"root": str(config.static_root), "store": token, "racy": racy})
 
@@ -369,7 +369,7 @@ def collect(
             racy.discard(name)
         if gone:
             cleanup.add_garbage(config, gone, live=found.keys())
-        if records.changed or not state_file(config).exists():
+        if records.changed or not state.exists(state_file(config)):
             save_records(config, records, sorted(racy))
         records.racy = sorted(racy)
     return result

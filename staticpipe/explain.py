@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import collect, finders, rules
+from . import collect, finders, rules, state
 from .config import Config
 from .hashing import md5_file
 from .options import RunOptions
@@ -101,7 +101,7 @@ def explain(config: Config, options: RunOptions) -> Explanation:
         result.everything = f"no earlier build recorded in {config.state_path}"
     if options.clear:
         result.everything = "--clear writes every file again"
-    listing = state_json(config.state_path / "found.json")
+    listing = saved_listing(config)
     result.settings = _settings_changes(listing.get("settings", {}), config, options)
     md5s: dict[str, str] = {}  # the content each found file has now
     for name, item in found.items():
@@ -141,11 +141,11 @@ def _unhashed(entries: Mapping[str, Any]) -> list[Reason]:
     ]
 
 
-def state_json(path: os.PathLike[str]) -> dict[str, Any]:
+def saved_listing(config: Config) -> dict[str, Any]:
+    """The listing the last run saved (engine/run.py: its names and settings)."""
     try:
-        with open(path, "rb") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        data = json.loads(state.load(config.state_path / "found.json")["listing"])
+    except (KeyError, TypeError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -2,9 +2,9 @@
 
 An edit changes a few hashed names, but the manifest names every file, and its
 ``hash`` is the md5 of every (name, hashed name) pair, sorted: rendering it is
-work in proportion to the tree. So that sorted text is kept (``manifest.pairs``),
-with the identities of the manifest, of those pairs and of the inputs they were
-rendered from (the listing and the post-processing state: ``manifest.state``).
+work in proportion to the tree. So that sorted text is kept in the ledger
+(``manifest.state``), with the identity of the manifest and the tokens of the
+inputs it was rendered from (the listing and the post-processing entry).
 When a run starts
 from exactly those inputs and knows which hashed names it changed, the new
 manifest is the old one with those values replaced (``patch``): the same bytes
@@ -134,10 +134,6 @@ def state_file(config: Config) -> Path:
     return config.state_path / "manifest.state"
 
 
-def _pairs_file(config: Config) -> Path:
-    return config.state_path / "manifest.pairs"
-
-
 def write(config: Config, data: bytes) -> bool:
     """Write the manifest (temp file + rename); False if it already had these
     bytes. The next run renders it in full (nothing is kept for a patch)."""
@@ -151,10 +147,9 @@ def write_rendered(config: Config, paths: Mapping[str, str], inputs: dict[str, A
     patch it (``patched``). The same bytes as ``render``, made one text at a time."""
     forget(config)  # from here on, a kept rendering would be stale
     pairs = _sorted_pairs(paths)
-    kept, digest = _keep_pairs(config, pairs), _hash(pairs, digest_of(config))
-    del pairs  # before the manifest's text is made
+    digest = _hash(pairs, digest_of(config))
     written = _write(config, _document(paths, digest))
-    _keep(config, inputs, kept)
+    _keep(config, inputs, pairs)
     return written
 
 
@@ -164,9 +159,8 @@ def write_patched(
     """``write`` what ``patched`` made, keeping it for the next run as
     ``write_rendered`` does."""
     forget(config)
-    kept = _keep_pairs(config, pairs)
     _write(config, data, new=True)
-    _keep(config, inputs, kept)
+    _keep(config, inputs, pairs)
 
 
 def forget(config: Config) -> None:
@@ -193,24 +187,24 @@ def _other_mode(path: Path, config: Config) -> bool:
     return mode is not None and stat.S_IMODE(os.stat(path).st_mode) != mode
 
 
-def _keep_pairs(config: Config, pairs: bytes | bytearray) -> tuple | None:
-    """The pairs written where the next run reads them; their identity (None: not kept)."""
-    try:
-        fsutil.write_bytes(str(_pairs_file(config)), pairs)
-    except OSError:
-        return None
-    return fsutil.identity_with_ctime(_pairs_file(config))
-
-
-def _keep(config: Config, inputs: dict[str, Any], pairs: tuple | None) -> None:
-    if pairs is None or None in inputs.values():
+def _keep(config: Config, inputs: dict[str, Any], pairs: bytes | bytearray) -> None:
+    """Keep the sorted ``pairs`` the manifest's ``hash`` is the md5 of, with the
+    identity of the manifest written and the tokens of the ``inputs`` it was
+    made from (the listing, post-processing's entry): what ``patched`` needs."""
+    if None in inputs.values():
         return
     manifest = fsutil.identity_with_ctime(manifest_path(config))
-    kept = {"inputs": inputs, "manifest": manifest, "pairs": pairs}
-    try:
-        state.save(state_file(config), kept)
-    except OSError:
-        pass  # the next run renders it in full
+    kept = {"inputs": inputs, "manifest": manifest, "pairs": bytes(pairs)}
+    state.save(state_file(config), kept, shared=False)
+
+
+def made_from(config: Config) -> dict[str, Any] | None:
+    """The tokens of the inputs the manifest in place was made from, if it is
+    the one the last run kept (None: not known)."""
+    kept = state.load(state_file(config))
+    if kept.get("manifest") != fsutil.identity_with_ctime(manifest_path(config)):
+        return None
+    return kept.get("inputs")
 
 
 def patched(
@@ -222,17 +216,13 @@ def patched(
     ``inputs``'s: so the result, if any, differs from the manifest in place."""
     if not changes or len(changes) > PATCH_LIMIT or None in inputs.values():
         return None  # (no changes: the manifest in place is compared in full)
-    path, pairs_path = manifest_path(config), _pairs_file(config)
+    path = manifest_path(config)
     kept = state.load(state_file(config))
-    if (
-        kept.get("inputs") != inputs
-        or kept.get("manifest") != fsutil.identity_with_ctime(path)
-        or kept.get("pairs") != fsutil.identity_with_ctime(pairs_path)
-    ):
+    if kept.get("inputs") != inputs or kept.get("manifest") != fsutil.identity_with_ctime(path):
         return None
     try:
-        pairs, data = _read(pairs_path), _read(path)
-    except OSError:
+        pairs, data = bytearray(kept["pairs"]), _read(path)
+    except (OSError, KeyError, TypeError):
         return None
     if pairs is None or data is None or not patch(data, pairs, changes, digest_of(config)):
         return None

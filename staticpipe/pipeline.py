@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import finders, layout, lock, store
+from . import finders, layout, lock, state, store
 from .config import Config
 from .engine.phases import execute
 from .engine.run import Run, without_gc
@@ -24,10 +24,13 @@ def run(
     options = options or RunOptions()
     layout.check(config, finders.locations(config))
     layout.claim_state_dir(config)
-    if options.dry_run:
-        return _run(config, options, log)
-    with lock.locked(config):
-        return _run(config, options, log)
+    try:
+        if options.dry_run:
+            return _run(config, options, log)
+        with lock.locked(config):
+            return _run(config, options, log)
+    finally:
+        state.close_all()  # (this process may live on: nothing held open between runs)
 
 
 def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Summary:

@@ -796,7 +796,7 @@ class _Run:
             and token == self.token
             and made_from == self.made_from
             and pending == self.pending
-            and state_file(self.config).exists()
+            and state.exists(state_file(self.config))
         ):
             return  # nothing changed: leave the file (and its mtime) alone
         warned = {name for name in self.warned if name in entries and name not in self.new}
@@ -931,15 +931,15 @@ def _unsettled(fields: SavedEntry) -> bool:
 
 @dataclass(frozen=True)
 class Since:
-    """Where the records come from: the collect state file whose identity
-    (fsutil.identity) was ``collect`` when this run loaded it, with only the
-    ``copied`` names recorded again since; ``records_file``: that file's identity
-    now that it holds exactly the records (None: it does not); ``removed``: the
-    names the copy phase dropped."""
+    """Where the records come from: the collect entry whose token was
+    ``collect`` when this run loaded it, with only the ``copied`` names recorded
+    again since; ``records_file``: that entry's token now that it holds exactly
+    the records (None: it does not); ``removed``: the names the copy phase
+    dropped."""
 
-    collect: tuple | None
+    collect: str | None
     copied: Collection[str]
-    records_file: tuple | None
+    records_file: str | None
     removed: Collection[str] = ()  # names whose records the copy phase dropped
 
 

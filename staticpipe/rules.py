@@ -77,8 +77,8 @@ def post_state_file(config: Config) -> Path:
     return config.state_path / "postprocess.state"
 
 
-def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], tuple | None]:
-    """Post-processing's saved state and the identity of the file it was read
+def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], str | None]:
+    """Post-processing's saved state and the token of the entry it was read
     from (None: no valid state). Its ``files`` (name -> SavedEntry) and
     ``referrers`` (reference target -> the names referencing it) are tables
     (store.py), read by name as asked: empty ones if the rows do not match."""

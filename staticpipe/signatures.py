@@ -4,7 +4,7 @@ The collect phase records, for every file it copies, the source's stat as it
 was read (size, mtime, ctime, inode: a content change behind a restored mtime
 still moves ctime, a replaced file has a new inode). This module keeps those
 signatures packed in one array, in the listing's order, next to the identity of
-the listing (found.json) they belong to. A later run stats every source, packs
+the listing (the ``found.json`` entry) they belong to. A later run stats every source, packs
 the results the same way and compares the two arrays: equal arrays mean no
 source changed, and otherwise the entries that differ name the sources to look
 at. That is the copy phase's change check, instead of doit's per-file_dep
@@ -49,7 +49,7 @@ def current(sources: Iterable[str]) -> array:
 
 
 def load(config: Config, listing: tuple | None, records: str | None) -> array | None:
-    """The saved signatures, if they belong to ``listing`` (found.json's identity)
+    """The saved signatures, if they belong to ``listing`` (the ``found.json`` entry's token)
     and to the collect records whose token (store.py) is ``records``."""
     if listing is None or records is None:
         return None

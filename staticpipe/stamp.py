@@ -1,13 +1,12 @@
-"""The last complete run's stamp: the state files it left, by identity.
+"""The last complete run's stamp: the ledger entries it left, by token.
 
-Every state file is written under a temp name and renamed into place, so each
-rewrite gives it a new inode (and mtime). The stamp, saved when a run has
-finished every phase, records the identity (inode, mtime, size) of each state
-file that run left, and the settings it ran with. While every one of those files
-is still the very file the stamp names, the phases' per-file state still agrees
+Every save of a ledger entry (state.py) gives it a new token. The stamp, saved
+when a run has finished every phase, records the token of each entry that run
+left, and the settings it ran with. While every one of those entries is still
+the very one the stamp names, the phases' per-file state still agrees
 with the listing, the copies and the hashed names exactly as it did when that
 run finished: an up-to-date check can say so without loading and walking tens
-of thousands of records. Anything else (a rewritten or missing state file, other
+of thousands of records. Anything else (an entry saved again or gone, other
 settings, a racily recorded source) means "don't know": the phase does its
 full check. Sources are not the stamp's concern: the copy phase's signature check
 (signatures.py) sees them.
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import fsutil, state
+from . import state
 from .config import Config
 
 
@@ -32,7 +31,7 @@ def save(
 ) -> None:
     """Stamp the state files ``paths`` as a complete run with ``settings`` left them;
     ``racy``: the records that run could not trust by stat alone (collect.py)."""
-    files = {str(path): fsutil.identity(path) for path in paths}
+    files = {str(path): state.token(path) for path in paths}
     if None in files.values():
         forget(config)
         return
@@ -53,7 +52,7 @@ def holding(
         return None
     for path in paths:
         key = str(path)
-        if key not in files or fsutil.identity(path) != files[key]:
+        if key not in files or state.token(path) != files[key]:
             return None
     return saved.get("racy", {})
 

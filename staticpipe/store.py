@@ -1,12 +1,12 @@
 """Per-file state read and updated by name: a phase's entries in an SQLite table.
 
-A phase keeps one entry per file (collect's records, post-processing's entries
-and its inverted references) in a table of ``<state>/files.sqlite3``, and the
-rest of its state (settings, identities, short lists) in its small state file
-(state.py). That file also holds the *token* written with the table's last
-change: the file is written after the table, so a file whose token is not the
-database's (a run stopped between the two, a file or database from elsewhere)
-counts as no state at all.
+The whole state of a project is this one database, ``<state>/files.sqlite3``:
+a phase keeps one row per file (collect's records, post-processing's entries
+and its inverted references) in a table, and the rest of its state (settings,
+short lists) in small *entries* (state.py), in the same database. Every commit
+gives its group a new *token*; a phase's entry holds the token of its table's
+last commit and is saved after it, so an entry whose token is not the table's
+(a run stopped between the two) counts as no state at all.
 
 Entries are kept in buckets of about ``BUCKET`` names (by a CRC of the name),
 one row per bucket holding them marshalled: an edit reads and rewrites the few
@@ -22,8 +22,10 @@ that does not match or a damaged database mean one full run.
 
 from __future__ import annotations
 
+import io
 import marshal
 import os
+import pickle
 import secrets
 import sqlite3
 import zlib
@@ -151,21 +153,49 @@ class Database:
         """The token of the entries ``group`` (a phase) last wrote; None: none."""
         return self._value("SELECT token FROM tokens WHERE name = ?", group)
 
-    def header(self, group: str) -> dict[str, Any]:
-        """The small state ``group`` committed with its rows last ({}: none), with
-        its ``token``."""
-        token = self.token(group)
-        value = self._value("SELECT value FROM headers WHERE name = ?", group)
-        if token is None or value is None:
-            return {}
+    def entry(self, name: str) -> tuple[bytes | None, str | None]:
+        """An entry's stored bytes (state.py) and token; (None, None): none."""
+        if self._connection is None and not self.path.exists():
+            return None, None
         try:
-            header = marshal.loads(value)
-        except _DAMAGE:
-            return {}
-        return {**header, "token": token} if isinstance(header, dict) else {}
+            row = (
+                self.connection()
+                .execute(
+                    "SELECT tokens.token, headers.value FROM tokens LEFT JOIN headers "
+                    "ON headers.name = tokens.name WHERE tokens.name = ?",
+                    (name,),
+                )
+                .fetchone()
+            )
+        except _DAMAGE as error:
+            self.damaged(error)
+            return None, None
+        return (row[1], row[0]) if row else (None, None)
+
+    def header(self, group: str) -> dict[str, Any]:
+        """The entry ``group`` committed with its rows last ({}: none), with its
+        ``token``."""
+        value, token = self.entry(group)
+        header = loads(value)
+        return {**header, "token": token} if header else {}
+
+    def put(self, name: str, value: bytes) -> str:
+        """Save an entry's bytes alone; return its new token."""
+        return self.commit(name, [], value)
+
+    def drop(self, name: str) -> None:
+        """Forget an entry (and its token)."""
+        try:
+            connection = self.connection()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("DELETE FROM tokens WHERE name = ?", (name,))
+            connection.execute("DELETE FROM headers WHERE name = ?", (name,))
+            connection.execute("COMMIT")
+        except _DAMAGE as error:
+            raise self.damaged(error) from None
 
     def table(self, name: str, token: str | None, group: str) -> Table:
-        """``name``'s entries, if ``token`` (from the phase's state file) is the
+        """``name``'s entries, if ``token`` (from the phase's entry) is the
         one the database holds for ``group``; else an empty table."""
         valid = token is not None and self.token(group) == token
         buckets = self._value("SELECT buckets FROM shapes WHERE name = ?", name) if valid else None
@@ -173,10 +203,15 @@ class Database:
             valid = False
         return Table(self, name, token if valid else None, buckets if valid else None)
 
-    def commit(self, group: str, tables: list[Table], header: dict[str, Any] | None = None) -> str:
+    def commit(
+        self, group: str, tables: list[Table], header: dict[str, Any] | bytes | None = None
+    ) -> str:
         """Write the tables' changes in one transaction (all of a table's entries
-        if it did not start from valid ones), with ``header`` (marshallable: the
-        phase's own small state) if given; return the group's new token."""
+        if it did not start from valid ones), with ``header`` (the group's entry:
+        its own small state, or its stored bytes) if given; return the group's
+        new token."""
+        if isinstance(header, dict):
+            header = dumps(header)
         token = secrets.token_hex(8)
         broken = next((table for table in tables if table.broken), None)
         if broken is not None:
@@ -197,7 +232,7 @@ class Database:
                 if header is not None:
                     connection.execute(
                         "INSERT OR REPLACE INTO headers (name, value) VALUES (?, ?)",
-                        (group, marshal.dumps(header)),
+                        (group, header),
                     )
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -208,6 +243,32 @@ class Database:
         for table in tables:
             table.token = token
         return token
+
+
+# -- entries: a phase's small state, pickled (state.py) --------------------------
+VERSION = 6  # of the entries' contents (6: all in this database; 5: pickle files)
+
+
+def dumps(data: dict[str, Any], shared: bool = True) -> bytes:
+    """An entry's stored bytes (what ``loads`` reads back)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+    pickler.fast = not shared
+    pickler.dump({**data, "version": VERSION})
+    return buffer.getvalue()
+
+
+def loads(value: bytes | None) -> dict[str, Any]:
+    """An entry from its stored bytes ({}: none, unreadable, another version)."""
+    if value is None:
+        return {}
+    try:
+        data = pickle.loads(value)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return {}
+    return data
 
 
 def bucket_of(name: str, buckets: int) -> int:

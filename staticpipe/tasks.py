@@ -194,6 +194,7 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
         run.fresh = _forgotten(name, config)
     # reporter.py: -v 0 prints no progress lines; an up-to-date collect still reports
     meta = {"staticpipe": {"quiet": options.verbosity == 0}}
+    config_dep = [str(config.config_file)] if config.config_file else []
     names = []
     for phase in phases_of(run):
         names.append(f"{name}_{phase.name}")
@@ -201,10 +202,8 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
             "basename": names[-1],
             "doc": phase.doc,
             "actions": [without_gc(functools.partial(_act, phase, run))],
-            "file_dep": []
-            if options.dry_run and phase.name != "discover"
-            else [str(path) for path in phase.inputs(run)],
-            "targets": [] if options.dry_run else [str(path) for path in phase.state(run)],
+            # the configuration (doit's StatChecker); a phase's own check sees the rest
+            "file_dep": config_dep if phase.name == "discover" else [],
             "uptodate": [
                 without_gc(run.phase_check(phase.name, functools.partial(phase.check, run))),
                 *([not options.dry_run] if phase.name == "copy" else []),

@@ -12,7 +12,7 @@ from conftest import assert_same_output
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
-from staticpipe import pipeline
+from staticpipe import pipeline, state
 from staticpipe.config import load_config
 from staticpipe.options import RunOptions
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
@@ -51,7 +51,8 @@ class Site:
             "DOIT_CONFIG": {**DOIT_CONFIG, "dep_file": str(self.path / ".doit.sqlite3")},
         }
         code = DoitMain(ModuleTaskLoader(namespace)).run(["collect", *options])
-        gc.collect()  # as the end of a process would: its database connections closed
+        state.close_all()  # as the end of a process would: its database connections closed
+        gc.collect()
         return code
 
     def watcher_run(self) -> None:

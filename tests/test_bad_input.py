@@ -548,24 +548,3 @@ def test_warnings_are_repeated_on_a_rerun_that_reuses_the_file(tmp_path):
     for summary in (first, second):
         assert [w for w in summary.warnings if "css/w.css:1: gone.png" in w], summary.warnings
     assert sum("css/w.css:1: gone.png" in line for line in lines) == 2
-
-
-def test_warnings_are_repeated_from_a_state_saved_without_its_warned_list(tmp_path):
-    """The list of warned files is an index of the entries: a state without it
-    (an older version's) still repeats every reused file's warnings."""
-    from staticpipe import pipeline, postprocess, state
-    from staticpipe.config import from_mapping
-
-    project = _project(tmp_path)
-    (project / "assets" / "css" / "w.css").write_text(".w { background: url(gone.png); }\n")
-    config = from_mapping(
-        {"static_root": "build/static", "dirs": ["assets"], "missing": "warn"}, project
-    )
-    pipeline.run(config, log=lambda _: None)
-    path = postprocess.state_file(config)
-    saved = state.load(path)
-    del saved["warned"]
-    state.save(path, saved)
-    summary = pipeline.run(config, log=lambda _: None)
-    assert "css/w.css" not in summary.post_processed
-    assert [w for w in summary.warnings if "css/w.css:1: gone.png" in w], summary.warnings

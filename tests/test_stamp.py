@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -104,7 +105,11 @@ def test_unreadable_collect_state_without_a_stamp_redoes_every_copy(tmp_path, ca
     site = Site(tmp_path / "site")
     site.settled()
     expected = snapshot(site.root)
-    (site.state / "collect.state").write_bytes(b"\0" * 64)
+    database = sqlite3.connect(site.state / "files.sqlite3")  # an unreadable entry
+    with database:
+        database.execute("UPDATE headers SET value = ? WHERE name = 'collect.state'", (b"\0" * 64,))
+        database.execute("UPDATE tokens SET token = 'other' WHERE name = 'collect.state'")
+    database.close()
     capsys.readouterr()
     site.collect()
     assert summary(capsys).startswith("4 static files copied")

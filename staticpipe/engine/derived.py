@@ -76,8 +76,6 @@ def phase(derived: Derived) -> Phase:
         derived.doc,
         lambda run: check(run, derived),
         lambda run: act(run, derived),
-        lambda run: [],
-        lambda run: [],
         lambda run: _applies(run, derived),
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from .run import Run
 
@@ -20,15 +19,13 @@ def hashing(run: Run) -> bool:
 
 @dataclass(frozen=True)
 class Phase:
-    """A name, a check (up to date: nothing to do), an action (raises
-    ``StaticpipeError``, or ``OSError``, on bad input), and the files doit knows
-    it by: what it reads of earlier phases (``file_dep``) and the state it leaves
-    (``targets``); ``applies``: whether this run has the phase at all."""
+    """A name, a check (up to date: nothing to do; it compares the phase's own
+    ledger entry with what it was made from), an action (raises
+    ``StaticpipeError``, or ``OSError``, on bad input), and ``applies``: whether
+    this run has the phase at all."""
 
     name: str
     doc: str
     check: Callable[[Run], bool]
     act: Callable[[Run], None]
-    inputs: Callable[[Run], list[Path]]
-    state: Callable[[Run], list[Path]]
     applies: Callable[[Run], bool] = always

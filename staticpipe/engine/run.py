@@ -88,13 +88,13 @@ class Run:
         self.collect_file = collect.state_file(config)
         self.post_file = rules.post_state_file(config)
         self.manifest_file = manifest.manifest_path(config)
-        # The identities of the collect and post-processing state files as this
+        # The tokens of the collect and post-processing entries as this
         # run loaded them (another run may replace them meanwhile): the
         # post-processing state made from that collect state need not be
         # compared record by record (postprocess.Since), and the manifest
         # rendered from that post-processing state can be patched (manifest.patched).
-        self._collect_loaded: tuple | None = None
-        self._post_loaded: tuple | None = None
+        self._collect_loaded: str | None = None
+        self._post_loaded: str | None = None
         self._post_changes: dict[str, str] | None = None
         if log is None:
             log = print if options.verbosity >= 1 else _silent
@@ -106,7 +106,8 @@ class Run:
 
     # -- discover --------------------------------------------------------------
     def listing(self) -> bytes:
-        """found.json's bytes: the files and the settings later phases depend on."""
+        """The listing (the ``found.json`` entry): the files and the settings later
+        phases depend on."""
         if self._listing is not None:
             return self._listing
         files = [[name, item.source] for name, item in self.found.items()]
@@ -114,7 +115,7 @@ class Run:
         return self._listing
 
     def settings(self) -> dict[str, Any]:
-        """The settings later phases depend on (written into found.json)."""
+        """The settings later phases depend on (saved in the listing)."""
         return {
             "static_root": str(self.config.static_root),
             "storage": self.config.storage,
@@ -127,7 +128,7 @@ class Run:
     def walk(self) -> tuple | None:
         """What identifies the listing: the saved walk it was read from (the same
         file, reused), if it was (outputs.py reuses its directory list then)."""
-        return fsutil.identity(discovery.state_file(self.config)) if self.reused else None
+        return state.token(discovery.state_file(self.config)) if self.reused else None
 
     # -- the last complete run's stamp (stamp.py) --------------------------------
     def stamped_files(self) -> list[Path]:
@@ -142,7 +143,7 @@ class Run:
 
     def stamp(self) -> dict[str, collect.Record] | None:
         """If nothing moved since the last complete run (discovery reused its walk,
-        every state file is the one it left, no output directory moved): the
+        every ledger entry is the one it left, no output directory moved): the
         records that run could not trust by stat alone. Else None. Not cached: a
         phase that runs rewrites its state, and the next phase must see that."""
         if not self.reused or self.options.clear or self.options.dry_run:
@@ -175,10 +176,7 @@ class Run:
             return False
         if self.stamp() is not None:
             return True
-        try:
-            current = self.found_file.read_bytes() == self.listing()
-        except OSError:
-            return False
+        current = state.load(self.found_file).get("listing") == self.listing()
         if current:
             self._listing = None  # the action won't run: free it before copying
         return current
@@ -189,7 +187,7 @@ class Run:
             return
         lock.hold(self.config)  # until this doit run ends
         if not self.discover_uptodate():
-            fsutil.write_bytes(str(self.found_file), self.listing())
+            state.save(self.found_file, {"listing": self.listing()})
         self._listing = None
 
     # -- collect ---------------------------------------------------------------
@@ -213,10 +211,10 @@ class Run:
     def source_changes(self) -> set[str] | None:
         """Names whose source's stat is not the one it was copied from
         (signatures.py); None: not known (no signatures for this listing, or
-        collect.state written by another kind of run since): look at every source."""
+        the collect entry saved by another kind of run since): look at every source."""
         if self._source_changes is False:
-            # A dry run does not write found.json: the one there may list other files.
-            listing = None if self.options.dry_run else fsutil.identity(self.found_file)
+            # A dry run saves no listing: the one saved may list other files.
+            listing = None if self.options.dry_run else state.token(self.found_file)
             self._signatures = signatures.load(self.config, listing, self.saved_records().token)
             self._source_changes = signatures.changed(self.found, self._signatures)
         return self._source_changes
@@ -269,7 +267,7 @@ class Run:
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
         if not self.options.dry_run:
-            listing = fsutil.identity(self.found_file)
+            listing = state.token(self.found_file)
             known = changes is not None  # then only these names' signatures can move
             signatures.save(
                 self.config, self.found, result.records, listing,
@@ -346,6 +344,8 @@ class Run:
             return True
         saved = self.saved_post()
         files = saved.get("files", {})
+        if saved.get("collect") != state.token(self.collect_file) or saved.get("pending"):
+            return False  # made from other records, or a run stopped part-way
         records = self.records if self.records is not None else self.saved_records()
         if saved.get("token") != rules.settings_token(self.config) or set(files) != set(self.found):
             return False
@@ -374,7 +374,7 @@ class Run:
         since = postprocess.Since(
             None if self.options.clear else self._collect_loaded,
             self.summary.copied,
-            fsutil.identity(self.collect_file),
+            state.token(self.collect_file),
             self._removed,
         )
         fresh = self.options.clear or self.fresh  # every file, from no state
@@ -423,10 +423,11 @@ class Run:
 
     def manifest_uptodate(self) -> bool:
         self.hold_lock()
-        if self.fresh:
-            return False
-        if outputs.manifest_unchanged(self.config):
-            return True  # the file the last complete run wrote; its inputs are file_deps
+        if self.fresh or cleanup.has_garbage(self.config):
+            return False  # (deleting the garbage is this phase's, after the manifest)
+        inputs = {"listing": state.token(self.found_file), "post": state.token(self.post_file)}
+        if outputs.manifest_unchanged(self.config) and manifest.made_from(self.config) == inputs:
+            return True  # the file the last complete run wrote, from these very inputs
         try:
             return self.manifest_file.read_bytes() == self.manifest_bytes()
         except (OSError, KeyError, store.StoreDamaged):
@@ -435,13 +436,13 @@ class Run:
     def write_manifest(self) -> None:
         self._acted = True
         lock.hold(self.config)
-        listing = fsutil.identity(self.found_file)
+        listing = state.token(self.found_file)
         rendered = None
         if self._post_changes is not None:  # post-processing ran, from _post_loaded
             started = {"listing": listing, "post": self._post_loaded}
             rendered = manifest.patched(self.config, started, self._post_changes)
         # what the next run can patch this manifest against
-        left = {"listing": listing, "post": fsutil.identity(self.post_file)}
+        left = {"listing": listing, "post": state.token(self.post_file)}
         if rendered is not None:
             manifest.write_patched(self.config, *rendered, left)
             del rendered
@@ -508,14 +509,6 @@ class Run:
             if phase not in self._current and not check():
                 return False
         return self.stamp() is not None
-
-    def unmoved(self, paths: list[Path]) -> bool:
-        """Each of ``paths`` (a phase's input and state files) is the very file the
-        last complete run left, and that run had this run's settings (stamp.py):
-        what doit's file_dep check says of them, for a run without doit."""
-        if self.options.dry_run or self.options.clear or self.fresh:
-            return False
-        return stamp.holding(self.config, paths, self.settings()) is not None
 
     def finish(self) -> Summary:
         """What every complete run does last: record the output directories' mtimes
