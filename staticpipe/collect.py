@@ -64,7 +64,7 @@ def load_identified(config: Config, repair: bool = True) -> tuple[store.Table, s
     """``load_records``, and the token of the entry they were read from
     (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
-    token = saved.get("store") if saved.get("root") == str(config.static_root) else None
+    token = identity if saved.get("root") == str(config.static_root) else None
     records = store.Database(config.state_path, repair).table("collect", token, "collect")
     records.racy = list(saved.get("racy", [])) if records.token is not None else []
     return records, (identity if records.token is not None else None)
@@ -76,9 +76,9 @@ def no_records(config: Config) -> store.Table:
 
 
 def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
-    """Commit the records' changes, then the entry that names them."""
-    token = records.db().commit("collect", [records])
-    state.save(state_file(config), {"root": str(config.static_root), "store": token, "racy": racy})
+    """Commit the records' changes and the entry that names them, in one transaction."""
+    entry = {"root": str(config.static_root), "racy": racy}
+    records.db().commit("collect", [records], entries=state.packed(state_file(config), entry))
 
 
 def outputs_current(

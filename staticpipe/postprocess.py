@@ -801,19 +801,16 @@ class _Run:
             return  # nothing changed: leave the file (and its mtime) alone
         warned = {name for name in self.warned if name in entries and name not in self.new}
         warned.update(name for name, new in self.new.items() if new.warnings)
-        rows = entries.db().commit("post", [entries, referrers])
-        state.save(
-            state_file(self.config),
-            {
-                "root": self.root,
-                "token": token,
-                "store": rows,
-                "collect": made_from,
-                "unsettled": unsettled,
-                "pending": pending,
-                "warned": sorted(warned),
-            },
-        )
+        entry = {
+            "root": self.root,
+            "token": token,
+            "collect": made_from,
+            "unsettled": unsettled,
+            "pending": pending,
+            "warned": sorted(warned),
+        }
+        packed = state.packed(state_file(self.config), entry)
+        entries.db().commit("post", [entries, referrers], entries=packed)
 
 
 def _hook_named(name: str, fields: SavedEntry) -> bool:

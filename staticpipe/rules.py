@@ -84,7 +84,7 @@ def load_post(config: Config, repair: bool = True) -> tuple[dict[str, Any], str 
     (store.py), read by name as asked: empty ones if the rows do not match."""
     saved, identity = state.load_identified(post_state_file(config))
     db = store.Database(config.state_path, repair)
-    files = db.table("post", saved.get("store"), "post")
+    files = db.table("post", identity, "post")
     referrers = db.table("referrers", files.token, "post")
     if files.token is None or referrers.token is None or db.generation:
         # (no valid rows, or the database was found damaged on the way: none)

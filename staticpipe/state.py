@@ -22,7 +22,10 @@ from typing import Any
 from . import store
 from .store import VERSION, dumps, loads  # the entries' format
 
-__all__ = ["VERSION", "close_all", "discard", "exists", "load", "load_identified", "save", "token"]
+__all__ = [
+    "VERSION", "close_all", "discard", "exists", "load", "load_identified", "packed", "save",
+    "token",
+]  # fmt: skip
 
 
 _OPEN = 4  # databases kept open by this process (a test suite makes hundreds)
@@ -92,6 +95,12 @@ def save(path: Path, data: dict[str, Any], shared: bool = True) -> str:
     ``shared=False``: no object appears twice in ``data``, so the pickler keeps
     no memo of every object written (MBs for tens of thousands of records)."""
     return _database(path).put(path.name, dumps(data, shared))
+
+
+def packed(path: Path, data: dict[str, Any], shared: bool = True) -> dict[str, bytes]:
+    """``data`` as the entry ``path`` names, for a commit that saves it together
+    with the rows it describes (``store.Database.commit(..., entries=)``)."""
+    return {path.name: dumps(data, shared)}
 
 
 def token(path: Path) -> str | None:

@@ -4,9 +4,9 @@ The whole state of a project is this one database, ``<state>/files.sqlite3``:
 a phase keeps one row per file (collect's records, post-processing's entries
 and its inverted references) in a table, and the rest of its state (settings,
 short lists) in small *entries* (state.py), in the same database. Every commit
-gives its group a new *token*; a phase's entry holds the token of its table's
-last commit and is saved after it, so an entry whose token is not the table's
-(a run stopped between the two) counts as no state at all.
+gives what it writes a new *token*; a phase's entry is committed with its
+table's rows, under the same token, so an entry always describes the rows
+there (a table whose token is not its entry's counts as no state at all).
 
 Entries are kept in buckets of about ``BUCKET`` names (by a CRC of the name),
 one row per bucket holding them marshalled: an edit reads and rewrites the few
@@ -204,12 +204,17 @@ class Database:
         return Table(self, name, token if valid else None, buckets if valid else None)
 
     def commit(
-        self, group: str, tables: list[Table], header: dict[str, Any] | bytes | None = None
+        self,
+        group: str,
+        tables: list[Table],
+        header: dict[str, Any] | bytes | None = None,
+        entries: Mapping[str, bytes] | None = None,
     ) -> str:
         """Write the tables' changes in one transaction (all of a table's entries
         if it did not start from valid ones), with ``header`` (the group's entry:
-        its own small state, or its stored bytes) if given; return the group's
-        new token."""
+        its own small state, or its stored bytes) if given, and ``entries``
+        (state.py's, by name: the phase's state that names these rows) under the
+        same new token; return that token."""
         if isinstance(header, dict):
             header = dumps(header)
         token = secrets.token_hex(8)
@@ -229,10 +234,14 @@ class Database:
                 connection.execute(
                     "INSERT OR REPLACE INTO tokens (name, token) VALUES (?, ?)", (group, token)
                 )
-                if header is not None:
+                named = {**(entries or {}), **({group: header} if header is not None else {})}
+                for name, value in named.items():
+                    connection.execute(
+                        "INSERT OR REPLACE INTO tokens (name, token) VALUES (?, ?)", (name, token)
+                    )
                     connection.execute(
                         "INSERT OR REPLACE INTO headers (name, value) VALUES (?, ?)",
-                        (group, header),
+                        (name, value),
                     )
             except BaseException:
                 connection.execute("ROLLBACK")

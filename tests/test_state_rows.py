@@ -25,34 +25,35 @@ class Killed(BaseException):
     """The process dies here: nothing after it runs (no error handling either)."""
 
 
-def _killed_before_saving(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next run dies once its rows are committed, before the state file ``name``
-    (which holds their token) is written."""
-    real = state.save
+def _killed_after_committing(group: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next run dies right after it commits ``group``'s rows (and their entry)."""
+    real = store.Database.commit
 
-    def save(path, data, shared=True):
-        if Path(path).name == name:
+    def commit(self, name, *args, **kwargs):
+        token = real(self, name, *args, **kwargs)
+        if name == group:
             raise Killed
-        return real(path, data, shared)
+        return token
 
-    monkeypatch.setattr(state, "save", save)
+    monkeypatch.setattr(store.Database, "commit", commit)
 
 
-def test_a_watcher_run_after_a_run_killed_before_collect_state_drops_a_removed_file(
-    tmp_path, monkeypatch
+@pytest.mark.parametrize("group", ["collect", "post"])
+def test_a_watcher_run_after_a_run_killed_after_a_commit_drops_a_removed_file(
+    tmp_path, monkeypatch, group
 ):
-    # The killed run committed the collect rows (b.png's gone) but left the old
-    # collect.state: its token no longer matches, so its records count as none. The
-    # post-processing state still names that very collect.state as the one it was
-    # made from; the next run must not take its entries as matching the records.
+    # The killed run committed the copy rows (b.png's gone), and maybe the
+    # post-processing rows, but wrote no manifest: the next run must not take the
+    # later phases' state as made from the earlier ones, nor leave b.png's outputs.
     site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     site.write("b.png", b"B")
     site.write("x.css", "x { background: url(b.png) }\n")
     assert site.collect() == 0
     (site.path / "assets" / "b.png").unlink()
+    site.write("x.css", "x { background: url(a.png) }\n")
     with monkeypatch.context() as patch:
-        _killed_before_saving("collect.state", patch)
+        _killed_after_committing(group, patch)
         with pytest.raises(Killed):
             site.watcher_run()
     site.watcher_run()
