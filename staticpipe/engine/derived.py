@@ -185,7 +185,7 @@ def act(run: Run, derived: Derived) -> None:
         retired.extend(Row(*rows[name]).outputs)
         del rows[name]
     if retired:
-        cleanup.retire(run.config, retired)
+        _retire(run, retired)
     if derived.finish is not None:
         derived.finish(run, rows, bool(built or gone) or not incremental)
     made_from = run.upstream(now=True)
@@ -202,6 +202,18 @@ def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
     _delete(run, [*written, *derived.files])
     rows.replace({})
     ledger.commit(derived.name, [rows], {"settings": None, "made_from": None})
+
+
+def _retire(run: Run, names: list[str]) -> None:
+    """Outputs of files the build no longer names go as those files go: kept as
+    old versions (``cleanup.retire``), or, where cleanup has no retired versions
+    yet, garbage deleted once the new manifest is in place, as the old hashed
+    files are. (This run's own outputs are live: never deleted.)"""
+    retire = getattr(cleanup, "retire", None)
+    if retire is not None:
+        retire(run.config, names)
+    else:
+        cleanup.add_garbage(run.config, names)
 
 
 def _delete(run: Run, names: list[str]) -> None:

@@ -3,17 +3,19 @@
 
 Config key ``integrity = "sha384"`` (or sha256, sha512). A row holds the final
 file's name (the hashed one when the build hashes) and its value; the file is
-written from the rows before the manifest, whenever a row changed. Values of
-files the build no longer names stay in it while those files are in
-static_root (old versions are kept, and a page cached before the deploy still
-asks for them).
+written from the rows before the manifest, whenever a row changed. It names
+this build's files and those of the manifest in place when it is written (the
+build being replaced), so a reader of either manifest finds its values, also
+after a run killed between this file and the manifest; a clean build's file
+names its own alone. Older versions kept in static_root need no value here (a
+page cached before the deploy carries its ``integrity`` attribute with it):
+kept, their values would pile up and outlive the files the retention policy
+prunes.
 """
 
 from __future__ import annotations
 
-import os
-
-from .. import integrity
+from .. import cleanup, integrity
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
 from ..store import Table
@@ -43,12 +45,11 @@ def _finish(run: Run, rows: Table, changed: bool) -> None:
         saved = integrity.load(path)
     except (OSError, ValueError):
         saved = None
-    # (values of another algorithm are of no use: the older files go without)
-    before = saved.values if saved is not None and saved.algorithm == config.integrity else {}
-    base = run.static_base()
-    for name, value in before.items():  # an older version still served
-        if name not in values and os.path.isfile(base + name):
-            values[name] = value
+    # (values of another algorithm are of no use: that manifest's files go without)
+    if saved is not None and saved.algorithm == config.integrity:
+        for name in cleanup.named_by_manifest(config, False, True):  # the build in place
+            if name not in values and name in saved.values:
+                values[name] = saved.values[name]
     integrity.write(
         path, values, config.integrity,
         config.file_permissions_mode, config.directory_permissions_mode,
