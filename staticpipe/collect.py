@@ -303,10 +303,14 @@ def collect(
         clock = fsutil.fs_clock(root)
 
     base = fsutil.prefix(root)
+    siblings = config.compress.suffixes  # precompressed copies of a copy (phases/compress.py)
 
     def copy_one(name: str) -> Record:
         source = found[name].source
         dest = base + name
+        for suffix in siblings:  # of the bytes being replaced: gone first, never served stale
+            if name + suffix not in found:
+                fsutil.remove(dest + suffix)
         if options.link:
             before = signature(source)
             fsutil.symlink(source, dest, config.directory_permissions_mode)

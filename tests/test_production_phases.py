@@ -22,7 +22,6 @@ Django does) or not, the comparisons with a clean build look at what a
 deployment of the current build serves (``build_view``: the files the manifest
 names, their siblings, their integrity values), not at the whole directory.
 The killed runs are stopped in a random phase (a few ms after doit starts it).
-One known bug outside the phases is marked (``STALE_COPY_SIBLINGS``).
 """
 
 from __future__ import annotations
@@ -715,20 +714,11 @@ def test_integrity_with_plain_storage_is_keyed_by_plain_names(tmp_path):
 
 # == 7. killed runs ===================================================================
 KILL_SEED = int(os.environ.get("STATICPIPE_KILL_SEED", "20240613"))
-# A known bug, outside the phases: the copy phase (collect.py) replaces an edited
-# file's copy ``a.css`` in place while its ``a.css.gz``/``.br`` from the last
-# build stay until the compress phase writes new ones. A run stopped in between
-# (killed, or ``doit collect_copy``) leaves siblings of other bytes beside the
-# copy, and a server hands them out for ``a.css`` (during any run, for that
-# moment). Hashed files never change bytes: theirs are never stale. Fix: the copy
-# phase removes a copy's precompressed siblings (not a found name itself) before
-# replacing it. Until then the random kill trials leave these out of their
-# checks, and this test fails as expected (strict: once it passes, drop the
-# exemption in ``kill_trials`` and this mark).
-STALE_COPY_SIBLINGS = "collect.py replaces a copy before its old .gz/.br go"
+# The copy phase removes a copy's precompressed siblings before it replaces the
+# copy: a server never hands out a .gz of other bytes for it, even when the build
+# stops right after the copy phase (killed, or ``doit collect_copy``).
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_COPY_SIBLINGS)
 def test_a_run_stopped_after_the_copy_phase_leaves_no_stale_sibling_beside_a_copy(project):
     project.doit("collect")
     project.write("css/theme.css", css_body("theme", 70))
@@ -737,11 +727,10 @@ def test_a_run_stopped_after_the_copy_phase_leaves_no_stale_sibling_beside_a_cop
 
 
 def after_kill_problems(root: Path) -> list[str]:
-    """``sibling_problems`` but two kinds a killed run may leave: a sibling
+    """``sibling_problems`` but one kind a killed run may leave: a sibling
     whose file is gone and that the manifest in place does not name (a deletion
     of the previous build's outputs cut short: the file went first, its
-    ``.gz`` would have followed; the next run deletes it), and a sibling of
-    other bytes beside an unhashed copy the manifest names (STALE_COPY_SIBLINGS).
+    ``.gz`` would have followed; the next run deletes it).
     Every sibling of a hashed file the manifest names must be right."""
     try:
         paths = read_paths(root)
@@ -753,8 +742,6 @@ def after_kill_problems(root: Path) -> list[str]:
         sibling = problem.partition(":")[0]
         base = sibling[: sibling.rfind(".")]
         if base not in named and not (root / base).exists():
-            continue
-        if base in paths and paths[base] != base:
             continue
         problems.append(problem)
     return problems
