@@ -56,3 +56,10 @@ def task_bench_publish():
     return _benchmark(
         "publish_bench", "A 101-file generated tree instead of the real trees; no RESULTS.md."
     )
+
+
+def task_bench_compress():
+    """Benchmark `compress = ["gzip", "br"]` against WhiteNoise's compress command and storage."""
+    return _benchmark(
+        "compress_bench", "Django's admin files only instead of the real trees; no RESULTS.md."
+    )
