@@ -1,19 +1,32 @@
-"""What the pipeline wrote and no longer needs: recorded as garbage, deleted late.
+"""What the pipeline wrote and no longer needs: kept as old versions, or deleted late.
 
-A phase never deletes an output that the current manifest may name. It records
-it here; ``collect_garbage`` deletes it after the new manifest is in place, so a
-failed or killed run leaves the previous manifest and every file it names.
+An output a build no longer names (the old hashed name of an edited file, the
+copy and hashed name of a removed source) stays in static_root, as Django keeps
+it, "to keep serving the old files in case some pages still refer to those
+files" (a page a CDN or a browser cached during a deploy). It is *retired*: a
+journal in the state directory keeps, for each such output, the build that first
+no longer named it and when that build completed, so that ``prune`` can apply a
+retention policy (``keep_builds``, ``keep_age``) later, and ``doit clean
+collect`` still knows it as the pipeline's.
+
+What must really go (everything with ``--clear``; a build's outputs when storage
+becomes "plain") is *garbage*: never deleted before the new manifest is in
+place, then by ``collect_garbage``, so a failed or killed run leaves the
+previous manifest and every file it names.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
+import time
 from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import fsutil, state
-from .config import Config
+from .config import Config, Retention
 from .hashing import HashedNames, hashed_path, md5_file, unhashed_names
 
 MANIFEST_NAME = "staticfiles.json"
@@ -21,6 +34,10 @@ MANIFEST_NAME = "staticfiles.json"
 
 def _garbage_file(config: Config) -> Path:
     return config.state_path / "garbage.state"
+
+
+def _retired_file(config: Config) -> Path:
+    return config.state_path / "retired.state"
 
 
 class Live:
@@ -116,7 +133,9 @@ def _inside(name: str) -> bool:
 
 
 def collect_garbage(config: Config, live: Container[str]) -> list[str]:
-    """Delete recorded garbage that is not ``live``; return what was deleted."""
+    """Delete recorded garbage that is not ``live``; return what was deleted.
+    Called once a build's manifest is in place (``live``: that build's outputs):
+    the build is complete, so what it retired is stamped with it (``_settle``)."""
     path = _garbage_file(config)
     saved = state.load(path)
     names = [*saved.get("names", []), *saved.get("theirs", [])]
@@ -132,6 +151,167 @@ def collect_garbage(config: Config, live: Container[str]) -> list[str]:
             deleted.append(name)
             fsutil.remove_empty_dirs(root, full)
     state.discard(path)
+    _settle(config, live, deleted)
+    return deleted
+
+
+# -- retired outputs: kept as old versions, pruned by policy ---------------------
+@dataclass(frozen=True)
+class Retired:
+    """An output no build names since ``build`` (a build number: each complete
+    build that changed what static_root serves counts one), retired at ``since``
+    (time.time() when that build completed)."""
+
+    build: int
+    since: float
+
+
+def _load_journal(config: Config) -> dict:
+    """The journal: ``build`` (the last complete build's number), ``manifest``
+    (the identity of the staticfiles.json it left), ``pending`` (names retired
+    by a build not complete yet: the manifest in place may still name them) and
+    ``retired`` (name -> [build, since])."""
+    saved = state.load(_retired_file(config))
+    return {
+        "build": saved.get("build", 0),
+        "manifest": saved.get("manifest"),
+        "pending": list(saved.get("pending", [])),
+        "retired": dict(saved.get("retired", {})),
+    }
+
+
+def _save_journal(config: Config, journal: dict) -> None:
+    state.save(_retired_file(config), journal)
+
+
+def _is_file(root: str, name: str) -> bool:
+    """A file or symlink (never a directory) at ``name`` in static_root."""
+    try:
+        return not stat.S_ISDIR(os.lstat(os.path.join(root, name)).st_mode)
+    except OSError:
+        return False
+
+
+def retire(config: Config, names: Iterable[str], live: Container[str] = ()) -> None:
+    """The build in progress no longer names these outputs (relative to
+    static_root): keep them, as Django does, and journal them as pending until
+    the build completes (``collect_garbage``). Names still ``live``, and names
+    that are no file now (gone, or made way for a directory: ``make_way``), are
+    not journalled."""
+    root = str(config.static_root)
+    journal = _load_journal(config)
+    pending = set(journal["pending"])
+    new = {name for name in names if name not in live and name not in pending}
+    new = {name for name in new if _is_file(root, name)}
+    if new:
+        journal["pending"] = sorted(pending | new)
+        _save_journal(config, journal)
+
+
+def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> None:
+    """A build is complete (its manifest in place): the names it retired get its
+    number and the time; names it names again (``live``) or deleted leave the
+    journal. The build counts if it retired something or wrote a new manifest."""
+    journal = _load_journal(config)
+    gone = set(deleted)
+    manifest = fsutil.identity_with_ctime(os.path.join(str(config.static_root), MANIFEST_NAME))
+    retired = journal["retired"]
+    kept = {name: entry for name, entry in retired.items() if name not in gone and name not in live}
+    new = [name for name in journal["pending"] if name not in gone and name not in live]
+    build = journal["build"]
+    if new or manifest != journal["manifest"]:
+        build += 1
+    now = time.time()
+    for name in new:
+        kept.setdefault(name, [build, now])  # retired earlier and never named since: as then
+    after = {"build": build, "manifest": manifest, "pending": [], "retired": kept}
+    if after != journal:
+        _save_journal(config, after)
+
+
+def retired(config: Config) -> dict[str, Retired]:
+    """The outputs earlier builds wrote that the last complete build no longer
+    names, still in static_root (as far as the journal knows)."""
+    return {name: Retired(*entry) for name, entry in _load_journal(config)["retired"].items()}
+
+
+def pending(config: Config) -> list[str]:
+    """Outputs retired by a build that did not complete (the manifest in place
+    may still name them): never pruned."""
+    return _load_journal(config)["pending"]
+
+
+def last_build(config: Config) -> int:
+    """The number of the last complete build (0: none recorded)."""
+    return _load_journal(config)["build"]
+
+
+def _current_outputs(config: Config) -> set[str]:
+    """Every name the current build uses, by its records and by the manifest in
+    place (both: a name either one gives is never pruned)."""
+    from . import collect, postprocess
+    from .integrity import INTEGRITY_NAME
+
+    names = set(collect.load_records(config, repair=False).keys())
+    names |= set(postprocess.load_outputs(config))
+    names |= set(named_by_manifest(config, True, True))
+    names.update((MANIFEST_NAME, INTEGRITY_NAME))
+    return names
+
+
+def _in_use(name: str, current: set[str], suffixes: tuple[str, ...]) -> bool:
+    """``name`` is a current output, or a precompressed sibling of one."""
+    if name in current:
+        return True
+    return any(name.endswith(suffix) and name[: -len(suffix)] in current for suffix in suffixes)
+
+
+def prunable(config: Config, now: float | None = None) -> list[str]:
+    """What ``prune`` would delete now, deleting nothing (``--dry-run``, ``--explain``)."""
+    return sorted(_prunable(config, _load_journal(config), now))
+
+
+def _prunable(config: Config, journal: dict, now: float | None) -> list[str]:
+    """The retired outputs the policy lets go: no build among the last
+    ``keep_builds`` (the current one included) names them, and they have been
+    unreferenced for ``keep_age`` or longer. Without a policy in the
+    configuration, Propshaft's defaults (``config.Retention``)."""
+    policy = config.retention or Retention()
+    now = time.time() if now is None else now
+    # retired by build b: last named by build b - 1; the last N builds are
+    # last - N + 1 .. last
+    newest = journal["build"] - policy.builds + 1
+    old = [
+        name
+        for name, (build, since) in journal["retired"].items()
+        if build <= newest and now - since >= policy.age
+    ]
+    if not old:
+        return []
+    current, suffixes = _current_outputs(config), config.compress.suffixes
+    return [name for name in old if not _in_use(name, current, suffixes)]
+
+
+def prune(config: Config, now: float | None = None) -> list[str]:
+    """Delete the retired outputs the retention policy lets go (see ``_prunable``);
+    return their names. Only files the journal holds (which the pipeline wrote
+    and no longer names) are deleted, never the current build's nor a directory;
+    each leaves the journal (so does a name no longer there). Takes the run lock."""
+    from . import lock
+
+    with lock.locked(config):
+        journal = _load_journal(config)
+        old = _prunable(config, journal, now)
+        root = str(config.static_root)
+        deleted = []
+        for name in sorted(old):
+            full = os.path.join(root, name)
+            if fsutil.remove(full):
+                deleted.append(name)
+                fsutil.remove_empty_dirs(root, full)
+            del journal["retired"][name]
+        if old:
+            _save_journal(config, journal)
     return deleted
 
 
@@ -164,6 +344,7 @@ def make_way(config: Config, name: str, owned: Container[str]) -> None:
         if os.path.islink(path) or os.path.isfile(path):
             remove_owned(path)
             os.unlink(path)
+            _unjournal(config, ["/".join(parts[:depth])], prefix=False)
             return
     path = os.path.join(root, name)
     if os.path.isdir(path) and not os.path.islink(path):
@@ -171,6 +352,22 @@ def make_way(config: Config, name: str, owned: Container[str]) -> None:
             for filename in files:
                 remove_owned(os.path.join(directory, filename))
         fsutil.remove_tree(path)
+        _unjournal(config, [name], prefix=True)
+
+
+def _unjournal(config: Config, names: list[str], prefix: bool) -> None:
+    """Old versions ``make_way`` removed (``prefix``: and all below them) leave
+    the journal: an old version in the way of the current build cannot stay."""
+    journal = _load_journal(config)
+    below = tuple(name + "/" for name in names) if prefix else ()
+
+    def stays(name: str) -> bool:
+        return name not in names and not (below and name.startswith(below))
+
+    retired = {name: entry for name, entry in journal["retired"].items() if stays(name)}
+    pending = [name for name in journal["pending"] if stays(name)]
+    if retired != journal["retired"] or pending != journal["pending"]:
+        _save_journal(config, {**journal, "retired": retired, "pending": pending})
 
 
 def forget_outputs(config: Config) -> None:
@@ -195,6 +392,9 @@ def owned_outputs(config: Config) -> set[str]:
     names = set(collect.load_records(config))
     names |= set(postprocess.load_outputs(config))
     names |= set(state.load(_garbage_file(config)).get("names", []))
+    journal = _load_journal(config)
+    names |= set(journal["retired"])  # the old versions kept
+    names |= set(journal["pending"])
     names.add(MANIFEST_NAME)
     return names
 

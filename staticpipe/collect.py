@@ -3,8 +3,8 @@
 Per-file state (source path, size, mtime, ctime, inode, md5) decides what to
 redo: an unchanged source whose copy is still there is not touched, and a
 content change hidden by a restored mtime is still seen through ctime/inode.
-Files that are no longer found are not deleted here but recorded as garbage,
-removed only after the new manifest is in place (see ``cleanup``).
+Files that are no longer found are not deleted: their copies stay as old
+versions, as Django keeps them, journalled as retired for ``cleanup.prune``.
 """
 
 from __future__ import annotations
@@ -371,8 +371,8 @@ def collect(
         for name in gone:
             records.pop(name, None)
             racy.discard(name)
-        if gone:
-            cleanup.add_garbage(config, gone, live=found.keys())
+        if gone:  # kept, as Django keeps them: retired until pruned
+            cleanup.retire(config, gone, live=found.keys())
         if records.changed or not state.exists(state_file(config)):
             save_records(config, records, sorted(racy))
         records.racy = sorted(racy)

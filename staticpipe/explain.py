@@ -13,8 +13,10 @@ copy record (its source's stat and md5) and each file's post-processing entry
   its last rewrite failed, its hashed file is gone, or it
   references (directly or through others) a file that is post-processed again,
   was removed, or a directory that appeared or went away;
-- a removed source's outputs go (and, with ``storage = "plain"`` after a manifest
-  build, the hashed files and the manifest).
+- a removed source's outputs stay, as Django keeps them: they are retired (kept
+  as old versions until ``cleanup.prune``); with ``--clear`` they go, with
+  every old version kept so far (and, with ``storage = "plain"`` after a
+  manifest build, the hashed files and the manifest go).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import collect, finders, rules, state
+from . import cleanup, collect, finders, rules, state
 from .config import Config
 from .hashing import md5_file
 from .options import RunOptions
@@ -57,12 +59,13 @@ class Explanation:
     settings: list[str] = field(default_factory=list)  # "static_url: '/a/' -> '/b/'"
     copies: list[Reason] = field(default_factory=list)
     post: list[Reason] = field(default_factory=list)
-    removed: list[Reason] = field(default_factory=list)
+    removed: list[Reason] = field(default_factory=list)  # deleted by the next run
+    retired: list[Reason] = field(default_factory=list)  # kept as old versions
 
     @property
     def nothing(self) -> bool:
         said = (self.everything, self.all_post, self.settings, self.copies, self.post)
-        return not any(said) and not self.removed
+        return not any(said) and not self.removed and not self.retired
 
     def lines(self) -> list[str]:
         if self.nothing:
@@ -84,11 +87,17 @@ class Explanation:
             if not self.all_post:
                 listed.append(("post-processed", self.post))
         listed.append(("removed", self.removed))
+        listed.append(("retired", self.retired))
         for verb, reasons in listed:
             if reasons:
                 count = len(reasons)
                 out.append(f"{count} file{'' if count == 1 else 's'} would be {verb}:")
                 out += [f"  {reason.name}: {reason.why}" for reason in reasons]
+        if self.retired:
+            out.append(
+                "Retired files stay in static_root as old versions, as Django keeps them, "
+                "until `doit collect --prune` lets them go (keep_builds, keep_age)."
+            )
         return out
 
 
@@ -113,7 +122,16 @@ def explain(config: Config, options: RunOptions) -> Explanation:
     # a removed source's outputs go: as the copy records knew it, or as the
     # post-processing entries did (after a --no-post-process or failed run)
     gone = [name for name in {**records, **entries} if name not in found]
-    result.removed = [Reason(name, "source removed") for name in sorted(gone)]
+    if options.clear:  # what was there goes: removed sources and old versions alike
+        result.removed = [Reason(name, "source removed") for name in sorted(gone)]
+        listed = set(gone)
+        result.removed += [
+            Reason(name, "an earlier build's (--clear)")
+            for name in sorted(cleanup.retired(config))
+            if name not in found and name not in listed
+        ]
+    else:  # kept, as Django keeps them
+        result.retired = [Reason(name, "source removed") for name in sorted(gone)]
     if config.storage == "plain" and entries:
         result.removed += _unhashed(entries)
     if config.storage == "manifest" and options.post_process and not result.everything:

@@ -75,6 +75,12 @@ class Summary:
         return text + "."
 
 
+def pruned_line(count: int, root: object, dry_run: bool = False) -> str:
+    """What ``--prune`` and ``doit prune`` say they deleted (or would, ``dry_run``)."""
+    verb = "would be pruned" if dry_run else "pruned"
+    return f"{count} old file{'' if count == 1 else 's'} {verb} from '{root}'."
+
+
 def file_lines(
     found: Mapping[str, Any],
     where: Sequence[Any],

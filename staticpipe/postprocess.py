@@ -769,9 +769,9 @@ class _Run:
         garbage += [saved_hashed(name, saved[name]) for name in self.changes if name in saved]
         if not self.valid and complete:  # no state: what the last manifest names
             garbage += cleanup.named_by_manifest(self.config, False, True)
-        if garbage:
+        if garbage:  # old versions: kept, as Django keeps them, until pruned
             live = HashedNames(self.final, any_hash=hooked)
-            cleanup.add_garbage(self.config, garbage, live=live)
+            cleanup.retire(self.config, garbage, live=live)
         token = self.token if complete or self.same_settings else None
         entries, referrers = self.entries, self.referrer_rows
         if saved is entries:  # the saved rows, patched: referrers first (they need the old)

@@ -32,7 +32,7 @@ from .config import Config, find_config_file, load_config
 from .engine.phases import Phase, phases_of
 from .engine.run import Run, without_gc
 from .errors import StaticpipeError
-from .options import RunOptions
+from .options import RunOptions, pruned_line
 from .reporter import Reporter, StaticpipeFailed
 
 
@@ -243,6 +243,8 @@ def _report(run: Run) -> None:
             print(line)
     if run.options.verbosity >= 1:
         print(run.summary.line())
+        if run.options.prune and not run.options.dry_run:
+            print(pruned_line(len(run.summary.pruned), run.config.static_root))
     run.release()
 
 
@@ -375,10 +377,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
                 for name in names:
                     print(f"{verb} '{name}'")
             if verbosity >= 1:
-                count = len(names)
-                print(
-                    f"{count} old file{'' if count == 1 else 's'} pruned from '{conf.static_root}'."
-                )
+                print(pruned_line(len(names), conf.static_root, dry_run))
             return None
 
         return {

@@ -391,8 +391,12 @@ class Watcher:
                 "modified": sorted(set(summary.copied) & previous),
                 "removed": sorted(previous - current),
             }
-        changed = bool(
-            summary.copied or summary.deleted or summary.post_processed or config_reloaded
+        changed = bool(  # (a removal alone changes the manifest: old files are kept)
+            summary.copied
+            or summary.deleted
+            or summary.post_processed
+            or config_reloaded
+            or names.get("removed")
         )
         return BuildResult(summary, None, seconds, changed, config_reloaded, names)
 

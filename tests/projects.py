@@ -42,6 +42,11 @@ class Project:
     def root(self) -> Path:
         return self.path / "build" / "static"
 
+    @property
+    def state(self) -> Path:
+        """The state directory (the default ``state_dir``)."""
+        return self.path / ".staticpipe"
+
     def write_config(self, text: str) -> None:
         (self.path / "pyproject.toml").write_text(text)
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from old_outputs import PRUNE_ALL
 from projects import Project
 
 TABLE = "[tool.staticpipe]\n"
@@ -161,7 +162,14 @@ def test_a_build_that_finds_nothing_after_a_good_one_asks_for_clear(tmp_path):
 def test_a_build_that_renames_every_file_is_a_build_like_any(tmp_path):
     project = _project(tmp_path, TABLE + ROOT + DIRS)
     project.doit("collect")
-    project.write_config(TABLE + ROOT + 'dirs = [{ prefix = "app", path = "assets" }]\n')
+    first = project.manifest()["a.css"]
+    renamed = TABLE + ROOT + 'dirs = [{ prefix = "app", path = "assets" }]\n'
+    project.write_config(renamed)
     project.doit("collect")
     assert sorted(project.manifest()) == ["app/a.css"]
-    assert not (project.root / "a.css").exists()
+    # the old names stay, as Django keeps them, until pruned
+    assert (project.root / "a.css").exists() and (project.root / first).exists()
+    project.write_config(renamed + PRUNE_ALL)
+    project.doit("prune")
+    hashed = project.manifest()["app/a.css"]
+    assert sorted(_files(project.root)) == sorted(["app/a.css", hashed, "staticfiles.json"])

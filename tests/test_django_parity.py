@@ -9,7 +9,9 @@ it does and then asserts staticpipe's documented behaviour instead.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
 from conftest import (
@@ -19,6 +21,7 @@ from conftest import (
     run_django,
     tree_files,
 )
+from old_outputs import assert_clean_build_plus_old_versions
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(32))
 GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!"
@@ -481,7 +484,7 @@ def test_js_files_match_django(trees):
     assert text(trees, "js/app.js").startswith("import { x } from './lib.js';")
 
 
-def test_incremental_rerun_matches_fresh_django_run(trees):
+def test_incremental_rerun_matches_django_rerun_and_a_fresh_run_plus_old_versions(trees):
     src = trees.write(
         {
             "css/a.css": "@import 'b.css';\n.a { background: url(../img/x.png) }",
@@ -490,11 +493,20 @@ def test_incremental_rerun_matches_fresh_django_run(trees):
             "img/y.png": PNG + b"y1",
         }
     )
-    trees.staticpipe([src])
+    trees.assert_parity([src])
     (src / "img/y.png").write_bytes(PNG + b"y2")
     (src / "img/x.png").unlink()
     (src / "css/a.css").write_text("@import 'b.css';\n.a { color: red }")
-    trees.assert_parity([src])
+    later = time.time() + 10  # Django copies again only a source newer by a second
+    for name in ("img/y.png", "css/a.css"):
+        os.utime(src / name, (later, later))
+    before = tree_files(trees.staticpipe_root)
+    trees.assert_parity([src])  # the old versions kept, as Django keeps them
+    assert set(before) < set(tree_files(trees.staticpipe_root))
+    fresh = trees.tmp / "fresh_django"
+    run_django(fresh, [src])  # and besides them, what a fresh run gives
+    root = trees.staticpipe_root
+    assert_clean_build_plus_old_versions(fresh, root, root.with_name(root.name + ".state"))
 
 
 # -- the documented difference ---------------------------------------------------------

@@ -14,7 +14,7 @@ from random import Random
 import pytest
 from projects import Project, snapshot
 
-LISTED = re.compile(r"^\d+ files? would be (copied|post-processed|removed):$")
+LISTED = re.compile(r"^\d+ files? would be (copied|post-processed|removed|retired):$")
 
 
 def explained(project: Project, *args: str) -> dict[str, dict[str, str]]:
@@ -107,7 +107,14 @@ def test_new_removed_and_renamed_files(site):
     said = assert_explains_the_next_run(site)
     assert said["copied"]["css/new.css"].startswith("new (")
     assert said["copied"]["img/z.png"].startswith("new (")
-    assert said["removed"] == {"css/c.css": "source removed", "img/y.png": "source removed"}
+    assert said["retired"] == {"css/c.css": "source removed", "img/y.png": "source removed"}
+    assert "removed" not in said  # old versions are kept, as Django keeps them
+    assert (site.root / "css/c.css").exists() and (site.root / "img/y.png").exists()
+    said = explained(site, "--clear")  # with --clear they go, as earlier builds' outputs
+    assert {"css/c.css", "img/y.png"} < set(said["removed"])
+    assert set(said["removed"].values()) == {"an earlier build's (--clear)"}
+    site.doit("collect", "--clear")
+    assert not any((site.root / name).exists() for name in said["removed"])
 
 
 def test_a_touched_file_with_the_same_content_redoes_nothing_downstream(site):
@@ -146,10 +153,16 @@ def test_a_removal_left_by_a_run_without_post_processing_is_explained(site):
     (site.path / "assets/img/y.png").unlink()
     site.doit("collect", "--no-post-process")
     said = explained(site)
-    assert said["removed"] == {"img/y.png": "source removed"}
+    assert said["retired"] == {"img/y.png": "source removed"}
     hashed = site.manifest()["img/y.png"]
     site.doit("collect")
-    assert not (site.root / hashed).exists()  # what explain said would go, went
+    assert "img/y.png" not in site.manifest()  # what explain said would be retired ...
+    assert (site.root / hashed).exists() and (site.root / "img/y.png").exists()  # ... is kept
+    said = explained(site, "--clear")  # and goes with --clear, as an earlier build's
+    earlier = "an earlier build's (--clear)"
+    assert said["removed"] == {hashed: earlier, "img/y.png": earlier}
+    site.doit("collect", "--clear")
+    assert not any((site.root / name).exists() for name in said["removed"])
 
 
 def test_storage_plain_after_a_manifest_build_names_what_goes(site):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import _setup_django, assert_same_output, read_manifest, run_django, tree_files
+from old_outputs import PRUNE_ALL, assert_clean_build_plus_old_versions
 from projects import DEFAULT_CONFIG, Project
 
 from staticpipe.config import from_mapping
@@ -131,6 +132,14 @@ def assert_like_django(project: Project, hook: str | None, tmp_path: Path) -> No
     assert_same_output(django_build(project, hook, tmp_path), project.root)
 
 
+def assert_like_django_plus_old_versions(
+    project: Project, hook: str | None, tmp_path: Path
+) -> None:
+    """Django's clean build, and besides it only the old versions kept."""
+    django = django_build(project, hook, tmp_path)
+    assert_clean_build_plus_old_versions(django, project.root, project.state)
+
+
 # -- output identical to Django's --------------------------------------------------
 def test_sha256_hook_output_matches_django(project: Project, tmp_path: Path):
     project.doit("collect")
@@ -162,13 +171,13 @@ def test_incremental_edits_stay_identical_to_django(project: Project, tmp_path: 
     project.write("img/icon.png", PNG + b"icon, redrawn")  # referenced by plain.css and site.css
     result = project.doit("collect")
     assert "1 static file copied" in result.summary
-    assert_like_django(project, hook, tmp_path)
+    assert_like_django_plus_old_versions(project, hook, tmp_path)
     project.write("css/plain.css", ".p { background: url(../img/bg.png); }\n")
     project.doit("collect")
-    assert_like_django(project, hook, tmp_path)
+    assert_like_django_plus_old_versions(project, hook, tmp_path)
     os.utime(project.path / "assets/css/plain.css")  # copied again, same bytes
     project.doit("collect")
-    assert_like_django(project, hook, tmp_path)
+    assert_like_django_plus_old_versions(project, hook, tmp_path)
     before = tree_files(project.root)
     result = project.doit("collect")  # nothing changed: nothing changes
     assert "0 static files copied" in result.summary
@@ -180,7 +189,11 @@ def test_changing_file_hash_rebuilds_every_name(project: Project, tmp_path: Path
     for hook in ("some_unhashed", None, "sha", "some_unhashed", "versioned"):
         project.write_config(config_text(hook))
         project.doit("collect")
-        assert_like_django(project, hook, tmp_path)  # old names deleted, copies restored
+        # old names kept (as Django keeps them), copies restored
+        assert_like_django_plus_old_versions(project, hook, tmp_path)
+    project.write_config(config_text("versioned") + PRUNE_ALL)
+    project.doit("prune")
+    assert_like_django(project, "versioned", tmp_path)  # old names pruned
 
 
 def test_editing_the_hook_module_rebuilds(project: Project, tmp_path: Path):
@@ -189,7 +202,7 @@ def test_editing_the_hook_module_rebuilds(project: Project, tmp_path: Path):
     hooks.write_text(HOOKS.replace("[:16]", "[:10]"))
     os.utime(hooks, ns=(1, 1))  # mtime moved back: size and mtime are both looked at
     project.doit("collect")
-    assert_like_django(project, "sha", tmp_path)
+    assert_like_django_plus_old_versions(project, "sha", tmp_path)
     assert len(Path(project.manifest()["robots.txt"]).name) == len("robots.txt") + 11
 
 

@@ -1,7 +1,11 @@
-"""Property: whatever the edit sequence, an incremental `doit collect` equals a clean build."""
+"""Property: whatever the edit sequence, an incremental `doit collect` equals a clean
+build plus the old versions kept (as Django keeps them, each known to the journal
+of retired outputs), and `doit prune` keeping no earlier build leaves exactly the
+clean build."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -13,6 +17,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from old_outputs import PRUNE_ALL, old_versions_problems
 from projects import snapshot
 
 from staticpipe import fsutil, postprocess, rules
@@ -123,11 +128,20 @@ class Site:
             time.sleep(SETTLE)
 
     def collect(self) -> int:
+        return self.doit("collect")
+
+    def doit(self, *args: str) -> int:
         namespace = {
             **make_tasks(str(self.path / "pyproject.toml")),
             "DOIT_CONFIG": {**DOIT_CONFIG, "dep_file": str(self.path / ".doit.sqlite3")},
         }
-        return DoitMain(ModuleTaskLoader(namespace)).run(["collect"])
+        return DoitMain(ModuleTaskLoader(namespace)).run(list(args))
+
+    def prune_all(self) -> int:
+        """``doit prune`` with a policy that keeps no earlier build, whatever its age."""
+        with (self.path / "pyproject.toml").open("a") as config:
+            config.write(PRUNE_ALL)
+        return self.doit("prune")
 
 
 def assert_indexes_agree_with_entries(site: Site) -> None:
@@ -165,14 +179,15 @@ def clean_build(site: Site, scratch: Path) -> dict:
     initial=st.lists(writes, min_size=2, max_size=6),
     edits=st.lists(operations, min_size=1, max_size=6),
 )
-def test_incremental_runs_equal_a_clean_build(initial, edits):
+def test_incremental_runs_equal_a_clean_build_plus_old_versions(initial, edits):
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(fsutil, "RACY_NS", RACY_NS):
         site = Site(Path(tmp, "site"))
         site.assets.mkdir()
         for op in initial:
             site.apply(op)
         assert site.collect() == 0
-        root = site.path / "build/static"
+        root, state = site.path / "build/static", site.path / ".staticpipe"
+        built = None  # the clean build the last run equals (plus old versions)
         for step, op in enumerate(edits):
             before = snapshot(root)
             site.apply(op)
@@ -180,11 +195,19 @@ def test_incremental_runs_equal_a_clean_build(initial, edits):
             if site.collect() != 0:  # only a build that finds nothing after one that did
                 assert found_nothing(expected) and not found_nothing(before), op
                 assert snapshot(root) == before, op  # refused: the site left as it was
+                built = None
                 continue
             assert_indexes_agree_with_entries(site)
-            assert snapshot(root) == expected, op
+            problems = old_versions_problems(expected, snapshot(root), root, state)
+            assert not problems, (op, problems[:10])
+            built = expected
+        if built is not None:  # the old versions pruned: the clean build, exactly
+            assert site.prune_all() == 0
+            assert snapshot(root) == built
 
 
 def found_nothing(built: dict) -> bool:
-    """Whether a build (a snapshot of static_root) holds no collected file."""
-    return set(built) <= {"staticfiles.json"}
+    """Whether a build (a snapshot of static_root) collected no file: its
+    manifest names none (old versions of earlier builds may be there)."""
+    manifest = built.get("staticfiles.json")
+    return not built if manifest is None else not json.loads(manifest)["paths"]

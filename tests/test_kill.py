@@ -10,7 +10,9 @@ must be consistent (``check_root``): the manifest parses, every hashed file it
 names exists with bytes whose md5 is in its name, every reference in those
 hashed CSS files resolves, no temporary file is left, and a killed ``--clear``
 still leaves a manifest if there was one. After the last trial one normal run
-must give exactly what a clean build of the same sources gives.
+must give what a clean build of the same sources gives plus old versions the
+retire journal knows (kept, as Django keeps them), and ``doit prune`` keeping no
+earlier build must then leave exactly the clean build.
 
 Every failure is collected and reported at the end, grouped by category and by
 kind of run, with the seed and trial number (``STATICPIPE_KILL_SEED`` picks
@@ -37,6 +39,7 @@ from pathlib import Path
 from random import Random
 
 import pytest
+from old_outputs import PRUNE_ALL, old_versions_problems
 from projects import Project, snapshot
 
 STATIC_URL = "/static/"
@@ -567,10 +570,24 @@ class Harness:
         if result.returncode != 0:
             self.fail("clean-build-failed", "final", trial, tail(result.stdout + result.stderr))
             return
-        diffs = compare_roots(clean.root, self.project.root)
+        # old versions stay, as Django keeps them: besides the clean build, only
+        # earlier builds' outputs the retire journal knows ...
+        root, state = self.project.root, self.project.state
+        diffs = old_versions_problems(snapshot(clean.root), snapshot(root), root, state)
         if diffs:
             shown = "; ".join(diffs[:5])
             self.fail("final-differs-from-clean", "final", trial, f"{len(diffs)}: {shown}")
+        # ... so that pruning every earlier build leaves exactly the clean build
+        config = (self.project.path / "pyproject.toml").read_text()
+        self.project.write_config(config + PRUNE_ALL)
+        result = self.project.doit("prune", check=False)
+        self.project.write_config(config)
+        if result.returncode != 0:
+            self.fail("run-failed", "prune", trial, tail(result.stdout + result.stderr))
+        diffs = compare_roots(clean.root, root)
+        if diffs:
+            shown = "; ".join(diffs[:5])
+            self.fail("pruned-differs-from-clean", "final", trial, f"{len(diffs)}: {shown}")
         shutil.rmtree(clean.path)
 
     def trials(self, count: int) -> None:

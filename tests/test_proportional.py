@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_same_output, write_tree
+from conftest import write_tree
+from old_outputs import assert_clean_build_plus_old_versions
 
 from staticpipe import collect, discovery, fsutil, outputs, pipeline, postprocess
 from staticpipe.config import Config, from_mapping
@@ -50,7 +51,10 @@ def _assert_equals_clean_build(project: Path, tmp_path: Path, **settings) -> Non
     shutil.copytree(project / "assets", clean / "assets")
     pipeline.run(_config(clean, **settings))
     pipeline.run(_config(project, **settings))
-    assert_same_output(clean / "build" / "static", project / "build" / "static")
+    # (and the old versions kept, as Django keeps them)
+    assert_clean_build_plus_old_versions(
+        clean / "build" / "static", project / "build" / "static", project / ".staticpipe"
+    )
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_django
+from old_outputs import PRUNE_ALL, assert_clean_build_plus_old_versions
 from projects import Project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -140,7 +141,8 @@ def test_real_trees_identical_to_django(real_dirs, django_root, tmp_path):
 
 
 def test_real_trees_incremental_edits_equal_django_clean_build(real_dirs, tmp_path):
-    """Edit a copy of the trees; the incremental result equals Django's clean build."""
+    """Edit a copy of the trees; the incremental result equals Django's clean build
+    plus the old versions kept."""
     sources = tmp_path / "sources"
     dirs = []
     for index, directory in enumerate(real_dirs):
@@ -176,6 +178,12 @@ def test_real_trees_incremental_edits_equal_django_clean_build(real_dirs, tmp_pa
     assert (project.root / "staticfiles.json").read_bytes() == (
         expected / "staticfiles.json"
     ).read_bytes()
+    # the old versions kept, as Django keeps them: pruned, Django's clean build exactly
+    assert_clean_build_plus_old_versions(expected, project.root, project.state)
+    assert (project.root / before["fontawesomefree/css/all.css"]).exists()
+    config = (project.path / "pyproject.toml").read_text()
+    project.write_config(config + PRUNE_ALL)
+    project.doit("prune")
     assert_same_output(expected, project.root)
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -341,10 +342,13 @@ def test_doit_serve_reports_a_port_in_use(site):
 
 
 # -- --watch: rebuild and push a reload --------------------------------------------------
-def read_event(stream: http.client.HTTPResponse) -> tuple[str, str]:
+def read_event(stream: http.client.HTTPResponse, timeout: float = 20.0) -> tuple[str, str]:
     """The next server-sent event (comments skipped): (event, data)."""
     event = data = ""
+    deadline = time.monotonic() + timeout
     while True:
+        if time.monotonic() > deadline:  # (keepalive comments would wait forever)
+            raise AssertionError(f"no event within {timeout} s")
         line = stream.readline().decode()
         if not line:
             raise AssertionError("event stream closed")
@@ -372,6 +376,10 @@ def test_watch_pushes_reload_and_failure_events(site):
         site.write("js/app.js", "console.log('edited');\n")
         assert read_event(stream)[0] == "reload"
         assert "edited" in (site.root / site.manifest()["js/app.js"]).read_text()
+
+        (site.path / "assets/data.json").unlink()  # a removal alone (its files are kept)
+        assert read_event(stream)[0] == "reload"
+        assert "data.json" not in site.manifest()
 
         site.write("css/app.css", 'body { background: url("gone.png"); }\n')
         event, data = read_event(stream)

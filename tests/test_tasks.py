@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from old_outputs import PRUNE_ALL, assert_plus_old_versions
 from projects import DEFAULT_CONFIG, Project, mtimes, snapshot
 
 PNG = b"\x89PNG\r\n\x1a\nfake image"
@@ -71,7 +72,10 @@ def test_editing_one_image_redoes_it_and_the_css_that_reaches_it(project, tmp_pa
     assert result.summary == (
         f"1 static file copied to '{project.root}', 5 unmodified, 3 post-processed."
     )
-    assert snapshot(project.root) == clean_build(project, tmp_path)
+    clean = clean_build(project, tmp_path)
+    assert_plus_old_versions(clean, snapshot(project.root), project.root, project.state)
+    kept = set(snapshot(project.root)) - set(clean)  # the old versions, as Django keeps them
+    assert kept == {before[name] for name in changed}
 
 
 def test_content_change_behind_a_restored_mtime_is_rebuilt(project, tmp_path):
@@ -82,18 +86,24 @@ def test_content_change_behind_a_restored_mtime_is_rebuilt(project, tmp_path):
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
     project.doit("collect")
     assert project.manifest()["img/b.png"] != "img/b." + "0" * 12 + ".png"
-    assert snapshot(project.root) == clean_build(project, tmp_path)
+    clean = clean_build(project, tmp_path)
+    assert_plus_old_versions(clean, snapshot(project.root), project.root, project.state)
+    assert len(set(snapshot(project.root)) - set(clean)) == 2  # b.png's and other.css's
 
 
-def test_removed_source_disappears_from_manifest_and_root(project, tmp_path):
+def test_removed_source_leaves_the_manifest_and_its_files_stay_until_pruned(project, tmp_path):
     project.doit("collect")
     old = project.manifest()["js/app.js"]
     (project.path / "assets/js/app.js").unlink()
     project.doit("collect")
     assert "js/app.js" not in project.manifest()
-    assert not (project.root / old).exists()
-    assert not (project.root / "js/app.js").exists()
-    assert snapshot(project.root) == clean_build(project, tmp_path)
+    assert (project.root / old).exists()  # kept, as Django keeps it
+    assert (project.root / "js/app.js").exists()
+    clean = clean_build(project, tmp_path)
+    assert_plus_old_versions(clean, snapshot(project.root), project.root, project.state)
+    project.write_config(DEFAULT_CONFIG + PRUNE_ALL)
+    project.doit("prune")
+    assert snapshot(project.root) == clean
 
 
 def test_outputs_deleted_from_root_are_restored(project):

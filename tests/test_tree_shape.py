@@ -1,6 +1,7 @@
 """A source file replaced by a directory of the same name, or a directory by a
 file: the next run adapts static_root to the new shape, ending as Django's clean
-build of the same sources, whatever the mode."""
+build of the same sources plus the old versions not in the way (as Django keeps
+them; pruned, exactly Django's clean build), whatever the mode."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import shutil
 
 import pytest
 from conftest import assert_same_output, run_django, tree_files
-from projects import Project
+from old_outputs import PRUNE_ALL, assert_clean_build_plus_old_versions
+from projects import DEFAULT_CONFIG, Project
 
 
 def _project(tmp_path) -> Project:
@@ -48,7 +50,11 @@ def test_the_next_run_adapts_static_root_to_the_new_shape(tmp_path, change, opti
     assert {path: path.read_bytes() for path in sources} == sources
 
     django = run_django(tmp_path / "django", [project.path / "assets"])
-    assert tree_files(project.root) == tree_files(django)  # (symlinks: what they point at)
+    # (symlinks: what they point at) and the old versions not in the way, kept
+    assert_clean_build_plus_old_versions(django, project.root, project.state)
+    project.write_config(DEFAULT_CONFIG + PRUNE_ALL)  # (no build setting changes)
+    project.doit("prune")
+    assert tree_files(project.root) == tree_files(django)
     if not options:
         assert_same_output(django, project.root)
     assert project.doit("collect", *options).summary.startswith("0 static files")
