@@ -198,51 +198,19 @@ class DjangoRoot:
         return self.root / "staticfiles.json"
 
 
-def missing_retire() -> bool:
-    """Whether this staticpipe's engine calls ``cleanup.retire`` without it existing.
+class MeasuredStaticpipe(Staticpipe):
+    """bench.py's staticpipe project, its ``doit collect`` measured as every
+    command here is (``measure``: the command's own process tree)."""
 
-    At 6c4ab3b, engine/derived.py retires the outputs of a file a build no longer
-    names (the old hashed name of an edited CSS file: its .gz/.br) with
-    ``cleanup.retire``, which cleanup.py does not define yet (it is in the
-    old-versions work): ``doit collect`` with ``compress`` on fails with an
-    AttributeError on every edit that renames a hashed file."""
-    import staticpipe.cleanup
-
-    return not hasattr(staticpipe.cleanup, "retire")
+    def run(self) -> Measured:
+        return measure([sys.executable, "-m", "doit", "collect"], cwd=self.project)
 
 
-# ``python -m doit ARGS``, with a stand-in ``cleanup.retire`` that keeps the retired
-# outputs where they are (as Django keeps old hashed files) and records nothing:
-# used only when staticpipe lacks it (``missing_retire``), and said in the report.
-DOIT_WITH_RETIRE_SHIM = """
-import sys
-import staticpipe.cleanup as cleanup
-if not hasattr(cleanup, "retire"):
-    cleanup.retire = lambda config, names, live=(): None
-from doit.doit_cmd import DoitMain
-sys.exit(DoitMain().run(sys.argv[1:]))
-"""
-
-
-class ShimmedStaticpipe(Staticpipe):
-    """bench.py's staticpipe project; ``doit collect`` through the retire shim if
-    ``shim``."""
-
-    def __init__(self, project: Path, dirs: list[Path], trash: Trash, shim: bool = False):
-        super().__init__(project, dirs, trash)
-        self.shim = shim
-
-    def run(self) -> Sample:
-        if not self.shim:
-            return measure([sys.executable, "-m", "doit", "collect"], cwd=self.project)
-        return measure([sys.executable, "-c", DOIT_WITH_RETIRE_SHIM, "collect"], cwd=self.project)
-
-
-class CompressingStaticpipe(ShimmedStaticpipe):
+class CompressingStaticpipe(MeasuredStaticpipe):
     """bench.py's staticpipe project, with ``compress = ["gzip", "br"]``."""
 
-    def __init__(self, project: Path, dirs: list[Path], trash: Trash, shim: bool = False):
-        super().__init__(project, dirs, trash, shim)
+    def __init__(self, project: Path, dirs: list[Path], trash: Trash):
+        super().__init__(project, dirs, trash)
         levels = ", ".join(f"{name} = {level}" for name, level in LEVELS.items())
         with (project / "pyproject.toml").open("a") as handle:
             handle.write(f"compress = {json.dumps(list(ENCODINGS))}\n")
@@ -414,7 +382,6 @@ class Result:
     notes: list[str] = field(default_factory=list)
     cache_entries: int = 0
     inputs: Inputs = field(default_factory=Inputs)  # of Django's root, WhiteNoise's command's
-    shim: bool = False  # staticpipe ran through DOIT_WITH_RETIRE_SHIM
     edit_written: int = 0
     noop_written: int = 0
 
@@ -458,11 +425,11 @@ class Contention:
 
 
 def bench(tree: Tree, work: Path, trash: Trash) -> Result:
-    result = Result(tree, start_load=load(), shim=missing_retire())
+    result = Result(tree, start_load=load())
     django = DjangoRoot(work / "django", tree.dirs, DJ_STORAGE, trash)
     storage = DjangoRoot(work / "whitenoise", tree.dirs, WN_STORAGE, trash)
-    sp = CompressingStaticpipe(work / "project", tree.dirs, trash, result.shim)
-    plain = ShimmedStaticpipe(work / "plain", tree.dirs, trash, result.shim)
+    sp = CompressingStaticpipe(work / "project", tree.dirs, trash)
+    plain = MeasuredStaticpipe(work / "plain", tree.dirs, trash)
 
     def run(tool: str, step: str, action) -> None:
         busy, ours = busy_seconds(), children_cpu()
@@ -646,21 +613,6 @@ def edited_name(tree: Tree) -> str:
     return tree.css.name
 
 
-def shim_note(result: Result) -> list[str]:
-    if not result.shim:
-        return []
-    return [
-        "- **staticpipe ran with a stand-in `cleanup.retire`**: engine/derived.py calls "
-        "`cleanup.retire` for the outputs of a file the build no longer names (the old "
-        "hashed CSS's `.gz`/`.br` after an edit), and this checkout's cleanup.py has no "
-        "`retire` (it is in the old-versions work, uncommitted): `doit collect` with "
-        "`compress` fails with an AttributeError on the edit step. Every staticpipe run "
-        "here is `python -c <shim> collect`, which defines `retire` as keeping those "
-        "outputs and recording nothing, then runs doit's main (same start-up as "
-        "`python -m doit`)",
-    ]
-
-
 def report(result: Result, argv: list[str]) -> str:
     tree = result.tree
     command = " ".join(["python benchmarks/compress_bench.py", *argv])
@@ -690,7 +642,6 @@ def report(result: Result, argv: list[str]) -> str:
         "floor of any RSS). The machine's scheduler shares the CPUs per session "
         "(autogroup): a tool's thread count does not win it CPU from other sessions",
         *staticpipe_source(),
-        *shim_note(result),
         "",
     ]
     lines += [

@@ -132,15 +132,27 @@ def _inside(name: str) -> bool:
     return "\0" not in name and all(part not in ("", ".", "..") for part in parts)
 
 
+SIBLINGS = (".gz", ".br", ".zst")  # precompressed files beside a file (phases/compress.py)
+
+
+def deletion_order(names: Iterable[str]) -> list[str]:
+    """The manifest first (no moment where it names a file deleted), then the
+    precompressed siblings, then the rest: a server never finds a ``.gz``
+    whose file is gone."""
+
+    def rank(name: str) -> tuple[bool, bool, str]:
+        return name != MANIFEST_NAME, not name.endswith(SIBLINGS), name
+
+    return sorted(names, key=rank)
+
+
 def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted.
     Called once a build's manifest is in place (``live``: that build's outputs):
     the build is complete, so what it retired is stamped with it (``_settle``)."""
     path = _garbage_file(config)
     saved = state.load(path)
-    names = [*saved.get("names", []), *saved.get("theirs", [])]
-    if MANIFEST_NAME in names:  # first: no moment where it names a file deleted
-        names = [MANIFEST_NAME, *(name for name in names if name != MANIFEST_NAME)]
+    names = deletion_order([*saved.get("names", []), *saved.get("theirs", [])])
     root = str(config.static_root)
     deleted = []
     for name in names:
@@ -304,7 +316,7 @@ def prune(config: Config, now: float | None = None) -> list[str]:
         old = _prunable(config, journal, now)
         root = str(config.static_root)
         deleted = []
-        for name in sorted(old):
+        for name in deletion_order(old):
             full = os.path.join(root, name)
             if fsutil.remove(full):
                 deleted.append(name)
@@ -385,8 +397,9 @@ def forget_all(config: Config) -> None:
     shutil.rmtree(config.state_path, ignore_errors=True)
 
 
-def owned_outputs(config: Config) -> set[str]:
-    """Every file under static_root the pipeline wrote, by its recorded state."""
+def owned_outputs(config: Config, also: Iterable[str] = ()) -> set[str]:
+    """Every file under static_root the pipeline wrote, by its recorded state
+    (``also``: what the derived phases' rows name, engine/phases.written)."""
     from . import collect, postprocess
 
     names = set(collect.load_records(config))
@@ -396,14 +409,16 @@ def owned_outputs(config: Config) -> set[str]:
     names |= set(journal["retired"])  # the old versions kept
     names |= set(journal["pending"])
     names.add(MANIFEST_NAME)
+    names.update(also)
     return names
 
 
-def clean(config: Config) -> list[str]:
-    """Remove everything the pipeline wrote (``doit clean collect``), and nothing else."""
+def clean(config: Config, also: Iterable[str] = ()) -> list[str]:
+    """Remove everything the pipeline wrote (``doit clean collect``), and nothing
+    else (``also``: as for ``owned_outputs``)."""
     root = str(config.static_root)
     deleted = []
-    for name in sorted(owned_outputs(config)):
+    for name in deletion_order(owned_outputs(config, also)):
         full = os.path.join(root, name)
         if fsutil.remove(full):
             deleted.append(name)

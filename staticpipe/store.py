@@ -29,7 +29,7 @@ import pickle
 import secrets
 import sqlite3
 import zlib
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from itertools import chain
 from pathlib import Path
 from typing import Any

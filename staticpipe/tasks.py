@@ -29,6 +29,7 @@ from doit.globals import Globals
 
 from . import cleanup, explain, finders, fsutil, layout, lock
 from .config import Config, find_config_file, load_config
+from .engine import phases
 from .engine.phases import Phase, phases_of
 from .engine.run import Run, without_gc
 from .errors import StaticpipeError
@@ -251,12 +252,12 @@ def _report(run: Run) -> None:
 def _clean(config: Config, dryrun: bool) -> None:
     """``doit clean collect``; with ``-n`` (doit passes ``dryrun``), what it would remove."""
     if dryrun:
-        names = sorted(cleanup.owned_outputs(config))
+        names = sorted(cleanup.owned_outputs(config, phases.written(config)))
         for name in names:
             print(f"Would remove '{name}'")
         print(f"{len(names)} files would be removed from '{config.static_root}'.")
         return
-    deleted = cleanup.clean(config)
+    deleted = cleanup.clean(config, phases.written(config))
     print(f"{len(deleted)} files removed from '{config.static_root}'.")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_django
+from old_outputs import assert_clean_build_plus_old_versions, prune_all
 from projects import Project, snapshot
 
 
@@ -311,9 +312,10 @@ def test_duplicates_are_warned_in_django_words_on_every_run(project, tmp_path):
     assert "Found another" not in project.doit("collect", "-v", "0").stdout
 
 
-def test_a_source_removed_before_doit_forget_leaves_no_copy_behind(project, tmp_path):
+def test_a_source_removed_before_doit_forget_leaves_only_prunable_old_versions(project, tmp_path):
     """With the state forgotten, what the manifest in place names still tells the
-    run which outputs were the last build's: a removed source's copies go too."""
+    run which outputs were the last build's: a removed source's copies are kept
+    as old versions the journal knows, and pruning leaves the clean build."""
     project.write("css/gone.css", "body { color: red }\n")
     project.doit("collect")
     (project.path / "assets" / "css" / "gone.css").unlink()
@@ -322,4 +324,8 @@ def test_a_source_removed_before_doit_forget_leaves_no_copy_behind(project, tmp_
     clean = Project(tmp_path / "clean")
     shutil.copytree(project.path / "assets", clean.path / "assets")
     clean.doit("collect")
+    state_dir = project.path / ".staticpipe"
+    assert_clean_build_plus_old_versions(clean.root, project.root, state_dir)
+    assert (project.root / "css" / "gone.css").exists()  # kept, as Django keeps it
+    prune_all(project.root, state_dir)
     assert snapshot(project.root) == snapshot(clean.root)

@@ -33,6 +33,7 @@ import http.client
 import json
 import os
 import posixpath
+import re
 import shutil
 import signal
 import subprocess
@@ -524,6 +525,19 @@ def test_dropping_integrity_deletes_the_integrity_file(project):
     project.doit("collect")
     assert not (project.root / INTEGRITY).exists()
     assert siblings_in(project.root) != []
+
+
+def test_doit_clean_collect_removes_the_precompressed_files_and_the_integrity_file(project):
+    (project.root / "img").mkdir(parents=True)
+    (project.root / "img" / "mine.svg.gz").write_bytes(b"not staticpipe's")
+    project.doit("collect")
+    assert siblings_in(project.root) != [] and (project.root / INTEGRITY).exists()
+    dry = project.doit("clean", "-n", "collect")
+    assert f"Would remove '{INTEGRITY}'" in dry.stdout
+    assert re.search(r"Would remove '[^']+\.br'", dry.stdout)
+    project.doit("clean", "collect")
+    left = sorted(p.relative_to(project.root).as_posix() for p in project.root.rglob("*"))
+    assert left == ["img", "img/mine.svg.gz"]  # what staticpipe did not write stays
 
 
 def test_changing_compress_levels_rewrites_the_outputs_at_those_levels(project):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sites import Site
 
-from staticpipe import state, store
+from staticpipe import store
 
 
 def _site(path: Path, extra: str = "") -> Site:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import cleanup, store
+from ..config import Config
 from .phase import Phase
 from .run import Run
 
@@ -77,7 +78,18 @@ def phase(derived: Derived) -> Phase:
         lambda run: check(run, derived),
         lambda run: act(run, derived),
         lambda run: _applies(run, derived),
+        lambda config: written(config, derived),
     )
+
+
+def written(config: Config, derived: Derived) -> list[str]:
+    """What the phase's rows say it wrote in static_root, and its own files."""
+    ledger = store.Database(config.state_path, repair=False)
+    header = ledger.header(derived.name)
+    if header.get("settings") is None:
+        return []
+    rows = ledger.table(derived.name, header.get("token"), derived.name)
+    return [*(output for row in rows.values() for output in Row(*row).outputs), *derived.files]
 
 
 def _applies(run: Run, derived: Derived) -> bool:
@@ -185,7 +197,7 @@ def act(run: Run, derived: Derived) -> None:
         retired.extend(Row(*rows[name]).outputs)
         del rows[name]
     if retired:
-        _retire(run, retired)
+        cleanup.retire(run.config, retired)
     if derived.finish is not None:
         derived.finish(run, rows, bool(built or gone) or not incremental)
     made_from = run.upstream(now=True)
@@ -202,18 +214,6 @@ def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
     _delete(run, [*written, *derived.files])
     rows.replace({})
     ledger.commit(derived.name, [rows], {"settings": None, "made_from": None})
-
-
-def _retire(run: Run, names: list[str]) -> None:
-    """Outputs of files the build no longer names go as those files go: kept as
-    old versions (``cleanup.retire``), or, where cleanup has no retired versions
-    yet, garbage deleted once the new manifest is in place, as the old hashed
-    files are. (This run's own outputs are live: never deleted.)"""
-    retire = getattr(cleanup, "retire", None)
-    if retire is not None:
-        retire(run.config, names)
-    else:
-        cleanup.add_garbage(run.config, names)
 
 
 def _delete(run: Run, names: list[str]) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..config import Config
 from .run import Run
 
 
@@ -29,3 +30,6 @@ class Phase:
     check: Callable[[Run], bool]
     act: Callable[[Run], None]
     applies: Callable[[Run], bool] = always
+    # what it wrote in static_root by its ledger rows, beyond the copies, hashed
+    # files and manifest (``doit clean collect`` removes them too)
+    written: Callable[[Config], Iterable[str]] | None = None

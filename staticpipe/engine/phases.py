@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..config import Config
 from ..options import Summary
 from ..phases import compress, integrity
 from .phase import Phase, hashing
@@ -46,6 +47,12 @@ PHASES: tuple[Phase, ...] = (
         hashing,
     ),
 )
+
+
+def written(config: Config) -> set[str]:
+    """What the phases wrote in static_root besides the copies, the hashed files
+    and the manifest, by their ledger rows (``doit clean collect``)."""
+    return {name for phase in PHASES if phase.written for name in phase.written(config)}
 
 
 def phases_of(run: Run) -> Iterator[Phase]:
