@@ -350,6 +350,8 @@ def from_mapping(
                     f"expected {'the directory to build into' if key == 'static_root' else 'a URL'}"
                 )
     state_dir = data.get("state_dir")
+    compress = data.get("compress", fields.pop("django_compress", []))
+    fields.pop("django_compress", None)
     return Config(
         **fields,
         file_hash=file_hash,
@@ -361,7 +363,7 @@ def from_mapping(
         publish=None if data.get("publish") is None else _publish(data["publish"], where),
         retention=_retention(data.get("keep_builds"), data.get("keep_age"), where),
         compress=compress_settings(
-            data.get("compress", []),
+            compress,
             data.get("compress_levels"),
             data.get("compress_cache_bytes"),
             where=where,

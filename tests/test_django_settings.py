@@ -228,3 +228,19 @@ def test_a_damaged_manifest_in_static_root_is_rebuilt(site, tmp_path):
     (site.root / "staticfiles.json").write_text("{not json")
     site.staticpipe("collect", "--clear")
     assert_same_output(site.django_build(tmp_path / "django_root"), site.root)
+
+
+def test_whitenoise_compressed_storage_builds_whitenoises_gz_and_br_files(site, tmp_path):
+    site.write({"pyproject.toml": SETTINGS_TABLE})
+    path = site.path / "mysite" / "settings.py"
+    backend = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    path.write_text(path.read_text() + f'STORAGES["staticfiles"] = {{"BACKEND": "{backend}"}}\n')
+    site.staticpipe("collect")
+    django_root = site.django_build(tmp_path / "django_root")  # WhiteNoise's own build
+    ours, theirs = tree_files(site.root), tree_files(django_root)
+    compressed = sorted(name for name in theirs if name.endswith((".gz", ".br")))
+    assert any(name.endswith(".css.br") for name in compressed)
+    assert {name: ours.get(name) for name in compressed} == {
+        name: theirs[name] for name in compressed
+    }  # the same files, byte for byte, and no others:
+    assert sorted(name for name in ours if name.endswith((".gz", ".br"))) == compressed

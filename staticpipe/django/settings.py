@@ -198,7 +198,31 @@ def _storage(head: str) -> dict[str, Any]:
     if settings.STATIC_URL:
         found["static_url"] = settings.STATIC_URL
     found.update(_permissions(storage))
+    found.update(_whitenoise_compress(storage))
     return found
+
+
+def _whitenoise_compress(storage: Any) -> dict[str, list[str]]:
+    """WhiteNoise's ``CompressedManifestStaticFilesStorage`` and
+    ``CompressedStaticFilesStorage`` (or subclasses) write ``.gz`` and, with the
+    brotli package installed, ``.br`` beside each file: staticpipe's compress
+    phase does the same (``django_compress``, used unless the table sets
+    ``compress``)."""
+    try:
+        from whitenoise import storage as whitenoise
+    except ImportError:
+        return {}
+    kinds = (
+        whitenoise.CompressedManifestStaticFilesStorage,
+        whitenoise.CompressedStaticFilesStorage,
+    )
+    if not isinstance(storage, kinds):
+        return {}
+    try:
+        import brotli  # noqa: F401  (WhiteNoise's own condition for .br)
+    except ImportError:
+        return {"django_compress": ["gzip"]}
+    return {"django_compress": ["gzip", "br"]}
 
 
 def _permissions(storage: Any) -> dict[str, int | None]:
