@@ -26,9 +26,12 @@ from .hashing import md5_file
 from .options import Except, RunOptions
 from .parallel import fill
 
-# A record: [source, size, mtime_ns, ctime_ns, inode, md5, linked, racy, bare] (bare:
-# is_bare; records saved before it have 8 fields)
+# A record is a list (the ledger marshals lists at C speed), its fields named here:
+# the source path, its stat (size, mtime_ns, ctime_ns, inode) as copied, the md5 of
+# the copy, linked (--link), racy (see below) and bare (see is_bare).
 Record = list
+SOURCE, SIZE, MTIME, CTIME, INODE, MD5, LINKED, RACY, BARE = range(9)
+STAT = slice(SIZE, MD5)  # the four stat fields, as signatures.py packs them
 
 # A file modified within fsutil.RACY_NS of being recorded may change again
 # without its stat changing: such records are re-checked by content.
@@ -134,7 +137,7 @@ def _unchanged(
     try:
         if record[1:5] != signature(source):
             return False
-        if is_racy(record) and md5_file(source) != record[5]:
+        if is_racy(record) and md5_file(source) != record[MD5]:
             return False
     except OSError:
         return False
@@ -143,14 +146,14 @@ def _unchanged(
 
 def _matches(record: Record | None, source: str, link: bool) -> bool:
     """A record of this very source, copied (or linked) as asked now."""
-    return bool(record) and record[0] == source and record[6] == link
+    return bool(record) and record[SOURCE] == source and record[LINKED] == link
 
 
 def is_racy(record: Record) -> bool:
-    return len(record) > 7 and bool(record[7])
+    return len(record) > RACY and bool(record[RACY])
 
 
-_RACY = itemgetter(7)
+_RACY = itemgetter(RACY)
 
 
 def racy_names(records: dict[str, Record]) -> list[str]:
@@ -165,7 +168,7 @@ def racy_names(records: dict[str, Record]) -> list[str]:
 def is_bare(record: Record) -> bool:
     """A copied JS file that is ASCII without the word every JS pattern needs
     (``rules.JS_NEEDLE``): post-processing has nothing to rewrite in it."""
-    return len(record) > 8 and bool(record[8])
+    return len(record) > BARE and bool(record[BARE])
 
 
 _NEEDLE = rules.JS_NEEDLE.encode()
@@ -282,7 +285,7 @@ def collect(
             same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
         if not same:
             todo.append(name)  # its record (if any) stays until it is copied again
-        elif is_racy(record) and not _racy(record[2], record[3]):
+        elif is_racy(record) and not _racy(record[MTIME], record[CTIME]):
             # verified by content, and its stat is old enough now: settled
             records[name] = [*record[:7], False, *record[8:]]
             racy.discard(name)

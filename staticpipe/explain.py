@@ -207,10 +207,10 @@ def _copy_reason(
     if record is None:
         md5s[name] = _md5(source)
         return f"new ({_shown(source)})"
-    if record[0] != source:
+    if record[collect.SOURCE] != source:
         md5s[name] = _md5(source)
-        return f"now found at {_shown(source)} (was {_shown(record[0])})"
-    if bool(record[6]) != link:
+        return f"now found at {_shown(source)} (was {_shown(record[collect.SOURCE])})"
+    if bool(record[collect.LINKED]) != link:
         return "to be linked (was copied)" if link else "to be copied (was linked)"
     try:
         changed = record[1:5] != collect.signature(source)
@@ -218,7 +218,7 @@ def _copy_reason(
         return f"source unreadable ({_shown(source)})"
     if changed or collect.is_racy(record):
         md5s[name] = digest = _md5(source)
-        if digest != record[5]:
+        if digest != record[collect.MD5]:
             return "content changed"
         if changed:
             return "source touched (same content: nothing downstream)"
@@ -279,7 +279,7 @@ def _content(name: str, md5s: Mapping[str, str], records: Mapping[str, list]) ->
     if name in md5s:
         return md5s[name]
     record = records.get(name)
-    return record[5] if record else None
+    return record[collect.MD5] if record else None
 
 
 def _parents(name: str) -> Iterable[str]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Container, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from itertools import chain
 
-from . import cleanup, fsutil, hashhook, progress, rules, state
+from . import cleanup, collect, fsutil, hashhook, progress, rules, state
 from .collect import Record, is_bare
 from .config import Config
 from .errors import DecodeError, MissingReferenceError, StaticpipeError
@@ -252,7 +252,7 @@ class _Run:
         return None if fields is None else expand(name, fields)
 
     def where(self, name: str) -> str:
-        source = self.records[name][0]
+        source = self.records[name][collect.SOURCE]
         try:
             return os.path.relpath(source)
         except ValueError:
@@ -269,8 +269,10 @@ class _Run:
             data = self.original(name)
         else:
             with open(self.base + name, "rb", buffering=0) as handle:
-                data = handle.read(record[1] + 1)  # one read(2) when it has the recorded size
-                if len(data) != record[1]:  # it grew, or a short read (FUSE, 9p...)
+                data = handle.read(
+                    record[collect.SIZE] + 1
+                )  # one read(2) when it has the recorded size
+                if len(data) != record[collect.SIZE]:  # it grew, or a short read (FUSE, 9p...)
                     data += handle.readall()
         return decode(data, name, lambda: self.where(name), self.config.encoding_errors)
 
@@ -278,10 +280,10 @@ class _Run:
         """The source's bytes, which must be those its copy was made of: with a
         hook the copy may have been written over (a name it left unhashed)."""
         record = self.records[name]
-        with open(record[0], "rb") as handle:
+        with open(record[collect.SOURCE], "rb") as handle:
             data = handle.read()
-        if md5_bytes(data) != record[5]:
-            raise StaticpipeError(f"{record[0]}: changed during the run; run again")
+        if md5_bytes(data) != record[collect.MD5]:
+            raise StaticpipeError(f"{record[collect.SOURCE]}: changed during the run; run again")
         return data
 
     def written_over(self, name: str) -> bool:
@@ -295,13 +297,13 @@ class _Run:
         that is no longer its output (the hook now hashes its name, or is gone)."""
         record = self.records[name]
         dest = self.base + name
-        if record[6]:  # --link: a symlink, as the copy phase makes it
-            fsutil.symlink(record[0], dest, self.config.directory_permissions_mode)
+        if record[collect.LINKED]:  # --link: a symlink, as the copy phase makes it
+            fsutil.symlink(record[collect.SOURCE], dest, self.config.directory_permissions_mode)
             return
         modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
-        digest, _info, _bare = fsutil.copy_hashing(record[0], dest, *modes)
-        if digest != record[5]:
-            raise StaticpipeError(f"{record[0]}: changed during the run; run again")
+        digest, _info, _bare = fsutil.copy_hashing(record[collect.SOURCE], dest, *modes)
+        if digest != record[collect.MD5]:
+            raise StaticpipeError(f"{record[collect.SOURCE]}: changed during the run; run again")
 
     # -- names -----------------------------------------------------------------
     def plain_name(self, name: str, md5: str) -> str:
@@ -309,7 +311,9 @@ class _Run:
         hook's hash of the collected copy (Django hashes the original's bytes)."""
         if self.hook is None:
             return hashed_path(name, md5)
-        return with_hash(name, self.hook.of_file(name, self.base + name, self.records[name][0]))
+        return with_hash(
+            name, self.hook.of_file(name, self.base + name, self.records[name][collect.SOURCE])
+        )
 
     def rewritten_name(self, name: str, data: bytes) -> str:
         """The hashed name of a rewritten file: from its bytes (Django's rule)."""
@@ -339,7 +343,7 @@ class _Run:
     # -- references ----------------------------------------------------------
     def refs(self, name: str) -> tuple[str, ...] | None:
         """Keys referenced by an adjustable file (cached by md5); None if not rewritable."""
-        md5 = self.records[name][5]
+        md5 = self.records[name][collect.MD5]
         old = self.old(name)
         if old is not None and old.md5 == md5 and old.refs is not None:
             return old.refs
@@ -400,7 +404,10 @@ class _Run:
             ) from None
 
     def ref_key(self, name: str, refs: list[str]) -> list[str]:
-        return [self.records[name][5], *(f"{key}={self.target_state(key)}" for key in refs)]
+        return [
+            self.records[name][collect.MD5],
+            *(f"{key}={self.target_state(key)}" for key in refs),
+        ]
 
     def target_state(self, key: str) -> str:
         """What a reference to ``key`` resolves to: a hashed name, a directory, nothing."""
@@ -440,13 +447,13 @@ class _Run:
             modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
             fsutil.write_new(path, data, *modes)
         self.processed.append(name)
-        self.new[name] = Entry(self.records[name][5], name, refs=tuple(refs))
+        self.new[name] = Entry(self.records[name][collect.MD5], name, refs=tuple(refs))
         self.final[name] = name
 
     def record(
         self, name: str, hashed: str, key: str | None, refs: tuple[str, ...] | None = None
     ) -> None:
-        md5 = self.records[name][5]
+        md5 = self.records[name][collect.MD5]
         if key is not None and refs is not None:
             self.new[name] = Entry(md5, hashed, refs=refs, key=key)
         else:
@@ -465,7 +472,7 @@ class _Run:
         the md5 computed while copying names them. Returns the links to make."""
         todo = []
         for name in names:
-            md5 = self.records[name][5]
+            md5 = self.records[name][collect.MD5]
             old = self.old(name)
             # "plain": the hashed name is the md5's (or, with the same settings, the
             # hook's of these very bytes), so an unchanged md5 keeps it
@@ -500,17 +507,17 @@ class _Run:
         record = self.records[name]
         dest = self.base + hashed
         modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
-        if not record[6]:
+        if not record[collect.LINKED]:
             fsutil.link_or_copy(self.base + name, dest, *modes)
             self.advance()
             return
         # --link: the collected name is a symlink to the source. A hard link to the
         # source would change its ctime (every source "changed" at the next run) and
         # would let an in-place edit of the source rewrite a published hashed file.
-        digest, _info, _bare = fsutil.copy_hashing(record[0], dest, *modes)
-        if digest != record[5]:
+        digest, _info, _bare = fsutil.copy_hashing(record[collect.SOURCE], dest, *modes)
+        if digest != record[collect.MD5]:
             fsutil.remove(dest)
-            raise StaticpipeError(f"{record[0]}: changed during the run; run again")
+            raise StaticpipeError(f"{record[collect.SOURCE]}: changed during the run; run again")
         self.advance()
 
     def link_all(self, todo: list[tuple[str, str]]) -> None:
@@ -853,7 +860,7 @@ def names_to_redo(
             name
             for name, record in records.items()
             if (fields := saved.get(name)) is None
-            or saved_md5(fields) != record[5]
+            or saved_md5(fields) != record[collect.MD5]
             or _unsettled(fields)
         }
     dirty = dirty.union(missing)

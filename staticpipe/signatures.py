@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from . import state
+from .collect import SOURCE, STAT
 from .config import Config
 from .finders import Found
 
@@ -156,7 +157,7 @@ def save(
 
 
 def _fields(record: list | None, item: Found) -> tuple | list:
-    return record[1:5] if record is not None and record[0] == item.source else _MISSING
+    return record[STAT] if record is not None and record[SOURCE] == item.source else _MISSING
 
 
 def discard(config: Config) -> None:

@@ -262,7 +262,7 @@ class Run:
         self.records = result.records
         self._removed = result.removed
         if not self.options.dry_run:  # a dry run records nothing it pretended to copy
-            self._copied_md5 = {name: result.records[name][5] for name in result.copied}
+            self._copied_md5 = {name: result.records[name][collect.MD5] for name in result.copied}
         self._copy_ran = True
         self._saved_records = None  # superseded: free it
         self.summary.copied, self.summary.unmodified = result.copied, result.unmodified
@@ -354,7 +354,7 @@ class Run:
         for name, fields in files.items():
             entry = rules.expand(name, fields)
             record = records.get(name)
-            if record is None or entry.md5 != record[5]:
+            if record is None or entry.md5 != record[collect.MD5]:
                 return False
             if entry.refs is None and not entry.raw and name.endswith((".css", ".js")):
                 return False
@@ -477,7 +477,7 @@ class Run:
     def files_of(self, name: str) -> tuple[tuple[str, ...], str]:
         """``name``'s files in static_root (its copy, then its hashed file if the
         name differs) and the fingerprint of both (the copy's md5, the hashed name)."""
-        md5 = self._copied_md5.get(name) or self.current_records()[name][5]
+        md5 = self._copied_md5.get(name) or self.current_records()[name][collect.MD5]
         hashed = self.current_hashed()[name] if self.post_processing else name
         files = (name,) if hashed == name else (name, hashed)
         return files, f"{md5} {hashed}"
