@@ -445,7 +445,7 @@ def bench_tree(tree: Tree, work: Path, runs: int, trash: Trash) -> TreeResult:
                     f"  [{rep + 1}/{runs}] {step:5} {tool.name:10} "
                     f"{sample.seconds:7.2f} s {sample.rss_mb:7.1f} MB"
                 )
-            if django.manifest.read_bytes() != staticpipe.manifest.read_bytes():
+            if django.manifest.read_bytes() != staticpipe.phases.manifest.read_bytes():
                 result.problems.append(
                     f"run {rep + 1}, {step}: staticfiles.json differs from Django's"
                 )

@@ -27,10 +27,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cleanup, collect, finders, rules, state
 from .config import Config
-from .hashing import md5_file
+from .ledger import state
 from .options import RunOptions
+from .phases import cleanup, collect
+from .rewrite import rules
+from .rewrite.hashing import md5_file
+from .sources import finders
 
 
 def readable_settings(config: Config) -> dict[str, Any]:

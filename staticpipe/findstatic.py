@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import finders
 from .config import Config
 from .errors import StaticpipeError
+from .sources import finders
 
 PARAMS: list[dict[str, Any]] = [
     {"name": "first", "long": "first", "type": bool, "default": False,

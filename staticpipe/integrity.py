@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fsutil
 from .errors import ConfigError, StaticpipeError
-from .hashing import chunk_buffer
+from .fs import fsutil
+from .rewrite.hashing import chunk_buffer
 
 ALGORITHMS = ("sha256", "sha384", "sha512")  # what browsers accept (the SRI spec's list)
 DEFAULT_ALGORITHM = "sha384"  # the one the SRI spec and MDN's examples use

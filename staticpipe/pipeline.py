@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import finders, layout, lock, state, store
+from . import layout
 from .config import Config
 from .engine.phases import execute
 from .engine.run import Run, without_gc
+from .ledger import lock, state, store
 from .options import RunOptions, Summary
+from .sources import finders
 
 
 def run(

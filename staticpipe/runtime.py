@@ -44,11 +44,11 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 
 from . import integrity as integrity_file
-from . import manifest as manifest_file
 from .config import Config, load_config, nearest_config
 from .errors import ConfigError, StaticpipeError
 from .integrity import Integrity, IntegrityError
-from .references import django_url
+from .phases import manifest as manifest_file
+from .rewrite.references import django_url
 
 T = TypeVar("T")
 

@@ -39,12 +39,13 @@ from socketserver import ThreadingMixIn
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from . import finders, livereload
+from . import livereload
 from .config import Config
 from .errors import StaticpipeError
-from .ignore import IgnoreRules
-from .manifest import manifest_path
+from .phases.manifest import manifest_path
 from .runtime import ManifestCache
+from .sources import finders
+from .sources.ignore import IgnoreRules
 from .watcher import BuildResult, Watcher, ignored, stop_on_signals, wait_for_item
 
 try:

@@ -27,14 +27,18 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.globals import Globals
 
-from . import cleanup, explain, finders, fsutil, layout, lock
+from . import explain, layout
 from .config import Config, find_config_file, load_config
 from .engine import phases
 from .engine.phases import Phase, phases_of
 from .engine.run import Run, without_gc
 from .errors import StaticpipeError
+from .fs import fsutil
+from .ledger import lock
 from .options import RunOptions, pruned_line
+from .phases import cleanup
 from .reporter import Reporter, StaticpipeFailed
+from .sources import finders
 
 
 class StatChecker(FileChangedChecker):

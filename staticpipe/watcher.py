@@ -49,11 +49,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
-from . import finders, pipeline
+from . import pipeline
 from .config import Config
 from .errors import StaticpipeError
-from .ignore import IgnoreRules
 from .options import RunOptions, Summary
+from .sources import finders
+from .sources.ignore import IgnoreRules
 
 # Opening or reading a file is not a change: the pipeline reads every source.
 EVENT_TYPES: list[type[FileSystemEvent]] = [

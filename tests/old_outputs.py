@@ -16,8 +16,8 @@ from pathlib import Path
 
 from conftest import tree_files
 
-from staticpipe import cleanup
 from staticpipe.config import Config, Retention
+from staticpipe.phases import cleanup
 
 MANIFEST = "staticfiles.json"
 PRUNE_ALL = 'keep_builds = 1\nkeep_age = "0s"\n'  # a pyproject.toml policy: keep no old version

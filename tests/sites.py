@@ -12,8 +12,9 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 from old_outputs import assert_clean_build_plus_old_versions
 
-from staticpipe import pipeline, state
+from staticpipe import pipeline
 from staticpipe.config import load_config
+from staticpipe.ledger import state
 from staticpipe.options import RunOptions
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 

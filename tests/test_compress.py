@@ -20,7 +20,7 @@ from staticpipe.compress.cache import CompressCache
 from staticpipe.compress.rules import SKIP_EXTENSIONS
 from staticpipe.compress.settings import CompressSettings, compress_settings
 from staticpipe.errors import StaticpipeError
-from staticpipe.hashing import CHUNK, md5_bytes
+from staticpipe.rewrite.hashing import CHUNK, md5_bytes
 
 ALL = compress_settings(["gzip", "br", "zstd"])
 CSS = b"".join(

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from staticpipe.errors import MissingReferenceError
-from staticpipe.patterns import IMPORT, URL
-from staticpipe.references import scan_css, serialize_url
+from staticpipe.rewrite.patterns import IMPORT, URL
+from staticpipe.rewrite.references import scan_css, serialize_url
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(24))
 

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from staticpipe import discovery, finders, fsutil, pipeline, state
+from staticpipe import pipeline
 from staticpipe.config import from_mapping
 from staticpipe.errors import StaticpipeError
+from staticpipe.fs import fsutil
+from staticpipe.ledger import state
+from staticpipe.sources import discovery, finders
 
 RACY_NS = 50_000_000  # ext4/tmpfs timestamps are fine-grained: trust them after 50 ms
 SETTLE = RACY_NS / 1e9 + 0.02  # past the window where timestamps are not trusted

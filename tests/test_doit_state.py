@@ -8,8 +8,10 @@ import sqlite3
 
 from projects import Project
 
-from staticpipe import collect, discovery, signatures, state
 from staticpipe.config import load_config
+from staticpipe.ledger import state
+from staticpipe.phases import collect, signatures
+from staticpipe.sources import discovery
 
 
 def _site(tmp_path) -> Project:

@@ -304,7 +304,7 @@ def test_bad_hook_is_a_config_error_in_python(tmp_path: Path):
 
 # -- the pieces ----------------------------------------------------------------------
 def test_content_offers_what_django_file_hash_reads(tmp_path: Path):
-    from staticpipe.hashhook import Content
+    from staticpipe.rewrite.hashhook import Content
 
     content = Content.of_bytes(b"line 1\nline 2\n" * 10000)
     assert content.read(6) == b"line 1"
@@ -318,7 +318,7 @@ def test_content_offers_what_django_file_hash_reads(tmp_path: Path):
 
 
 def test_any_hash_is_reversed_to_its_name():
-    from staticpipe.hashing import HashedNames, with_hash
+    from staticpipe.rewrite.hashing import HashedNames, with_hash
 
     hashed = {
         name: with_hash(name, digest)
@@ -337,7 +337,7 @@ def test_any_hash_is_reversed_to_its_name():
 
 
 def test_manifest_patched_with_a_hook_hash_is_the_full_rendering():
-    from staticpipe import manifest
+    from staticpipe.phases import manifest
 
     def digest(pairs: bytes) -> str | None:
         return None if b"none" in pairs else f"h{len(pairs)}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from staticpipe import fsutil
+from staticpipe.fs import fsutil
 
 
 @pytest.fixture(params=["nameless", "named"])

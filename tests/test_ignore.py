@@ -6,7 +6,7 @@ import pathspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from staticpipe.ignore import IgnoreRules
+from staticpipe.sources.ignore import IgnoreRules
 
 NAMES = ["CVS", ".git", "a.scss", "b.css", "x~", "node_modules", "img", "site.css.map", "a.css"]
 PATTERNS = ["CVS", ".*", "*~", "*.scss", "node_modules/", "img", "*.map", "[ab].css", "?.css"]
@@ -43,7 +43,7 @@ def test_directory_only_pattern_ignores_directories_not_files():
 
 def test_walk_applies_anchored_patterns_to_the_full_path(tmp_path):
     from staticpipe.config import from_mapping
-    from staticpipe.finders import find_all
+    from staticpipe.sources.finders import find_all
 
     for name in ("build/a.css", "src/build/b.css", "docs/x.md", "docs/sub/y.md", "k.css"):
         path = tmp_path / "assets" / name

@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 from old_outputs import PRUNE_ALL, old_versions_problems
 from projects import snapshot
 
-from staticpipe import fsutil, postprocess, rules
 from staticpipe.config import load_config
-from staticpipe.rules import expand
+from staticpipe.fs import fsutil
+from staticpipe.phases import postprocess
+from staticpipe.rewrite import rules
+from staticpipe.rewrite.rules import expand
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
 # Timestamps are trusted this long after they were made (fsutil.RACY_NS, 2 s by

@@ -28,8 +28,8 @@ from projects import Project
 from staticpipe import integrity, pipeline, static_integrity
 from staticpipe.config import load_config
 from staticpipe.errors import ConfigError, StaticpipeError
-from staticpipe.hashing import CHUNK
 from staticpipe.integrity import IntegrityError
+from staticpipe.rewrite.hashing import CHUNK
 from staticpipe.runtime import MissingStaticFile, StaticURLs
 
 CONFIG = """\

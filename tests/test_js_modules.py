@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from staticpipe.errors import MissingReferenceError
-from staticpipe.jsmodules import DJANGO_REGEXES, JS_MODULE_PATTERNS
-from staticpipe.references import patterns_for, references
+from staticpipe.rewrite.jsmodules import DJANGO_REGEXES, JS_MODULE_PATTERNS
+from staticpipe.rewrite.references import patterns_for, references
 
 
 class JsModuleStorage(ManifestStaticFilesStorage):
@@ -320,7 +320,7 @@ PATHOLOGICAL = {
 _TIMER = textwrap.dedent(
     """
     import json, sys, time
-    from staticpipe.jsmodules import JS_MODULE_PATTERNS
+    from staticpipe.rewrite.jsmodules import JS_MODULE_PATTERNS
     units, size = json.loads(sys.argv[1]), int(sys.argv[2])
     result = {}
     for name, unit in units.items():

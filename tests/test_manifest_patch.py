@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from old_outputs import assert_clean_build_plus_old_versions
 from projects import DEFAULT_CONFIG, Project
 
-from staticpipe import fsutil, lock, manifest
 from staticpipe.config import load_config
 from staticpipe.engine.phases import phases_of
 from staticpipe.engine.run import Run
-from staticpipe.hashing import HashedNames, hashed_path
+from staticpipe.fs import fsutil
+from staticpipe.ledger import lock
 from staticpipe.options import RunOptions
+from staticpipe.phases import manifest
+from staticpipe.rewrite.hashing import HashedNames, hashed_path
 
 # Names with what JSON escapes or could confuse a search: quotes, backslashes,
 # the separators of both texts, non-ASCII.
@@ -97,13 +99,13 @@ def _assert_equals_clean_build(project: Project, tmp_path: Path, name: str = "cl
 
 
 def _kept(project: Project) -> dict:
-    from staticpipe import state
+    from staticpipe.ledger import state
 
     return state.load(project.path / ".staticpipe" / "manifest.state")
 
 
 def _tokens(project: Project) -> dict:
-    from staticpipe import state
+    from staticpipe.ledger import state
 
     state_dir = project.path / ".staticpipe"
     return {

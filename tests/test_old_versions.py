@@ -27,9 +27,9 @@ from conftest import read_manifest, run_django, run_staticpipe, tree_files
 from old_outputs import PRUNE_ALL
 from projects import DEFAULT_CONFIG, Project
 
-from staticpipe import cleanup
 from staticpipe.config import from_mapping
 from staticpipe.options import RunOptions
+from staticpipe.phases import cleanup
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(32))
 

@@ -61,8 +61,9 @@ from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
 import staticpipe
-from staticpipe import fsutil, pipeline
+from staticpipe import pipeline
 from staticpipe.config import load_config
+from staticpipe.fs import fsutil
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
 BOTH = 'compress = ["gzip", "br"]\nintegrity = "sha384"\n'

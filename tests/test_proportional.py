@@ -17,10 +17,14 @@ import pytest
 from conftest import write_tree
 from old_outputs import assert_clean_build_plus_old_versions
 
-from staticpipe import collect, discovery, fsutil, outputs, pipeline, postprocess
+from staticpipe import pipeline
 from staticpipe.config import Config, from_mapping
+from staticpipe.engine import outputs
 from staticpipe.errors import MissingReferenceError
+from staticpipe.fs import fsutil
 from staticpipe.options import RunOptions
+from staticpipe.phases import collect, postprocess
+from staticpipe.sources import discovery
 
 TREE = {
     "img/a.png": b"A",

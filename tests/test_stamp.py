@@ -15,8 +15,10 @@ from doit.doit_cmd import DoitMain
 from old_outputs import assert_plus_old_versions
 from projects import snapshot
 
-from staticpipe import fsutil, pipeline, state
+from staticpipe import pipeline
 from staticpipe.config import load_config
+from staticpipe.fs import fsutil
+from staticpipe.ledger import state
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
 
 RACY_NS = 50_000_000  # trust timestamps after 50 ms (ext4/tmpfs are fine-grained)
@@ -175,8 +177,9 @@ def test_a_watch_rebuild_between_runs_is_not_masked(tmp_path):
 
 
 def test_only_sources_stamped_since_the_copy_phase_began_are_racy(tmp_path):
-    from staticpipe import collect, discovery
     from staticpipe.options import RunOptions
+    from staticpipe.phases import collect
+    from staticpipe.sources import discovery
 
     site = Site(tmp_path / "site")
     config = load_config(site.path / "pyproject.toml")

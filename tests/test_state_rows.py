@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sites import Site
 
-from staticpipe import store
+from staticpipe.ledger import store
 
 
 def _site(path: Path, extra: str = "") -> Site:

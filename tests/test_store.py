@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from staticpipe import store
+from staticpipe.ledger import store
 
 
 def _written(tmp_path, entries: dict, group: str = "collect") -> tuple[store.Database, str]:

@@ -309,8 +309,8 @@ def test_python_m_staticpipe_runs_without_a_dodo(project):
 
 
 def test_a_second_run_waits_for_the_first(project):
-    from staticpipe import lock
     from staticpipe.config import load_config
+    from staticpipe.ledger import lock
 
     config = load_config(project.path)
     with lock.locked(config):

@@ -20,7 +20,7 @@ from collections.abc import Container, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .. import fsutil
+from ..fs import fsutil
 from ..options import default_workers
 from .cache import CompressCache, Hit
 from .rules import compressible

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .. import fsutil
+from ..fs import fsutil
 from .settings import DEFAULT_CACHE_BYTES, Coding
 
 # Counted per entry on top of its bytes (its inode, its name): empty "not worth

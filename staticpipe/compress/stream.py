@@ -13,7 +13,7 @@ import os
 from typing import BinaryIO
 
 from ..errors import StaticpipeError
-from ..hashing import chunk_buffer
+from ..rewrite.hashing import chunk_buffer
 from .encoders import encoder
 from .rules import size_limit
 from .settings import Coding

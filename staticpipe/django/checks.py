@@ -22,9 +22,10 @@ from typing import Any
 
 from django.core.checks import Error, Warning
 
-from .. import finders, manifest
 from ..config import Config
 from ..errors import StaticpipeError
+from ..phases import manifest
+from ..sources import finders
 
 REBUILD = "Run `python manage.py collectstatic --noinput` (or `doit collect`)."
 

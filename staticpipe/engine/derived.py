@@ -30,8 +30,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .. import cleanup, store
 from ..config import Config
+from ..ledger import store
+from ..phases import cleanup
 from .phase import Phase
 from .run import Run
 

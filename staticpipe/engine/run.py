@@ -20,28 +20,20 @@ from collections.abc import Callable, Container, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-# postprocess (the rewriting machinery and its regexes) is imported where its
-# phase runs: a no-op run never needs it.
-from .. import (
-    cleanup,
-    collect,
-    discovery,
-    explain,
-    finders,
-    fsutil,
-    lock,
-    manifest,
-    outputs,
-    rules,
-    signatures,
-    stamp,
-    state,
-    store,
-)
+from .. import explain
 from ..config import Config
 from ..errors import StaticpipeError
+from ..fs import fsutil
 from ..integrity import INTEGRITY_NAME
+from ..ledger import lock, stamp, state, store
 from ..options import RunOptions, Summary, file_lines
+
+# postprocess (the rewriting machinery and its regexes) is imported where its
+# phase runs: a no-op run never needs it.
+from ..phases import cleanup, collect, manifest, signatures
+from ..rewrite import rules
+from ..sources import discovery, finders
+from . import outputs
 
 
 def _silent(*args: object) -> None:
@@ -284,7 +276,7 @@ class Run:
 
     def _drop_post_processing(self) -> None:
         """``storage = "plain"``: what an earlier manifest build wrote becomes garbage."""
-        from .. import postprocess
+        from ..phases import postprocess
 
         config = self.config
         written = postprocess.load_outputs(config)
@@ -365,7 +357,7 @@ class Run:
         return True
 
     def post_process(self) -> None:
-        from .. import postprocess
+        from ..phases import postprocess
 
         self._acted = True
         lock.hold(self.config)

@@ -15,7 +15,7 @@ from ..compress.batch import compress_files
 from ..compress.cache import CompressCache
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
-from ..hashing import hashed_path, md5_file
+from ..rewrite.hashing import hashed_path, md5_file
 
 
 def _settings(run: Run) -> str | None:

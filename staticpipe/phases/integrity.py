@@ -15,10 +15,11 @@ prunes.
 
 from __future__ import annotations
 
-from .. import cleanup, integrity
+from .. import integrity
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
-from ..store import Table
+from ..ledger.store import Table
+from . import cleanup
 
 
 def _settings(run: Run) -> str | None:

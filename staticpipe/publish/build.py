@@ -9,10 +9,10 @@ import json
 import os
 from dataclasses import dataclass
 
-from ..cleanup import MANIFEST_NAME
 from ..config import Config
 from ..errors import StaticpipeError
 from ..integrity import INTEGRITY_NAME
+from ..phases.cleanup import MANIFEST_NAME
 from .headers import ENCODINGS
 
 
@@ -71,7 +71,7 @@ def _manifest_names(path: str) -> list[tuple[str, str | None]]:
 
 
 def _collected_names(config: Config) -> list[tuple[str, str | None]]:
-    from .. import collect
+    from ..phases import collect
 
     names = sorted(collect.load_records(config, repair=False))
     if not names:

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import lock, progress
+from .. import progress
 from ..config import Config, Publish
 from ..errors import ConfigError, StaticpipeError
-from ..hashing import hashed_path
+from ..ledger import lock
+from ..rewrite.hashing import hashed_path
 from . import build as builds
 from . import history
 from .build import Build, BuildFile

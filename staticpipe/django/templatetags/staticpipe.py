@@ -32,9 +32,9 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.utils.safestring import SafeString, mark_safe
 
-from staticpipe import integrity as integrity_file
-from staticpipe.integrity import DEFAULT_ALGORITHM, Integrity, IntegrityError
-from staticpipe.runtime import FileCache, script_tag, stylesheet_tag
+from ... import integrity as integrity_file
+from ...integrity import DEFAULT_ALGORITHM, Integrity, IntegrityError
+from ...runtime import FileCache, script_tag, stylesheet_tag
 
 register = template.Library()
 

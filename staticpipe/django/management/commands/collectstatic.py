@@ -84,7 +84,8 @@ def _silent(*args: object) -> None:
 def _file_lines(config: Config, summary: Summary, options: RunOptions) -> Iterator[str]:
     """Django's ``-v 2`` lines, as ``doit collect -v 2`` prints them: the listing
     is the walk this run saved, the hashed names those of the new manifest."""
-    from .... import discovery, finders, manifest
+    from ....phases import manifest
+    from ....sources import discovery, finders
 
     found = discovery.find_all(config)
     hashed: dict[str, str] = {}

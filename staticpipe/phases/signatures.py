@@ -19,10 +19,10 @@ from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from . import state
+from ..config import Config
+from ..ledger import state
+from ..sources.finders import Found
 from .collect import SOURCE, STAT
-from .config import Config
-from .finders import Found
 
 _FIELDS = 4  # size, mtime_ns, ctime_ns, inode: as collect records them ([1:5])
 _MISSING = (-1, -1, -1, -1)  # a source that could not be stat'ed, or was never copied

@@ -15,9 +15,10 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import fsutil, state
-from .cleanup import MANIFEST_NAME
-from .config import Config
+from ..config import Config
+from ..fs import fsutil
+from ..ledger import state
+from ..phases.cleanup import MANIFEST_NAME
 
 
 def _file(config: Config) -> Path:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import hashhook, state, store
-from .config import Config
+from ..config import Config
+from ..ledger import state, store
+from . import hashhook
 from .hashing import hashed_path, md5_parts
 
 RULES_VERSION = "4"  # bump when the rewriting rules change: old outputs are redone

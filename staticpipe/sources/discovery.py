@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import time
 
-from . import finders, fsutil, state
-from .config import Config
+from ..config import Config
+from ..fs import fsutil
+from ..ledger import state
+from . import finders
 from .finders import Found, Visited
 
 

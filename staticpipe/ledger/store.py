@@ -34,7 +34,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from .errors import StaticpipeError
+from ..errors import StaticpipeError
 
 FILE = "files.sqlite3"
 BUCKET = 64  # names per bucket when a table is written in full
@@ -255,7 +255,7 @@ class Database:
 
 
 # -- entries: a phase's small state, pickled (state.py) --------------------------
-VERSION = 6  # of the entries' contents (6: all in this database; 5: pickle files)
+VERSION = 7  # of the entries' contents (7: modules in layer folders; 6: all in this database)
 
 
 def dumps(data: dict[str, Any], shared: bool = True) -> bytes:
@@ -273,7 +273,7 @@ def loads(value: bytes | None) -> dict[str, Any]:
         return {}
     try:
         data = pickle.loads(value)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError):
         return {}
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return {}

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import Config
 from . import state
-from .config import Config
 
 
 def _file(config: Config) -> Path:

@@ -26,16 +26,18 @@ from collections.abc import Callable, Collection, Container, Iterator, Mapping, 
 from dataclasses import dataclass, field
 from itertools import chain
 
-from . import cleanup, collect, fsutil, hashhook, progress, rules, state
-from .collect import Record, is_bare
-from .config import Config
-from .errors import DecodeError, MissingReferenceError, StaticpipeError
-from .graph import components, is_cycle
-from .hashing import HashedNames, hashed_path, md5_bytes, md5_parts, with_hash
-from .parallel import CHUNK, Runs
-from .patterns import SOURCEMAP, adjustable
-from .references import Occurrence, Target, patterns_for, references, rewrite
-from .rules import (
+from .. import progress
+from ..config import Config
+from ..errors import DecodeError, MissingReferenceError, StaticpipeError
+from ..fs import fsutil
+from ..fs.parallel import CHUNK, Runs
+from ..ledger import state
+from ..rewrite import hashhook, rules
+from ..rewrite.graph import components, is_cycle
+from ..rewrite.hashing import HashedNames, hashed_path, md5_bytes, md5_parts, with_hash
+from ..rewrite.patterns import SOURCEMAP, adjustable
+from ..rewrite.references import Occurrence, Target, patterns_for, references, rewrite
+from ..rewrite.rules import (
     HASHED,
     KEY,
     MD5,
@@ -48,6 +50,8 @@ from .rules import (
     saved_md5,
     saved_refs,
 )
+from . import cleanup, collect
+from .collect import Record, is_bare
 
 # A cycle's fixed point with a hook is sought this many sweeps at most (Django
 # settles within its 1 + max_post_process_passes = 6 passes, or fails).

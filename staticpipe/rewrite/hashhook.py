@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterator
 from importlib.machinery import PathFinder
 from typing import Any, BinaryIO
 
-from .config import Config, toml_value
-from .errors import ConfigError, StaticpipeError
+from ..config import Config, toml_value
+from ..errors import ConfigError, StaticpipeError
 
 KEY = "file_hash"
 EXPECTED = '"package.module:function", a callable importable from the project directory'

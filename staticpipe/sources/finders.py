@@ -14,9 +14,9 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import NamedTuple
 
-from .config import Config, Location
-from .errors import ConfigError
-from .fsutil import prefix
+from ..config import Config, Location
+from ..errors import ConfigError
+from ..fs.fsutil import prefix
 from .ignore import IgnoreRules
 
 

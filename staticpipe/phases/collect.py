@@ -18,13 +18,18 @@ from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 
-from . import cleanup, discovery, fsutil, progress, rules, state, store
-from .config import Config
-from .errors import StaticpipeError
-from .finders import Found
-from .hashing import md5_file
-from .options import Except, RunOptions
-from .parallel import fill
+from .. import progress
+from ..config import Config
+from ..errors import StaticpipeError
+from ..fs import fsutil
+from ..fs.parallel import fill
+from ..ledger import state, store
+from ..options import Except, RunOptions
+from ..rewrite import rules
+from ..rewrite.hashing import md5_file
+from ..sources import discovery
+from ..sources.finders import Found
+from . import cleanup
 
 # A record is a list (the ledger marshals lists at C speed), its fields named here:
 # the source path, its stat (size, mtime_ns, ctime_ns, inode) as copied, the md5 of

@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import fsutil, hashhook, state
+from ..config import Config
+from ..fs import fsutil
+from ..ledger import state
+from ..rewrite import hashhook
+from ..rewrite.hashing import md5_bytes
 from .cleanup import MANIFEST_NAME
-from .config import Config
-from .hashing import md5_bytes
 
 VERSION = "1.1"
 

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import fsutil
-from .config import Config
+from ..config import Config
+from ..fs import fsutil
 
 _held: dict[str, int] = {}  # state dir -> fd, for locks this process holds
 

@@ -25,9 +25,10 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fsutil, state
-from .config import Config, Retention
-from .hashing import HashedNames, hashed_path, md5_file, unhashed_names
+from ..config import Config, Retention
+from ..fs import fsutil
+from ..ledger import state
+from ..rewrite.hashing import HashedNames, hashed_path, md5_file, unhashed_names
 
 MANIFEST_NAME = "staticfiles.json"
 
@@ -261,8 +262,8 @@ def last_build(config: Config) -> int:
 def _current_outputs(config: Config) -> set[str]:
     """Every name the current build uses, by its records and by the manifest in
     place (both: a name either one gives is never pruned)."""
+    from ..integrity import INTEGRITY_NAME
     from . import collect, postprocess
-    from .integrity import INTEGRITY_NAME
 
     names = set(collect.load_records(config, repair=False).keys())
     names |= set(postprocess.load_outputs(config))
@@ -309,7 +310,7 @@ def prune(config: Config, now: float | None = None) -> list[str]:
     return their names. Only files the journal holds (which the pipeline wrote
     and no longer names) are deleted, never the current build's nor a directory;
     each leaves the journal (so does a name no longer there). Takes the run lock."""
-    from . import lock
+    from ..ledger import lock
 
     with lock.locked(config):
         journal = _load_journal(config)
@@ -338,7 +339,7 @@ def make_way(config: Config, name: str, owned: Container[str]) -> None:
     had the other shape: a file where one of its directories now goes, or a
     directory where it now goes. Only what the pipeline wrote (``owned``, see
     ``written_before``) goes; anything else in the way is an error naming it."""
-    from .errors import StaticpipeError
+    from ..errors import StaticpipeError
 
     root = str(config.static_root)
 
@@ -385,7 +386,8 @@ def _unjournal(config: Config, names: list[str], prefix: bool) -> None:
 def forget_outputs(config: Config) -> None:
     """Drop the state of what was written (``--clear``: every file is written
     again, and what was there is garbage)."""
-    from . import collect, outputs, postprocess
+    from ..engine import outputs
+    from . import collect, postprocess
 
     for path in (collect.state_file(config), postprocess.state_file(config)):
         state.discard(path)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
-from .hashing import chunk_buffer
+from ..rewrite.hashing import chunk_buffer
 
 # Timestamps closer than this to a recording are not trusted: a later change can
 # share them (the filesystem's timestamp granularity: a few ms on ext4, 1-2 s on

@@ -1,0 +1,1 @@
+"""File-system I/O: atomic copies and writes, the racy-clean clock, worker threads."""

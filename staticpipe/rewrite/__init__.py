@@ -1,0 +1,1 @@
+"""Pure code: parse references, resolve them, hash names, rewrite CSS/JS."""

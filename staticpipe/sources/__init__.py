@@ -1,0 +1,1 @@
+"""Where static files come from: finders, ignore patterns, the reused walk."""
