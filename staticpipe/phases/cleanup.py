@@ -229,6 +229,10 @@ def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> Non
     gone = set(deleted)
     manifest = fsutil.identity_with_ctime(os.path.join(str(config.static_root), MANIFEST_NAME))
     retired = journal["retired"]
+    stale = _stale_siblings([*retired, *journal["pending"]], live)
+    for name in stale:  # (out of the journal whether or not the file was still there)
+        fsutil.remove(os.path.join(str(config.static_root), name))
+    gone.update(stale)
     kept = {name: entry for name, entry in retired.items() if name not in gone and name not in live}
     new = [name for name in journal["pending"] if name not in gone and name not in live]
     build = journal["build"]
@@ -240,6 +244,17 @@ def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> Non
     after = {"build": build, "manifest": manifest, "pending": [], "retired": kept}
     if after != journal:
         _save_journal(config, after)
+
+
+def _stale_siblings(names: Iterable[str], live: Container[str]) -> list[str]:
+    """Old precompressed files whose file the build names again (an old version
+    revived: an edit reverted) but which the build does not write (their
+    encoding was switched off since): served beside it, they must go."""
+    return [
+        name
+        for name in names
+        if name.endswith(SIBLINGS) and name not in live and name.rpartition(".")[0] in live
+    ]
 
 
 def retired(config: Config) -> dict[str, Retired]:
