@@ -660,4 +660,4 @@ def test_kill_quick(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_many(tmp_path: Path) -> None:
-    kill_test(tmp_path, trials=300, size=(200, 100, 400))
+    kill_test(tmp_path, trials=300, size=(120, 60, 240))

@@ -856,7 +856,7 @@ def test_killed_runs_leave_no_stale_sibling_and_end_as_a_clean_build(tmp_path):
 
 @pytest.mark.slow
 def test_many_killed_runs_leave_no_stale_sibling_and_end_as_a_clean_build(tmp_path):
-    kill_trials(tmp_path, trials=16)
+    kill_trials(tmp_path, trials=12)
 
 
 # == 8. property: incremental equals clean ============================================
@@ -1043,7 +1043,7 @@ def test_a_reverted_edit_after_an_encoding_is_switched_off_serves_no_stale_sibli
 
 
 @pytest.mark.slow
-@settings(P_SETTINGS_QUICK, max_examples=20)
+@settings(P_SETTINGS_QUICK, max_examples=16)
 @given(
     initial=st.lists(p_writes, min_size=2, max_size=8),
     edits=st.lists(p_operations, min_size=1, max_size=10),

@@ -387,7 +387,7 @@ def remote_manifest_problems(project: Project) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "trials", [pytest.param(6, id="quick"), pytest.param(12, marks=pytest.mark.slow, id="long")]
+    "trials", [pytest.param(6, id="quick"), pytest.param(10, marks=pytest.mark.slow, id="long")]
 )
 def test_a_killed_publish_leaves_a_remote_manifest_naming_only_files_that_are_there(site, trials):
     import random
