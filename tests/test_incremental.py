@@ -22,7 +22,7 @@ from projects import snapshot
 
 from staticpipe.config import load_config
 from staticpipe.fs import fsutil
-from staticpipe.phases import postprocess
+from staticpipe.phases import rewriting
 from staticpipe.rewrite import rules
 from staticpipe.rewrite.rules import expand
 from staticpipe.tasks import DOIT_CONFIG, make_tasks
@@ -156,7 +156,7 @@ def assert_indexes_agree_with_entries(site: Site) -> None:
         return {key: sorted(names) for key, names in index.items()}
 
     referrers = saved["referrers"].load()
-    assert canonical(referrers) == canonical(postprocess.invert_refs(files))
+    assert canonical(referrers) == canonical(rewriting.invert_refs(files))
     entries = {name: expand(name, fields) for name, fields in files.items()}
     assert saved["warned"] == sorted(name for name, e in entries.items() if e.warnings)
     unsettled = sorted(name for name, e in entries.items() if not e.plain and e.key is None)

@@ -1,7 +1,7 @@
 """An edit redoes what it affects, not the whole tree.
 
 Each test builds a real project with the real pipeline, edits files, then asks
-the core what an incremental run must look at: ``postprocess.names_to_redo`` on
+the core what an incremental run must look at: ``rewriting.names_to_redo`` on
 the saved state and the re-collected records, and ``outputs.suspect`` for
 static_root's directories. Each also checks that the incremental result equals a
 clean build, so "looked at less" never means "got it wrong".
@@ -23,7 +23,7 @@ from staticpipe.engine import outputs
 from staticpipe.errors import MissingReferenceError
 from staticpipe.fs import fsutil
 from staticpipe.options import RunOptions
-from staticpipe.phases import collect, postprocess
+from staticpipe.phases import collect, rewriting
 from staticpipe.sources import discovery
 
 TREE = {
@@ -46,8 +46,8 @@ def _to_redo(config: Config) -> list[str]:
     found = discovery.find_all(config)
     suspect = outputs.suspect(config, found)
     records = collect.collect(found, config, RunOptions(), lambda _: None, suspect).records
-    saved = postprocess.load_state(config)["files"]
-    return postprocess.names_to_redo(saved, records, list(found))
+    saved = rewriting.load_state(config)["files"]
+    return rewriting.names_to_redo(saved, records, list(found))
 
 
 def _assert_equals_clean_build(project: Path, tmp_path: Path, **settings) -> None:
@@ -118,7 +118,7 @@ def test_a_file_whose_rewrite_failed_is_redone_and_reported_again(project):
 
 def test_a_deleted_output_is_written_again_and_nothing_else(project, tmp_path):
     config = _config(project)
-    hashed = postprocess.load_outputs(config)
+    hashed = rewriting.load_outputs(config)
     hashed = next(output for output, name in hashed.items() if name == "css/b.css")
     os.unlink(project / "build" / "static" / hashed)
     assert pipeline.run(config).post_processed == ["css/b.css"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import Config
-from .run import Run
+
+if TYPE_CHECKING:  # (a phase module is imported by the phase list, not by the run)
+    from .run import Run
 
 
 def always(run: Run) -> bool:

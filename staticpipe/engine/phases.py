@@ -13,39 +13,17 @@ from collections.abc import Iterator
 
 from ..config import Config
 from ..options import Summary
-from ..phases import compress, integrity
-from .phase import Phase, hashing
+from ..phases import compress, copy, discover, integrity, manifest, postprocess
+from .phase import Phase
 from .run import Run, without_gc
 
 PHASES: tuple[Phase, ...] = (
-    Phase(
-        "discover",
-        "Find static files in dirs and packages (finders, ignore patterns).",
-        Run.discover_uptodate,
-        Run.discover,
-    ),
-    Phase(
-        "copy",
-        "Copy (or symlink) found files into static_root.",
-        Run.copy_uptodate,
-        Run.copy,
-    ),
-    Phase(
-        "postprocess",
-        "Hash files and rewrite CSS/JS references, dependencies first.",
-        Run.post_uptodate,
-        Run.post_process,
-        hashing,
-    ),
+    discover.PHASE,
+    copy.PHASE,
+    postprocess.PHASE,
     compress.PHASE,
     integrity.PHASE,
-    Phase(
-        "manifest",
-        "Write staticfiles.json (atomically, last) and delete obsolete files.",
-        Run.manifest_uptodate,
-        Run.write_manifest,
-        hashing,
-    ),
+    manifest.PHASE,
 )
 
 

@@ -278,10 +278,10 @@ def _current_outputs(config: Config) -> set[str]:
     """Every name the current build uses, by its records and by the manifest in
     place (both: a name either one gives is never pruned)."""
     from ..integrity import INTEGRITY_NAME
-    from . import collect, postprocess
+    from . import collect, rewriting
 
     names = set(collect.load_records(config, repair=False).keys())
-    names |= set(postprocess.load_outputs(config))
+    names |= set(rewriting.load_outputs(config))
     names |= set(named_by_manifest(config, True, True))
     names.update((MANIFEST_NAME, INTEGRITY_NAME))
     return names
@@ -402,9 +402,9 @@ def forget_outputs(config: Config) -> None:
     """Drop the state of what was written (``--clear``: every file is written
     again, and what was there is garbage)."""
     from ..engine import outputs
-    from . import collect, postprocess
+    from . import collect, rewriting
 
-    for path in (collect.state_file(config), postprocess.state_file(config)):
+    for path in (collect.state_file(config), rewriting.state_file(config)):
         state.discard(path)
     outputs.forget(config)
 
@@ -417,10 +417,10 @@ def forget_all(config: Config) -> None:
 def owned_outputs(config: Config, also: Iterable[str] = ()) -> set[str]:
     """Every file under static_root the pipeline wrote, by its recorded state
     (``also``: what the derived phases' rows name, engine/phases.written)."""
-    from . import collect, postprocess
+    from . import collect, rewriting
 
     names = set(collect.load_records(config))
-    names |= set(postprocess.load_outputs(config))
+    names |= set(rewriting.load_outputs(config))
     names |= set(state.load(_garbage_file(config)).get("names", []))
     journal = _load_journal(config)
     names |= set(journal["retired"])  # the old versions kept

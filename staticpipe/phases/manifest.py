@@ -22,14 +22,20 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
+from ..engine import outputs
+from ..engine.phase import Phase, hashing
 from ..fs import fsutil
-from ..ledger import state
+from ..ledger import lock, state, store
 from ..rewrite import hashhook
 from ..rewrite.hashing import md5_bytes
+from . import cleanup
 from .cleanup import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from ..engine.run import Run
 
 VERSION = "1.1"
 
@@ -248,3 +254,48 @@ def read(path: str | os.PathLike[str]) -> dict:
     if data.get("version") not in ("1.0", "1.1"):
         raise ValueError(f"{path}: unsupported manifest version {data.get('version')!r}")
     return data.get("paths", {})
+
+
+# -- the phase ------------------------------------------------------------------
+def check(run: Run) -> bool:
+    """Up to date: no garbage waits, and the manifest in place is the one the
+    last complete run wrote from these very inputs (or has the bytes a
+    rendering gives now)."""
+    run.hold_lock()
+    if run.fresh or cleanup.has_garbage(run.config):
+        return False  # (deleting the garbage is this phase's, after the manifest)
+    inputs = {"listing": state.token(run.found_file), "post": state.token(run.post_file)}
+    if outputs.manifest_unchanged(run.config) and made_from(run.config) == inputs:
+        return True  # the file the last complete run wrote, from these very inputs
+    try:
+        paths = ordered_paths(run.found, run.current_hashed())
+        return manifest_path(run.config).read_bytes() == render(paths, digest_of(run.config))
+    except (OSError, KeyError, store.StoreDamaged):
+        return False
+
+
+def act(run: Run) -> None:
+    """Write the manifest (patched when post-processing ran from the state the
+    last manifest was rendered from), then delete the garbage it made obsolete."""
+    run.acted = True
+    config = run.config
+    lock.hold(config)
+    listing = state.token(run.found_file)
+    rendered = None
+    if run.post_changes is not None:  # post-processing ran, from run.post_loaded
+        started = {"listing": listing, "post": run.post_loaded}
+        rendered = patched(config, started, run.post_changes)
+    # what the next run can patch this manifest against
+    left = {"listing": listing, "post": state.token(run.post_file)}
+    if rendered is not None:
+        write_patched(config, *rendered, left)
+        del rendered
+    else:
+        write_rendered(config, ordered_paths(run.found, run.current_hashed()), left)
+    run.collect_garbage(run.current_hashed())
+
+
+PHASE = Phase(
+    "manifest", "Write staticfiles.json (atomically, last) and delete obsolete files.",
+    check, act, hashing,
+)  # fmt: skip

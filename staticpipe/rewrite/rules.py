@@ -32,7 +32,7 @@ class Entry(NamedTuple):
     warnings: tuple[str, ...] = ()  # its rewrite's warnings, repeated when it is reused
 
 
-# Field positions in a saved entry (saved as a plain tuple: see postprocess.load_state).
+# Field positions in a saved entry (saved as a plain tuple: see rewriting.load_state).
 MD5, HASHED, PLAIN, REFS, RAW, KEY, WARNINGS = map(Entry._fields.index, Entry._fields)
 
 # A saved entry is the tuple of an Entry's fields or, for a plain file (hashed by
