@@ -1,15 +1,15 @@
-"""doit tasks: one task per phase, inputs as file_dep, outputs as targets.
+"""doit tasks: one task per phase of the phase list, then ``collect``, which reports.
 
 In a project directory whose pyproject.toml has ``[tool.staticpipe]``, a dodo.py of
 one line, ``from staticpipe.tasks import *``, gives ``doit collect``, ``doit
 findstatic``, ``doit watch`` and ``doit serve``. An existing dodo.py can instead
 call :func:`make_tasks` with a Config and a name prefix.
 
-The doit layer is thin: it discovers files when tasks are created (file_dep
-must be known then), and each action calls a phase function of the core. Each
-phase keeps its own per-file state (see collect.py, postprocess.py), so doit's
-``changed`` list is not needed; a phase's ``uptodate`` compares that state with
-the sources, catching what mtimes hide (restored mtimes, deleted outputs).
+The doit layer is thin: each phase task's ``uptodate`` is the phase's check and
+its action the phase's act (engine/phases.py), on one shared ``Run``. A phase's
+check compares its own ledger entry with what it was made from, catching what
+mtimes hide (restored mtimes, deleted outputs), so doit's ``file_dep`` is only
+the configuration file and its ``changed`` list is not needed.
 """
 
 from __future__ import annotations
