@@ -80,6 +80,30 @@ def load_outputs(config: Config) -> dict[str, str]:
     return {saved_hashed(name, fields): name for name, fields in files.items()}
 
 
+def check(config: Config) -> list[str]:
+    """The post-processing state's invariants, as problems (none: it holds): its
+    indexes, patched run after run, are what its entries give from scratch
+    (the inverted references, the names that warned, the unsettled names)."""
+    saved = load_state(config)
+    if "files" not in saved:
+        return []  # no state
+    files = saved["files"].load()
+    problems = []
+
+    def canonical(index: Mapping[str, list[str]]) -> dict[str, list[str]]:
+        return {key: sorted(names) for key, names in index.items()}
+
+    if canonical(saved["referrers"].load()) != canonical(invert_refs(files)):
+        problems.append("referrers: not the inverse of the entries' references")
+    entries = {name: expand(name, fields) for name, fields in files.items()}
+    if saved.get("warned") != sorted(name for name, e in entries.items() if e.warnings):
+        problems.append("warned: not the entries with warnings")
+    unsettled = sorted(name for name, e in entries.items() if not e.plain and e.key is None)
+    if saved.get("unsettled") != unsettled:
+        problems.append("unsettled: not the entries without a key")
+    return problems
+
+
 @dataclass
 class PostProcessResult:
     hashed: Mapping[str, str]
