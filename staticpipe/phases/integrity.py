@@ -16,14 +16,15 @@ prunes.
 from __future__ import annotations
 
 from .. import integrity
+from ..config import Config
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
 from ..ledger.store import Table
 from . import cleanup
 
 
-def _settings(run: Run) -> str | None:
-    return run.config.integrity
+def _settings(config: Config) -> str | None:
+    return config.integrity
 
 
 def _build(run: Run, items: list[Item]) -> dict[str, Row]:
@@ -65,5 +66,6 @@ PHASE = phase(
         _build,
         _finish,
         files=(integrity.INTEGRITY_NAME,),
+        describe=lambda old, new: f"integrity {old!r} -> {new!r}",
     )
 )
