@@ -233,3 +233,28 @@ def test_random_edits_are_explained_as_the_next_run_does_them(tmp_path, seed):
             victim = randomly.choice(sorted(project.manifest().values()))
             (project.root / victim).unlink()
         assert_explains_the_next_run(project)
+
+
+# -- -v 2: the derived phases' lines
+
+COMPRESSED_CONFIG = (
+    '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets"]\n'
+    'compress = ["gzip", "br"]\nintegrity = "sha384"\n'
+)
+
+
+def test_v2_names_each_file_compressed_and_the_integrity_file_written(tmp_path):
+    project = Project(tmp_path / "site", COMPRESSED_CONFIG)
+    project.write("css/a.css", ".a { color: red; }\n" * 40)
+    project.write("img/x.png", b"\x89PNG one")
+    output = project.doit("collect", "-v", "2").stdout
+    hashed = project.manifest()["css/a.css"]
+    assert "Compressed 'css/a.css' (gzip, br)" in output.splitlines()
+    assert f"Compressed '{hashed}' (gzip, br)" in output.splitlines()
+    assert not any(line.startswith("Compressed 'img/") for line in output.splitlines())
+    assert "Wrote 'staticfiles.integrity.json'" in output.splitlines()
+    assert (project.root / (hashed + ".br")).exists()
+    again = project.doit("collect", "-v", "2").stdout  # a no-op writes neither
+    assert "Compressed" not in again and "Wrote" not in again
+    quiet = project.doit("collect").stdout  # and -v 1 prints none of these lines
+    assert "Compressed" not in quiet and "Wrote" not in quiet

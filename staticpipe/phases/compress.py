@@ -67,6 +67,11 @@ def _build(run: Run, items: list[Item]) -> dict[str, Row]:
         protected=run.found,
     )  # fmt: skip
     run.summary.compressed = [*run.summary.compressed, *result.written]
+    encodings = {coding.suffix: coding.name for coding in settings.codings}
+    for file, outputs in result.written.items():  # (-v 2: options.file_lines)
+        run.summary.encodings[file] = tuple(
+            encodings.get(output[len(file) :], output) for output in outputs
+        )
     return {
         item.name: Row(
             item.fingerprint,

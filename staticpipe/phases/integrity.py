@@ -56,6 +56,7 @@ def _finish(run: Run, rows: Table, changed: bool) -> None:
         path, values, config.integrity,
         config.file_permissions_mode, config.directory_permissions_mode,
     )  # fmt: skip
+    run.summary.written.append(integrity.INTEGRITY_NAME)  # (-v 2: options.file_lines)
 
 
 PHASE = phase(
