@@ -511,8 +511,9 @@ def table(result: TreeResult) -> list[str]:
     return lines
 
 
-def verdicts(results: list[TreeResult]) -> list[str]:
-    """The issue's targets, judged on the real trees (else the first tree)."""
+def verdicts(results: list[TreeResult], missed: list[str] | None = None) -> list[str]:
+    """The issue's targets, judged on the real trees (else the first tree); each
+    target missed is added to ``missed`` too."""
     real = [r for r in results if r.tree.name.startswith("real")]
     main = real[0] if real else results[0]
     where = "real trees" if real else main.tree.name
@@ -521,6 +522,8 @@ def verdicts(results: list[TreeResult]) -> list[str]:
     def judge(ok: bool | None, text: str) -> None:
         mark = {True: "met", False: "**not met**", None: "not measured"}[ok]
         out.append(f"- {text}: {mark}")
+        if ok is False and missed is not None:
+            missed.append(text)
 
     for step in STEPS:
         ratio = main.median("staticpipe", step) / main.median("Django", step)
@@ -562,6 +565,19 @@ def verdicts(results: list[TreeResult]) -> list[str]:
     judge(not problems, "incremental result == clean build, and staticfiles.json == "
           "Django's after every step")  # fmt: skip
     return out
+
+
+def missed_targets(results: list[TreeResult]) -> list[str]:
+    """The targets missed (``verdicts``' "**not met**"), as the report words them."""
+    missed: list[str] = []
+    verdicts(results, missed)
+    return missed
+
+
+def report_missed(missed: list[str]) -> None:
+    """Say which targets were missed (a benchmark's main then returns 1)."""
+    for text in missed:
+        log(f"target missed: {text}")
 
 
 def machine() -> list[str]:
@@ -706,7 +722,9 @@ def main(argv: list[str] | None = None) -> int:
     if write and not failed:
         args.output.write_text(text)
         log(f"wrote {args.output}")
-    return 1 if failed or any(r.problems for r in results) else 0
+    missed = missed_targets(results)
+    report_missed(missed)
+    return 1 if failed or missed or any(r.problems for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from bench import (  # noqa: E402
     fmt_seconds,
     log,
     machine,
+    report_missed,
     tree_differences,
 )
 from publish_bench import append, real_subset  # noqa: E402
@@ -528,11 +529,14 @@ def quick_tree(work: Path) -> Tree:
     )
 
 
-def verdicts(result: Result) -> list[str]:
+def verdicts(result: Result, missed: list[str] | None = None) -> list[str]:
+    """Issue 13's targets, judged; each target missed is added to ``missed`` too."""
     out = []
 
     def judge(ok: bool, text: str) -> None:
         out.append(f"- {text}: {'PASS' if ok else '**FAIL**'}")
+        if not ok and missed is not None:
+            missed.append(text)
 
     wn = result.seconds("wn_cli", "full")
     cold, warm = result.seconds("sp", "cold"), result.seconds("sp", "warm")
@@ -572,6 +576,13 @@ def verdicts(result: Result) -> list[str]:
         "cold build, a no-op rewrites no compressed file, .gz/.br decompress to the original",
     )
     return out
+
+
+def missed_targets(result: Result) -> list[str]:
+    """The targets missed (``verdicts``' "**FAIL**"), as the report words them."""
+    missed: list[str] = []
+    verdicts(result, missed)
+    return missed
 
 
 def versions() -> str:
@@ -803,7 +814,9 @@ def main(argv: list[str] | None = None) -> int:
     if write:
         append(args.output, text)
         log(f"appended to {args.output}")
-    return 1 if result.problems else 0
+    missed = missed_targets(result)
+    report_missed(missed)
+    return 1 if result.problems or missed else 0
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ from bench import (  # noqa: E402
     machine,
     measure,
     real_tree,
+    report_missed,
 )
 
 STEPS = ("first", "noop", "css")
@@ -610,11 +611,14 @@ def ratios(result: Result) -> list[str]:
     return lines
 
 
-def verdicts(result: Result) -> list[str]:
+def verdicts(result: Result, missed: list[str] | None = None) -> list[str]:
+    """The targets, judged; each target missed is added to ``missed`` too."""
     out: list[str] = []
 
     def judge(ok: bool, text: str) -> None:
         out.append(f"- {text}: {'met' if ok else '**not met**'}")
+        if not ok and missed is not None:
+            missed.append(text)
 
     time_ratio = result.seconds("staticpipe", "first") / result.seconds("django-storages", "first")
     judge(time_ratio <= TIME_TARGET, f"first publish ≤ {TIME_TARGET} × django-storages' time "
@@ -647,6 +651,13 @@ def verdicts(result: Result) -> list[str]:
         "every tool's remote staticfiles.json is byte-identical to staticpipe's after every step",
     )
     return out
+
+
+def missed_targets(result: Result) -> list[str]:
+    """The targets missed (``verdicts``' "**not met**"), as the report words them."""
+    missed: list[str] = []
+    verdicts(result, missed)
+    return missed
 
 
 def versions() -> str:
@@ -786,7 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     if write:
         append(args.output, text)
         log(f"appended to {args.output}")
-    return 1 if result.problems else 0
+    missed = missed_targets(result)
+    report_missed(missed)
+    return 1 if result.problems or missed else 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,15 @@ copy record (its source's stat and md5) and each file's post-processing entry
 - a removed source's outputs stay, as Django keeps them: they are retired (kept
   as old versions until ``cleanup.prune``); with ``--clear`` they go, with
   every old version kept so far (and, with ``storage = "plain"`` after a
-  manifest build, the hashed files and the manifest go).
+  manifest build, the hashed files and the manifest go);
+- a derived phase (compress, integrity: engine/derived.py) redoes what the
+  engine's own ``derived.plan`` says, given each file's fingerprint as the run
+  will leave it: nothing, every file (its settings changed, it was switched on,
+  ``--clear``), or the files whose content or hashed name changes, or whose
+  outputs are missing. A file post-processed again for another reason (a
+  directory it references changed, its last post-processing did not finish,
+  the settings changed) is redone only if its hashed name changes: that is known
+  only once it is rewritten, so it is listed apart. Switched off, what it wrote goes.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
-from .ledger import state
+from .ledger import state, store
 from .options import RunOptions
 from .phases import cleanup, collect
 from .rewrite import rules
@@ -64,11 +72,14 @@ class Explanation:
     post: list[Reason] = field(default_factory=list)
     removed: list[Reason] = field(default_factory=list)  # deleted by the next run
     retired: list[Reason] = field(default_factory=list)  # kept as old versions
+    derived: list[DerivedExplanation] = field(default_factory=list)  # compress, integrity
 
     @property
     def nothing(self) -> bool:
         said = (self.everything, self.all_post, self.settings, self.copies, self.post)
-        return not any(said) and not self.removed and not self.retired
+        if any(said) or self.removed or self.retired:
+            return False
+        return all(phase.nothing for phase in self.derived)
 
     def lines(self) -> list[str]:
         if self.nothing:
@@ -101,6 +112,47 @@ class Explanation:
                 "Retired files stay in static_root as old versions, as Django keeps them, "
                 "until `doit collect --prune` lets them go (keep_builds, keep_age)."
             )
+        for phase in self.derived:
+            out += phase.lines()
+        return out
+
+
+@dataclass
+class DerivedExplanation:
+    """What a derived phase (engine/derived.py) would redo, and why."""
+
+    phase: str  # compress, integrity
+    whole: str | None = None  # "settings changed (...): every file again", "switched off: ..."
+    redo: list[Reason] = field(default_factory=list)  # files built again
+    maybe: list[Reason] = field(default_factory=list)  # ... if their hashed name changes
+    retired: list[Reason] = field(default_factory=list)  # removed files: their outputs
+    rewritten: list[str] = field(default_factory=list)  # its own files written again
+    rewritten_maybe: list[str] = field(default_factory=list)  # ... if a "maybe" is redone
+
+    @property
+    def nothing(self) -> bool:
+        said = (self.whole, self.redo, self.maybe, self.retired, self.rewritten)
+        return not any(said) and not self.rewritten_maybe
+
+    def lines(self) -> list[str]:
+        name = self.phase
+        if self.whole:
+            return [f"{name}: {self.whole}"]
+        if self.nothing:
+            return [f"{name}: nothing to do"]
+        out = []
+        listed = (
+            (self.redo, "redone"),
+            (self.maybe, "redone if post-processing names them anew"),
+            (self.retired, "removed: their outputs retired"),
+        )
+        for reasons, what in listed:
+            if reasons:
+                count = len(reasons)
+                out.append(f"{name}: {count} file{'' if count == 1 else 's'} {what}:")
+                out += [f"  {reason.name}: {reason.why}" for reason in reasons]
+        out += [f"{name}: {file} rewritten" for file in self.rewritten]
+        out += [f"{name}: {file} rewritten if one of those is" for file in self.rewritten_maybe]
         return out
 
 
@@ -137,6 +189,7 @@ def explain(config: Config, options: RunOptions) -> Explanation:
         result.retired = [Reason(name, "source removed") for name in sorted(gone)]
     if config.storage == "plain" and entries:
         result.removed += _unhashed(entries)
+    post = _Post()
     if config.storage == "manifest" and options.post_process and not result.everything:
         if not entries:
             result.all_post = "no earlier post-processing recorded"
@@ -144,7 +197,141 @@ def explain(config: Config, options: RunOptions) -> Explanation:
             result.all_post = "the settings its results depend on changed"
         else:
             post = _post_reasons(config, found, records, entries, saved, md5s, gone)
-            result.post = [Reason(name, post[name]) for name in found if name in post]
+            result.post = [
+                Reason(name, post.reasons[name]) for name in found if name in post.reasons
+            ]
+    if options.post_process and not options.dry_run:  # (else the derived phases do not run)
+        after = _After(config, options, records, md5s, entries, post, result)
+        result.derived = [
+            explained
+            for derived in _derived_phases()
+            if (explained := _explain_derived(derived, config, options, found, after))
+        ]
+    return result
+
+
+def _derived_phases() -> list[Any]:
+    """The derived phases (engine/derived.py), in the phase list's order."""
+    from .engine import derived, phases  # (not at import time: engine/run.py imports this)
+
+    return [derived.DECLARED[p.name] for p in phases.PHASES if p.name in derived.DECLARED]
+
+
+UNKNOWN = "?"  # a hashed name known only once the file is rewritten
+
+
+class _After:
+    """Each found file's fingerprint as the next run will leave it (derived.Item):
+    its copy's md5 and its hashed name, with what is not known before the rewrite."""
+
+    def __init__(self, config, options, records, md5s, entries, post, result) -> None:
+        self.records, self.md5s, self.entries, self.post = records, md5s, entries, post
+        self.hashing = config.storage == "manifest" and options.post_process
+        self.all_post = result.everything or result.all_post
+        self.hook = config.file_hash is not None
+
+    def md5(self, name: str) -> str | None:
+        return _content(name, self.md5s, self.records)
+
+    def hashed(self, name: str) -> tuple[str, str]:
+        """(its hashed name or UNKNOWN, why: "" when known) after the next run."""
+        if not self.hashing:
+            return name, ""
+        fields = self.entries.get(name)
+        post = self.post
+        if fields is None or name in post.renamed:
+            return UNKNOWN, post.reasons.get(name, "new")
+        if name in post.reasons and name not in post.same_name:
+            return UNKNOWN, f"post-processed again ({post.reasons[name]})"
+        if self.all_post:
+            # (a file hashed from its bytes alone keeps its name, unless they changed)
+            plain = isinstance(fields, str) and not self.hook
+            if not (plain and self.md5(name) == rules.saved_md5(fields)):
+                return UNKNOWN, f"post-processed again ({self.all_post})"
+        return rules.saved_hashed(name, fields), ""
+
+    def fingerprint(self, name: str) -> str:
+        return f"{self.md5(name)} {self.hashed(name)[0]}"
+
+
+def _explain_derived(
+    derived: Any,
+    config: Config,
+    options: RunOptions,
+    found: Mapping[str, finders.Found],
+    after: _After,
+) -> DerivedExplanation | None:
+    """What the derived phase would redo, by the engine's own decision
+    (derived.scope and derived.plan); None: it is off and leaves nothing."""
+    from .engine import derived as engine
+    from .fs import fsutil
+
+    ledger = store.Database(config.state_path, repair=False)
+    header = ledger.header(derived.name)
+    wanted = engine.wanted(config, after.hashing, derived)
+    before = header.get("settings")
+    result = DerivedExplanation(derived.name)
+    rows = ledger.table(derived.name, header.get("token"), derived.name)
+    base = fsutil.prefix(str(config.static_root))
+    if wanted is None:
+        if before is None:
+            return None
+        written = [o for row in rows.values() for o in engine.Row(*row).outputs]
+        written += [name for name in derived.files if os.path.lexists(base + name)]
+        shown = ", ".join(written[:3])
+        if len(written) > 3:
+            shown += f" and {len(written) - 3} more"
+        result.whole = "switched off: " + (f"deletes {shown}" if written else "nothing to delete")
+        return result
+    upstream = (ledger.token("collect"), ledger.token("post") if after.hashing else None)
+    how = engine.scope(header, wanted, rows.token is not None, upstream, options.clear)
+    if how == engine.EVERY:
+        if options.clear:
+            result.whole = "--clear: every file again"
+        elif not header:
+            result.whole = "no earlier run of it: every file"
+        elif before is None:
+            result.whole = "switched on: every file"
+        else:
+            describe = derived.describe or (lambda old, new: f"{old!r} -> {new!r}")
+            said = describe(before, wanted)
+            result.whole = f"settings changed ({said}): every file again"
+        return result
+    names = [*found, *(name for name in rows if name not in found)]
+    decided = engine.plan(
+        names, found, rows, True, after.fingerprint, lambda row: engine.missing_output(base, row)
+    )
+    for name, why in decided.todo.items():
+        if not derived.concerns(name):
+            continue  # (built again, writing nothing: an image is not compressed)
+        row = engine.Row(*rows[name]) if name in rows else None
+        missing = engine.missing_output(base, row) if row is not None else None
+        hashed, because = after.hashed(name)
+        if why == engine.NEW:
+            result.redo.append(Reason(name, "new"))
+        elif missing is not None:
+            result.redo.append(Reason(name, f"{missing} missing"))
+        elif row is not None and row.fingerprint.partition(" ")[0] != after.md5(name):
+            result.redo.append(Reason(name, "content changed"))
+        elif hashed != UNKNOWN:
+            result.redo.append(Reason(name, f"hashed name now {hashed}"))
+        elif because.startswith("post-processed again"):
+            result.maybe.append(Reason(name, because))
+        else:
+            result.redo.append(Reason(name, f"its hashed name changes ({because})"))
+    for name in decided.gone:
+        outputs = engine.Row(*rows[name]).outputs
+        if outputs:
+            result.retired.append(Reason(name, ", ".join(outputs)))
+    if derived.finish is not None:  # (it writes its files when a row changed)
+        maybe = {reason.name for reason in result.maybe}
+        certain = any(name not in maybe for name in decided.todo)
+        changed = certain or decided.gone or how != engine.CHANGED_ONLY
+        for name in derived.files:
+            if changed or not os.path.exists(base + name):
+                result.rewritten.append(name)
+            elif result.maybe:
+                result.rewritten_maybe.append(name)
     return result
 
 
@@ -230,6 +417,13 @@ def _copy_reason(
     return None
 
 
+@dataclass
+class _Post:
+    reasons: dict[str, str] = field(default_factory=dict)  # name -> why it is redone
+    same_name: set[str] = field(default_factory=set)  # redone, its hashed name the same
+    renamed: set[str] = field(default_factory=set)  # redone, its hashed name surely new
+
+
 def _post_reasons(
     config: Config,
     found: Mapping[str, finders.Found],
@@ -238,9 +432,11 @@ def _post_reasons(
     saved: Mapping[str, Any],
     md5s: Mapping[str, str],
     gone: list[str],
-) -> dict[str, str]:
+) -> _Post:
     """name -> why post-processing redoes it (the files it would not redo: absent),
-    with the settings the entries were made with."""
+    with the settings the entries were made with; and which of them keep their
+    hashed name (a hashed file gone) and which surely get a new one (their content
+    changed, or that of a file they reference, directly or not, did)."""
     reasons: dict[str, str] = {}
     same_name: set[str] = set()  # redone, but its hashed name stays (see below)
     for name in found:
@@ -274,7 +470,14 @@ def _post_reasons(
                 reasons[referrer] = causes[target]
                 causes[referrer] = f"references {referrer}"
                 pending.append(referrer)
-    return reasons
+    renamed = {name for name, why in reasons.items() if why in ("new", "content changed")}
+    pending = list(renamed)
+    while pending:
+        for referrer in saved["referrers"].get(pending.pop(), ()):
+            if referrer in found and referrer not in renamed:
+                renamed.add(referrer)
+                pending.append(referrer)
+    return _Post(reasons, same_name, renamed)
 
 
 def _content(name: str, md5s: Mapping[str, str], records: Mapping[str, list]) -> str | None:
@@ -306,4 +509,4 @@ def _shown(path: str) -> str:
         return path
 
 
-__all__ = ["Explanation", "Reason", "explain", "readable_settings"]
+__all__ = ["DerivedExplanation", "Explanation", "Reason", "explain", "readable_settings"]

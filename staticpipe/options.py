@@ -59,6 +59,8 @@ class Summary:
     deleted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     compressed: list[str] = field(default_factory=list)  # files precompressed anew
+    encodings: dict[str, tuple[str, ...]] = field(default_factory=dict)  # theirs (gzip, br)
+    written: list[str] = field(default_factory=list)  # the derived phases' own files
     pruned: list[str] = field(default_factory=list)  # old versions deleted (--prune)
     link: bool = False
 
@@ -90,7 +92,8 @@ def file_lines(
 ) -> Iterator[str]:
     """Django's ``-v 2`` lines: each file copied, linked or skipped in the order
     found (``found``: name -> finders.Found; ``where``: the finder locations),
-    then each post-processed one as its hashed name."""
+    then each post-processed one as its hashed name, each file precompressed (with
+    its encodings) and each file a derived phase wrote (staticfiles.integrity.json)."""
     verb = "Linking" if link else "Copying"
     copied = set(summary.copied)
     for name, item in found.items():
@@ -101,3 +104,7 @@ def file_lines(
             yield f"Skipping '{name[strip + 1 if strip else 0 :]}' (not modified)"
     for name in summary.post_processed:
         yield f"Post-processed '{name}' as '{hashed.get(name, name)}'"
+    for name in sorted(summary.compressed):  # (written by threads, in any order)
+        yield f"Compressed '{name}' ({', '.join(summary.encodings.get(name, ()))})"
+    for name in summary.written:
+        yield f"Wrote '{name}'"

@@ -12,7 +12,7 @@ from pathlib import Path
 from random import Random
 
 import pytest
-from projects import Project, snapshot
+from projects import Project, mtimes, snapshot
 
 LISTED = re.compile(r"^\d+ files? would be (copied|post-processed|removed|retired):$")
 
@@ -233,3 +233,253 @@ def test_random_edits_are_explained_as_the_next_run_does_them(tmp_path, seed):
             victim = randomly.choice(sorted(project.manifest().values()))
             (project.root / victim).unlink()
         assert_explains_the_next_run(project)
+
+
+# -- the derived phases: compress and integrity (engine/derived.py) ----------------
+
+DERIVED_LISTED = re.compile(
+    r"^(compress|integrity): \d+ files? (redone|redone if post-processing names them anew"
+    r"|removed: their outputs retired):$"
+)
+SECTION = {
+    "redone": "redone",
+    "redone if post-processing names them anew": "maybe",
+    "removed: their outputs retired": "retired",
+}
+COMPRESSED_CONFIG = (
+    '[tool.staticpipe]\nstatic_root = "build/static"\ndirs = ["assets"]\n'
+    'compress = ["gzip", "br"]\nintegrity = "sha384"\n'
+)
+
+
+def derived_said(output: str) -> dict[str, dict]:
+    """What --explain says of each derived phase: phase -> {"lines": [its one-line
+    statements], "redone"/"maybe"/"retired": {name: why}}."""
+    said: dict[str, dict] = {}
+    current = None
+    for line in output.splitlines():
+        if match := DERIVED_LISTED.match(line):
+            current = said.setdefault(match[1], {"lines": []}).setdefault(SECTION[match[2]], {})
+        elif line.startswith("  ") and current is not None:
+            name, _, why = line.strip().partition(": ")
+            current[name] = why
+        else:
+            current = None
+            phase, colon, rest = line.partition(": ")
+            if colon and phase in ("compress", "integrity"):
+                said.setdefault(phase, {"lines": []})["lines"].append(rest)
+    return said
+
+
+def frozen(project: Project) -> tuple:
+    """static_root and the state directory, byte for byte, with every mtime."""
+    return (
+        snapshot(project.root),
+        mtimes(project.root),
+        snapshot(project.state),
+        mtimes(project.state),
+    )
+
+
+def explain_changing_nothing(project: Project, *args: str) -> dict[str, dict]:
+    before = frozen(project)
+    output = project.doit("collect", "--explain", *args).stdout
+    assert frozen(project) == before
+    return derived_said(output)
+
+
+def derived_done(project: Project, *args: str) -> dict[str, set[str]]:
+    """What the next real run compresses and writes (its -v 2 lines)."""
+    output = project.doit("collect", "-v", "2", *args).stdout
+    lines = output.splitlines()
+    return {
+        "compressed": {line.split("'")[1] for line in lines if line.startswith("Compressed '")},
+        "wrote": {line.split("'")[1] for line in lines if line.startswith("Wrote '")},
+    }
+
+
+def both_files(project: Project, names) -> set[str]:
+    """Each name's copy and hashed file: what compressing it writes beside."""
+    paths = project.manifest()
+    return {file for name in names for file in (name, paths[name])}
+
+
+@pytest.fixture
+def compressed(tmp_path: Path) -> Project:
+    project = Project(tmp_path / "site", COMPRESSED_CONFIG)
+    project.write("css/a.css", '@import "b.css";\n' + ".a { color: red; }\n" * 40)
+    project.write(
+        "css/b.css", '.b { background: url("../img/x.png"); }\n' + ".b { top: 0; }\n" * 40
+    )
+    project.write("css/c.css", ".c { margin: 0; }\n" * 40)
+    project.write("img/x.png", b"\x89PNG one")
+    project.doit("collect")
+    return project
+
+
+def test_v2_names_each_file_compressed_and_the_integrity_file_written(tmp_path):
+    project = Project(tmp_path / "site", COMPRESSED_CONFIG)
+    project.write("css/a.css", ".a { color: red; }\n" * 40)
+    project.write("img/x.png", b"\x89PNG one")
+    output = project.doit("collect", "-v", "2").stdout
+    hashed = project.manifest()["css/a.css"]
+    assert "Compressed 'css/a.css' (gzip, br)" in output.splitlines()
+    assert f"Compressed '{hashed}' (gzip, br)" in output.splitlines()
+    assert not any(line.startswith("Compressed 'img/") for line in output.splitlines())
+    assert "Wrote 'staticfiles.integrity.json'" in output.splitlines()
+    assert (project.root / (hashed + ".br")).exists()
+    again = project.doit("collect", "-v", "2").stdout  # a no-op writes neither
+    assert "Compressed" not in again and "Wrote" not in again
+    quiet = project.doit("collect").stdout  # and -v 1 prints none of these lines
+    assert "Compressed" not in quiet and "Wrote" not in quiet
+
+
+def test_derived_phases_with_nothing_to_do(compressed):
+    output = compressed.doit("collect", "--explain").stdout
+    assert "Nothing to redo: the build in static_root is up to date." in output
+    assert derived_said(output) == {}
+    assert derived_done(compressed) == {"compressed": set(), "wrote": set()}
+
+
+def test_an_edited_image_recompresses_the_css_that_references_it(compressed):
+    compressed.write("img/x.png", b"\x89PNG two")
+    said = explain_changing_nothing(compressed)
+    assert said["compress"] == {
+        "lines": [],
+        "redone": {
+            "css/a.css": "its hashed name changes (references css/b.css)",
+            "css/b.css": "its hashed name changes (references img/x.png)",
+        },
+    }
+    assert said["integrity"]["redone"] == {
+        "img/x.png": "content changed",
+        "css/a.css": "its hashed name changes (references css/b.css)",
+        "css/b.css": "its hashed name changes (references img/x.png)",
+    }
+    assert said["integrity"]["lines"] == ["staticfiles.integrity.json rewritten"]
+    did = derived_done(compressed)
+    assert did["compressed"] == both_files(compressed, ["css/a.css", "css/b.css"])
+    assert did["wrote"] == {"staticfiles.integrity.json"}
+
+
+def test_an_edited_css_file_is_recompressed_for_its_content(compressed):
+    compressed.write("css/c.css", ".c { margin: 1px; }\n" * 40)
+    said = explain_changing_nothing(compressed)
+    assert said["compress"]["redone"] == {"css/c.css": "content changed"}
+    did = derived_done(compressed)
+    assert did["compressed"] == both_files(compressed, ["css/c.css"])
+
+
+def test_changed_compress_levels_redo_every_file_and_integrity_nothing(compressed):
+    compressed.write_config(COMPRESSED_CONFIG + "compress_levels = { br = 5 }\n")
+    said = explain_changing_nothing(compressed)
+    assert said["compress"] == {
+        "lines": ["settings changed (compress levels br 11 -> 5): every file again"]
+    }
+    assert said["integrity"] == {"lines": ["nothing to do"]}
+    did = derived_done(compressed)
+    assert did == {
+        "compressed": both_files(compressed, ["css/a.css", "css/b.css", "css/c.css"]),
+        "wrote": set(),
+    }
+
+
+def test_integrity_switched_off_then_on(compressed):
+    path = compressed.root / "staticfiles.integrity.json"
+    compressed.write_config(COMPRESSED_CONFIG.replace('integrity = "sha384"\n', ""))
+    said = explain_changing_nothing(compressed)
+    assert said["integrity"] == {"lines": ["switched off: deletes staticfiles.integrity.json"]}
+    assert said["compress"] == {"lines": ["nothing to do"]}
+    assert derived_done(compressed) == {"compressed": set(), "wrote": set()}
+    assert not path.exists()
+    said = explain_changing_nothing(compressed)  # off, and nothing of it left: not named
+    assert "integrity" not in said
+    compressed.write_config(COMPRESSED_CONFIG)
+    said = explain_changing_nothing(compressed)
+    assert said["integrity"] == {"lines": ["switched on: every file"]}
+    assert derived_done(compressed) == {"compressed": set(), "wrote": {path.name}}
+    assert path.exists()
+
+
+def test_a_compressed_file_deleted_by_hand_is_named(compressed):
+    hashed = compressed.manifest()["css/c.css"]
+    (compressed.root / f"{hashed}.gz").unlink()
+    said = explain_changing_nothing(compressed)
+    assert said["compress"] == {"lines": [], "redone": {"css/c.css": f"{hashed}.gz missing"}}
+    assert said["integrity"] == {"lines": ["nothing to do"]}
+    did = derived_done(compressed)
+    assert did == {"compressed": both_files(compressed, ["css/c.css"]), "wrote": set()}
+    assert (compressed.root / f"{hashed}.gz").exists()
+
+
+def test_a_removed_file_s_compressed_outputs_are_retired(compressed):
+    hashed = compressed.manifest()["css/c.css"]
+    outputs = [f"css/c.css{s}" for s in (".gz", ".br")] + [f"{hashed}{s}" for s in (".gz", ".br")]
+    (compressed.path / "assets/css/c.css").unlink()
+    said = explain_changing_nothing(compressed)
+    assert set(said["compress"]["retired"]) == {"css/c.css"}
+    assert set(said["compress"]["retired"]["css/c.css"].split(", ")) == set(outputs)
+    assert said["integrity"]["lines"] == ["staticfiles.integrity.json rewritten"]
+    assert derived_done(compressed) == {
+        "compressed": set(),
+        "wrote": {"staticfiles.integrity.json"},
+    }
+    assert all((compressed.root / output).exists() for output in outputs)  # kept, as old versions
+
+
+def test_clear_redoes_every_derived_file(compressed):
+    said = explain_changing_nothing(compressed, "--clear")
+    assert said["compress"] == {"lines": ["--clear: every file again"]}
+    assert said["integrity"] == {"lines": ["--clear: every file again"]}
+    did = derived_done(compressed, "--clear")
+    assert did == {
+        "compressed": both_files(compressed, ["css/a.css", "css/b.css", "css/c.css"]),
+        "wrote": {"staticfiles.integrity.json"},
+    }
+
+
+def test_files_post_processed_again_are_redone_only_if_named_anew(compressed):
+    """static_url changes every post-processing result's settings: the CSS files
+    are rewritten, but relative references give the same bytes, so the same
+    hashed names: explain lists them apart, and the run compresses none."""
+    compressed.write_config(COMPRESSED_CONFIG + 'static_url = "/assets/"\n')
+    said = explain_changing_nothing(compressed)
+    again = "post-processed again (the settings its results depend on changed)"
+    assert said["compress"] == {
+        "lines": [],
+        "maybe": {"css/a.css": again, "css/b.css": again, "css/c.css": again},
+    }
+    assert said["integrity"]["lines"] == ["staticfiles.integrity.json rewritten if one of those is"]
+    assert derived_done(compressed) == {"compressed": set(), "wrote": set()}
+
+
+def test_the_decision_is_derived_py_s_own():
+    """explain asks engine/derived.py's pure decision (scope, plan), which act uses."""
+    from staticpipe.engine import derived
+
+    header = {"settings": "gzip-9", "made_from": ("c1", "p1"), "token": "t"}
+    assert derived.scope(header, None, True, ("c1", "p1"), False) == derived.OFF
+    assert derived.scope(header, "gzip-5", True, ("c1", "p1"), False) == derived.EVERY
+    assert derived.scope(header, "gzip-9", True, ("c1", "p1"), True) == derived.EVERY
+    assert derived.scope(header, "gzip-9", True, ("c1", "p1"), False) == derived.CHANGED_ONLY
+    assert derived.scope(header, "gzip-9", True, ("c0", "p1"), False) == derived.FINGERPRINTS
+    assert derived.scope(header, "gzip-9", False, ("c1", "p1"), False) == derived.FINGERPRINTS
+    rows = {"a": ("m1 a", ("a.gz",)), "b": ("m2 b", ("b.gz",)), "c": ("m3 c", ()), "d": ("x", ())}
+    prints = {"a": "m1 a", "b": "m2 b", "c": "m4 c", "e": "m5 e"}
+    found = ["a", "b", "c", "e"]
+
+    def missing(row):
+        return "b.gz" if "b.gz" in row[1] else None
+
+    plan = derived.plan([*found, "d"], found, rows, True, prints.__getitem__, missing)
+    assert plan.todo == {"b": derived.MISSING, "c": derived.FINGERPRINT, "e": derived.NEW}
+    assert plan.gone == ["d"]
+    plan = derived.plan(found, found, rows, False, prints.__getitem__, missing)
+    assert plan.todo == dict.fromkeys(found, derived.RENEWED)
+
+
+def test_compress_settings_changes_are_worded_as_the_config_says_them():
+    from staticpipe.phases.compress import _describe
+
+    assert _describe("gzip-9 br-11", "gzip-9 br-5") == "compress levels br 11 -> 5"
+    assert _describe("gzip-9", "gzip-9 br-11") == "compress ['gzip'] -> ['gzip', 'br']"

@@ -26,7 +26,7 @@ old hashed files, pruned by policy), never deleted while a manifest may name it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -56,23 +56,31 @@ class Row(NamedTuple):
 
 @dataclass(frozen=True)
 class Derived:
-    """A derived phase: ``settings`` (None: off; another value redoes every row),
-    ``build`` (the items to redo -> their rows; may write outputs), and
-    ``finish`` (after the rows changed: e.g. write one file of every row's
-    value; gets the table and whether any row changed)."""
+    """A derived phase: ``settings`` (of the configuration; None: off; another
+    value redoes every row), ``build`` (the items to redo -> their rows; may write
+    outputs), and ``finish`` (after the rows changed: e.g. write one file of every
+    row's value; gets the table and whether any row changed). ``describe`` words a
+    change of settings for ``--explain`` (explain.py): old, new -> text."""
 
     name: str
     doc: str
-    settings: Callable[[Run], str | None]
+    settings: Callable[[Config], str | None]
     build: Callable[[Run, list[Item]], dict[str, Row]]
     finish: Callable[[Run, store.Table, bool], None] | None = None
     files: tuple[str, ...] = ()  # what it writes in static_root besides rows' outputs
     # also when the build does not hash (storage "plain"): the copies alone
     plain_too: bool = True
+    describe: Callable[[str, str], str] | None = None
+    # the names it may write something for (--explain leaves the others out)
+    concerns: Callable[[str], bool] = lambda name: True
+
+
+DECLARED: dict[str, Derived] = {}  # by name: what ``--explain`` asks (explain.py)
 
 
 def phase(derived: Derived) -> Phase:
     """The phase list's entry for a derived phase."""
+    DECLARED[derived.name] = derived
     return Phase(
         derived.name,
         derived.doc,
@@ -97,7 +105,7 @@ def _applies(run: Run, derived: Derived) -> bool:
     """Configured, or configured before (its outputs must go now)."""
     if run.options.dry_run or not run.options.post_process:
         return False
-    if derived.settings(run) is not None and (run.post_processing or derived.plain_too):
+    if derived.settings(run.config) is not None and (run.post_processing or derived.plain_too):
         return True
     return _header(run, derived).get("settings") is not None
 
@@ -128,10 +136,15 @@ def check(run: Run, derived: Derived) -> bool:
 
 
 def _wanted(run: Run, derived: Derived) -> str | None:
-    """The settings this run builds with (None: the phase is off)."""
-    if not run.post_processing and not derived.plain_too:
+    return wanted(run.config, run.post_processing, derived)
+
+
+def wanted(config: Config, post_processing: bool, derived: Derived) -> str | None:
+    """The settings a run builds with (None: the phase is off); ``post_processing``:
+    the run hashes (storage "manifest", no ``--no-post-process``)."""
+    if not post_processing and not derived.plain_too:
         return None
-    return derived.settings(run)
+    return derived.settings(config)
 
 
 def _in_dirs(names: Iterable[str], dirs: set[str]) -> list[str]:
@@ -141,8 +154,86 @@ def _in_dirs(names: Iterable[str], dirs: set[str]) -> list[str]:
 def _outputs_present(run: Run, row: tuple | None) -> bool:
     if row is None:
         return False
-    base = run.static_base()
-    return all(os.path.exists(base + output) for output in Row(*row).outputs)
+    return missing_output(run.static_base(), row) is None
+
+
+# -- the decision, pure: the engine acts on it, ``--explain`` (explain.py) tells it ----
+
+OFF = "off"  # switched off: what it wrote goes
+EVERY = "every"  # other settings (or switched on, --clear, a fresh run): every row again
+CHANGED_ONLY = "changed"  # rows made from the state this run starts from: its changes
+FINGERPRINTS = "fingerprints"  # otherwise: every name whose fingerprint is not its row's
+
+# why a name is redone
+RENEWED = "every row again"
+NEW = "no row"
+FINGERPRINT = "fingerprint differs"
+MISSING = "output missing"
+
+
+def scope(
+    header: dict[str, Any],
+    wanted: str | None,
+    has_rows: bool,
+    upstream: tuple[str | None, str | None],
+    renew: bool,
+) -> str:
+    """Which names the phase looks at (see the module's docstring): ``header`` its
+    ledger entry, ``wanted`` the settings this run builds with (None: off),
+    ``has_rows`` whether its rows are valid, ``upstream`` the copy and
+    post-processing tokens the run starts from, ``renew``: ``--clear`` or a fresh run."""
+    if wanted is None:
+        return OFF
+    if header.get("settings") != wanted or renew:
+        return EVERY
+    made_from = header.get("made_from")
+    if has_rows and made_from is not None and tuple(made_from) == tuple(upstream):
+        return CHANGED_ONLY
+    return FINGERPRINTS
+
+
+class Plan(NamedTuple):
+    todo: dict[str, str]  # name -> why it is built again (RENEWED ...), in order
+    gone: list[str]  # names whose rows go (their outputs are retired)
+
+
+def plan(
+    names: Iterable[str],
+    found: Container[str],
+    rows: Mapping[str, tuple],
+    same: bool,
+    fingerprint: Callable[[str], str],
+    missing: Callable[[tuple], str | None],
+) -> Plan:
+    """Of ``names`` (the names looked at), those to build again and why, and those
+    whose rows go: ``same`` (the settings the rows were made with; False: every
+    name again), ``fingerprint`` (a found name's, as the build will have it) and
+    ``missing`` (a row's first output not in static_root, or None)."""
+    todo: dict[str, str] = {}
+    gone: list[str] = []
+    for name in names:
+        if name not in found:
+            if name in rows:
+                gone.append(name)
+            continue
+        row = rows.get(name)
+        if not same:
+            todo[name] = RENEWED
+        elif row is None:
+            todo[name] = NEW
+        elif row[0] != fingerprint(name):
+            todo[name] = FINGERPRINT
+        elif missing(row) is not None:
+            todo[name] = MISSING
+    return Plan(todo, gone)
+
+
+def missing_output(base: str, row: tuple) -> str | None:
+    """The first of the row's outputs not in static_root (``base``: its prefix)."""
+    for output in Row(*row).outputs:
+        if not os.path.exists(base + output):
+            return output
+    return None
 
 
 def act(run: Run, derived: Derived) -> None:
@@ -154,12 +245,11 @@ def act(run: Run, derived: Derived) -> None:
     if settings is None:
         _switch_off(run, derived, header)
         return
-    same = header.get("settings") == settings and not run.fresh and not run.options.clear
+    renew = run.fresh or run.options.clear
     # (other settings: every row is made again, but the old ones say what to replace)
     rows = ledger.table(derived.name, header.get("token"), derived.name)
-    incremental = same and rows.token is not None
-    incremental = incremental and header.get("made_from") == run.upstream(now=False)
-    if incremental:
+    how = scope(header, settings, rows.token is not None, run.upstream(now=False), renew)
+    if how == CHANGED_ONLY:
         names = set(run.changed_names())
         suspect = run.suspect()
         names.update(run.found if suspect is None else _in_dirs(run.found, suspect))
@@ -168,19 +258,23 @@ def act(run: Run, derived: Derived) -> None:
         )
     else:
         names = [*run.found, *(name for name in rows if name not in run.found)]
-    todo: list[Item] = []
-    gone: list[str] = []
-    for name in names:
-        if name not in run.found:
-            if name in rows:
-                gone.append(name)
-            continue
-        item = Item(name, *run.files_of(name))
-        row = rows.get(name)
-        if not same or row is None or row[0] != item.fingerprint:
-            todo.append(item)
-        elif not _outputs_present(run, row):
-            todo.append(item)
+    items: dict[str, Item] = {}
+
+    def item_of(name: str) -> Item:
+        if name not in items:
+            items[name] = Item(name, *run.files_of(name))
+        return items[name]
+
+    base = run.static_base()
+    decided = plan(
+        names, run.found, rows, how != EVERY,
+        lambda name: item_of(name).fingerprint,
+        lambda row: missing_output(base, row),
+    )  # fmt: skip
+    todo = [item_of(name) for name in decided.todo]
+    gone = decided.gone
+    same = how != EVERY
+    incremental = how == CHANGED_ONLY
     built = derived.build(run, todo) if todo else {}
     retired: list[str] = []  # outputs of files the build no longer names
     stale: list[str] = []  # outputs of its files no longer made (an encoding dropped)

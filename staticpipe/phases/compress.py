@@ -13,14 +13,34 @@ from __future__ import annotations
 
 from ..compress.batch import compress_files
 from ..compress.cache import CompressCache
+from ..compress.rules import compressible
+from ..config import Config
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
 from ..rewrite.hashing import hashed_path, md5_file
 
 
-def _settings(run: Run) -> str | None:
-    settings = run.config.compress
+def _settings(config: Config) -> str | None:
+    settings = config.compress
     return settings.token() if settings.enabled else None
+
+
+def _describe(old: str, new: str) -> str:
+    """A change of settings (tokens like ``gzip-9 br-11``), as the config words it:
+    ``compress ['gzip'] -> ['gzip', 'br']``, ``compress levels br 11 -> 5``."""
+    before = dict(key.rpartition("-")[::2] for key in old.split())
+    after = dict(key.rpartition("-")[::2] for key in new.split())
+    said = []
+    if list(before) != list(after):
+        said.append(f"compress {list(before)} -> {list(after)}")
+    levels = [
+        f"{name} {before[name]} -> {level}"
+        for name, level in after.items()
+        if name in before and before[name] != level
+    ]
+    if levels:
+        said.append("compress levels " + ", ".join(levels))
+    return "; ".join(said) or f"compress {old!r} -> {new!r}"
 
 
 def _content_md5(run: Run, item: Item, fingerprint_md5: str, file: str) -> str:
@@ -47,6 +67,11 @@ def _build(run: Run, items: list[Item]) -> dict[str, Row]:
         protected=run.found,
     )  # fmt: skip
     run.summary.compressed = [*run.summary.compressed, *result.written]
+    encodings = {coding.suffix: coding.name for coding in settings.codings}
+    for file, outputs in result.written.items():  # (-v 2: options.file_lines)
+        run.summary.encodings[file] = tuple(
+            encodings.get(output[len(file) :], output) for output in outputs
+        )
     return {
         item.name: Row(
             item.fingerprint,
@@ -62,5 +87,7 @@ PHASE = phase(
         "Precompress each compressible file (gzip, brotli, zstd), each content once.",
         _settings,
         _build,
+        describe=_describe,
+        concerns=compressible,
     )
 )

@@ -16,14 +16,15 @@ prunes.
 from __future__ import annotations
 
 from .. import integrity
+from ..config import Config
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
 from ..ledger.store import Table
 from . import cleanup
 
 
-def _settings(run: Run) -> str | None:
-    return run.config.integrity
+def _settings(config: Config) -> str | None:
+    return config.integrity
 
 
 def _build(run: Run, items: list[Item]) -> dict[str, Row]:
@@ -55,6 +56,7 @@ def _finish(run: Run, rows: Table, changed: bool) -> None:
         path, values, config.integrity,
         config.file_permissions_mode, config.directory_permissions_mode,
     )  # fmt: skip
+    run.summary.written.append(integrity.INTEGRITY_NAME)  # (-v 2: options.file_lines)
 
 
 PHASE = phase(
@@ -65,5 +67,6 @@ PHASE = phase(
         _build,
         _finish,
         files=(integrity.INTEGRITY_NAME,),
+        describe=lambda old, new: f"integrity {old!r} -> {new!r}",
     )
 )
