@@ -221,6 +221,19 @@ def retire(config: Config, names: Iterable[str], live: Container[str] = ()) -> N
         _save_journal(config, journal)
 
 
+def expect(config: Config, names: Iterable[str]) -> None:
+    """Outputs about to be written that no record names yet (a new source's
+    copy): journalled as pending first, so that a run killed after writing them
+    leaves them known. The next complete build keeps them if it names them,
+    else retires them like any old output (``_settle``)."""
+    journal = _load_journal(config)
+    pending = set(journal["pending"])
+    new = set(names) - pending
+    if new:
+        journal["pending"] = sorted(pending | new)
+        _save_journal(config, journal)
+
+
 def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> None:
     """A build is complete (its manifest in place): the names it retired get its
     number and the time; names it names again (``live``) or deleted leave the
@@ -234,7 +247,9 @@ def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> Non
         fsutil.remove(os.path.join(str(config.static_root), name))
     gone.update(stale)
     kept = {name: entry for name, entry in retired.items() if name not in gone and name not in live}
+    root = str(config.static_root)
     new = [name for name in journal["pending"] if name not in gone and name not in live]
+    new = [name for name in new if name in retired or _is_file(root, name)]  # (expected, unwritten)
     build = journal["build"]
     if new or manifest != journal["manifest"]:
         build += 1

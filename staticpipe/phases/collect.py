@@ -303,6 +303,12 @@ def collect(
         result.copied = todo
         return result
 
+    # Copies no record names yet are journalled before they are written: a run
+    # killed after writing them, whose sources then go, leaves no unknown file.
+    unrecorded = [name for name in todo if name not in records]
+    if unrecorded:
+        cleanup.expect(config, unrecorded)
+
     # The filesystem's time before any copy's stat (one reading for all: a source
     # changed since the phase began is racy, see _racy).
     clock = None

@@ -258,12 +258,12 @@ def read(path: str | os.PathLike[str]) -> dict:
 
 # -- the phase ------------------------------------------------------------------
 def check(run: Run) -> bool:
-    """Up to date: no garbage waits, and the manifest in place is the one the
-    last complete run wrote from these very inputs (or has the bytes a
-    rendering gives now)."""
+    """Up to date: nothing waits in the journals (garbage, pending old versions),
+    and the manifest in place is the one the last complete run wrote from these
+    very inputs (or has the bytes a rendering gives now)."""
     run.hold_lock()
-    if run.fresh or cleanup.has_garbage(run.config):
-        return False  # (deleting the garbage is this phase's, after the manifest)
+    if run.fresh or cleanup.has_garbage(run.config) or cleanup.pending(run.config):
+        return False  # (settling the journals is this phase's, after the manifest)
     inputs = {"listing": state.token(run.found_file), "post": state.token(run.post_file)}
     if outputs.manifest_unchanged(run.config) and made_from(run.config) == inputs:
         return True  # the file the last complete run wrote, from these very inputs
