@@ -65,30 +65,45 @@ class Area:
 
     def keep(self, name: str) -> None:
         """Before the file (or symlink) ``name`` of static_root is replaced or
-        removed: keep it, unless there is none (a new name) or it is kept already
-        (the older one, which the manifest in place names, stays)."""
+        removed: keep it, unless there is none (a new name, or a directory now)
+        or it is kept already (the older one, which the manifest in place names,
+        stays)."""
         src = self.base + name
         if self.files is None:
             if not os.path.lexists(src):
                 return  # (no area for a run that only adds files)
             self._open()
-        files = self.files
-        target = files + name
-        fsutil.makedirs(target[: target.rfind(os.sep)])
+        target = self.files + name
+        try:
+            self._link(name, src, target)
+        except FileNotFoundError:  # no such file, or its directory in the area is not made
+            if os.path.lexists(src):
+                fsutil.makedirs(os.path.dirname(target))
+                try:
+                    self._link(name, src, target)
+                except FileNotFoundError:
+                    pass
+
+    def _link(self, name: str, src: str, target: str) -> None:
         try:
             os.link(src, target, follow_symlinks=False)
-        except (FileNotFoundError, FileExistsError):
-            return  # nothing to keep, or kept already
+        except (FileExistsError, NotADirectoryError):
+            return  # kept already, or a file where the name needs a directory: none to keep
+        except FileNotFoundError:
+            raise  # (see keep)
         except OSError as error:
-            if error.errno == errno.EXDEV and not files.startswith(self.base):
+            if os.path.isdir(src) and not os.path.islink(src):
+                return  # a directory (cleanup.make_way keeps the files below it)
+            if error.errno == errno.EXDEV and not target.startswith(self.base):
                 # two mounts of one filesystem (see fsutil._rename_beside): in static_root
+                files = self.files
                 with self._guard:
                     if self.files == files:
                         self._make(locations(self.config)[1])
                 self.keep(name)
                 return
             # no hard links here (or too many): the bytes themselves
-            _copy_into(src, target, os.path.dirname(files.rstrip(os.sep)))
+            _copy_into(src, target, os.path.dirname(self.files.rstrip(os.sep)))
 
     def _open(self) -> None:
         with self._guard:
