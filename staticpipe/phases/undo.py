@@ -166,6 +166,13 @@ def area(config: Config) -> Area | None:
     return current
 
 
+def keep(config: Config, name: str) -> None:
+    """``Area.keep`` in the run's area (a file post-processing writes over)."""
+    current = area(config)
+    if current is not None:
+        current.keep(name)
+
+
 def settle(config: Config) -> None:
     """The new manifest is in place (or the run completed): the kept files go."""
     current = _areas.pop(str(config.static_root), None)
