@@ -121,6 +121,8 @@ def assert_equals_clean_build(project: Project, tmp_path: Path) -> None:
     versions; pruning every earlier build leaves exactly the clean build."""
     clean = Project(tmp_path / "clean", (project.path / "pyproject.toml").read_text())
     shutil.copytree(project.path / "assets", clean.path / "assets")
+    for hook in project.path.glob("*.py"):  # (a file_hash hook's module)
+        shutil.copy(hook, clean.path / hook.name)
     clean.doit("collect")
     root, state = project.root, project.state
     problems = old_versions_problems(snapshot(clean.root), snapshot(root), root, state)
@@ -157,13 +159,14 @@ def test_a_copy_failing_on_a_full_disk_leaves_the_previous_build_as_it_was(
     assert_equals_clean_build(built, tmp_path)
 
 
-def write_huge_css(project: Project) -> None:
+def write_huge_css(project: Project, name: str = "css/huge.css", grows: int = 13) -> None:
     """A CSS file under the limit whose rewritten output is over it: each
-    reference gains its hash (13 bytes): its copy is written, its hashed file fails."""
+    reference gains its hash (``grows`` bytes): its copy is written, its hashed
+    file fails."""
     rule = ".c { background: url(../img/logo.png); }\n"
     count = (LIMIT - 1000) // len(rule)
-    assert count * (len(rule) + 13) > LIMIT
-    project.write("css/huge.css", "/* huge */\n" + rule * count)
+    assert count * (len(rule) + grows) > LIMIT
+    project.write(name, "/* huge */\n" + rule * count)
 
 
 def test_post_processing_failing_on_a_full_disk_leaves_the_previous_build_as_it_was(
@@ -309,3 +312,37 @@ def test_pipeline_run_puts_the_copies_back(built: Project) -> None:
     assert result.returncode == 10, result.stdout + result.stderr
     assert named_files(built.root) == before
     assert_nothing_kept(built)
+
+
+HOOK = """\
+import hashlib
+
+
+def plain_unhashed(name, content):
+    if name == "css/plain.css":
+        return None  # (as Django allows: the rewritten file keeps its name)
+    return "v" + hashlib.sha1(content.read()).hexdigest()[:8]
+"""
+
+
+def test_a_file_post_processing_rewrote_in_place_goes_back(tmp_path: Path) -> None:
+    # A file_hash hook leaves css/plain.css unhashed: its rewritten output is
+    # written over its copy (the manifest names it as key and value). Its source
+    # stays; the image it references changes; then post-processing fails.
+    project = Project(tmp_path / "site", DEFAULT_CONFIG + 'file_hash = "myhash:plain_unhashed"\n')
+    (project.path / "myhash.py").write_text(HOOK)
+    small_site(project)
+    project.write("css/plain.css", ".p { background: url(../img/logo.png); }\n")
+    project.doit("collect")
+    before = named_files(project.root)
+    assert json.loads(before[MANIFEST])["paths"]["css/plain.css"] == "css/plain.css"
+    project.write("img/logo.png", b"\x89PNG logo v2 " * 20)
+    write_huge_css(project, "css/zz-huge.css", grows=10)  # after plain.css
+
+    result = run_limited(project)
+
+    assert_failed_cleanly(result, "File too large", "zz-huge.")
+    assert named_files(project.root) == before
+    assert_nothing_kept(project)
+    project.doit("collect")
+    assert_equals_clean_build(project, tmp_path)
