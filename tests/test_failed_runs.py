@@ -111,9 +111,21 @@ def areas(project: Project) -> tuple[str, str]:
     return undo.locations(Config(static_root=project.root, state_dir=project.state))
 
 
+def kept(project: Project) -> list[str]:
+    """The files an undo area holds (its identity file included): none once a
+    run completed or put them back. (Its empty directories may stay in the
+    state directory, never in static_root.)"""
+    state_area, hidden = areas(project)
+    assert not os.path.lexists(hidden), hidden
+    return sorted(
+        path.relative_to(state_area).as_posix()
+        for path in Path(state_area).rglob("*")
+        if not path.is_dir()
+    )
+
+
 def assert_nothing_kept(project: Project) -> None:
-    for area in areas(project):
-        assert not os.path.lexists(area), area
+    assert kept(project) == []
 
 
 def assert_equals_clean_build(project: Project, tmp_path: Path) -> None:
@@ -247,7 +259,7 @@ def test_copies_a_stopped_run_replaced_go_back_at_the_next_run(built: Project) -
     edit_small_files(built)
     built.doit("collect_copy")
     assert named_files(built.root) != before
-    assert os.path.isdir(areas(built)[0])
+    assert "manifest" in kept(built) and "files/css/base.css" in kept(built)
 
     built.doit("collect_discover")
 

@@ -61,6 +61,7 @@ class Area:
         self.manifest = manifest  # the identity of the staticfiles.json in place
         self.files: str | None = None  # the area's ``files/`` + "/", once made
         self.made: list[str] = []  # the areas made (two if links across a mount failed)
+        self.kept: list[str] = []  # the kept files' paths (list.append: safe from threads)
         self._guard = threading.Lock()
 
     def keep(self, name: str) -> None:
@@ -87,6 +88,7 @@ class Area:
     def _link(self, name: str, src: str, target: str) -> None:
         try:
             os.link(src, target, follow_symlinks=False)
+            self.kept.append(target)
         except (FileExistsError, NotADirectoryError):
             return  # kept already, or a file where the name needs a directory: none to keep
         except FileNotFoundError:
@@ -103,7 +105,8 @@ class Area:
                 self.keep(name)
                 return
             # no hard links here (or too many): the bytes themselves
-            _copy_into(src, target, os.path.dirname(self.files.rstrip(os.sep)))
+            if _copy_into(src, target, os.path.dirname(self.files.rstrip(os.sep))):
+                self.kept.append(target)
 
     def _open(self) -> None:
         with self._guard:
@@ -134,17 +137,19 @@ class Area:
         self.files = files + os.sep
 
 
-def _copy_into(src: str, target: str, area: str) -> None:
+def _copy_into(src: str, target: str, area: str) -> bool:
     """``src``'s bytes (or link) at ``target``, whole or not at all (a partial copy
     put back would replace a file still intact): through a temporary name in
-    ``area``, outside its ``files``."""
+    ``area``, outside its ``files``. False: nothing to keep, or kept already."""
     temp = os.path.join(area, f"partial.{os.getpid()}.{threading.get_ident()}")
     try:
         shutil.copy2(src, temp, follow_symlinks=False)
-        if not os.path.lexists(target):  # (each name is kept by one thread)
-            os.rename(temp, target)
+        if os.path.lexists(target):  # (each name is kept by one thread)
+            return False
+        os.rename(temp, target)
+        return True
     except FileNotFoundError:
-        pass  # nothing to keep
+        return False
     finally:
         fsutil.remove(temp)
 
@@ -177,8 +182,10 @@ def settle(config: Config) -> None:
     """The new manifest is in place (or the run completed): the kept files go."""
     current = _areas.pop(str(config.static_root), None)
     if current is not None:
+        for target in current.kept:
+            fsutil.remove(target)
         for path in current.made:
-            _remove_area(path)
+            _empty(config, path)
 
 
 def rollback(config: Config) -> None:
@@ -198,9 +205,11 @@ def recover(config: Config) -> None:
 
 def _restore_all(config: Config, strict: bool) -> None:
     _areas.pop(str(config.static_root), None)
-    for path in locations(config):
-        if os.path.isdir(path):
-            _restore(config, path, strict)
+    state_area, hidden = locations(config)
+    if os.path.lexists(os.path.join(state_area, "manifest")):
+        _restore(config, state_area, strict)
+    if os.path.isdir(hidden):  # (never left in static_root)
+        _restore(config, hidden, strict)
 
 
 def _restore(config: Config, path: str, strict: bool) -> None:
@@ -234,7 +243,10 @@ def _restore(config: Config, path: str, strict: bool) -> None:
             fsutil.makedirs(os.path.dirname(dest), config.directory_permissions_mode)
             os.replace(source, dest)
             fsutil.remove(source)  # (still there if it was the very file: rename did nothing)
-    _remove_area(path)
+    else:
+        for name in kept:  # obsolete: the manifest they belong to is gone
+            fsutil.remove(os.path.join(files, name))
+    _empty(config, path)
 
 
 def _kept_names(files: str) -> list[str]:
@@ -293,9 +305,15 @@ def _forget_records(config: Config, names: list[str]) -> None:
     collect.save_records(config, records, sorted(set(records.racy).difference(gone)))
 
 
-def _remove_area(path: str) -> None:
-    if os.path.isdir(path):
-        fsutil.remove_tree(path)
+def _empty(config: Config, path: str) -> None:
+    """The area at ``path`` holds nothing any more (its kept files are gone): it
+    goes from static_root; in the state directory its identity goes, and its
+    directories stay for the next run (cheap to keep; removing them is not)."""
+    if path == locations(config)[1]:
+        if os.path.isdir(path):
+            fsutil.remove_tree(path)
+    else:
+        fsutil.remove(os.path.join(path, "manifest"))
 
 
 def _warn(message: str) -> None:
