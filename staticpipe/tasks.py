@@ -243,10 +243,7 @@ def _check(phase: Phase, run: Run, progress: _Progress) -> bool:
     """A phase's check as doit's ``uptodate``. The first one of the run puts back
     the files a killed run kept (undo.recover) before any state is read; a
     failure puts back what this run replaced (undo.rollback)."""
-    if not progress.started and not run.options.dry_run:
-        run.hold_lock()
-        undo.recover(run.config)
-    progress.started = True
+    _start(run, progress)
     if progress.failed is not None:
         return False  # (the action refuses to run)
     try:
@@ -254,6 +251,14 @@ def _check(phase: Phase, run: Run, progress: _Progress) -> bool:
     except BaseException:
         _roll_back(run, progress, phase)
         raise
+
+
+def _start(run: Run, progress: _Progress) -> None:
+    """Once per run, before any state is read: a killed run's kept files go back."""
+    if not progress.started and not run.options.dry_run:
+        run.hold_lock()
+        undo.recover(run.config)
+    progress.started = True
 
 
 def _act(phase: Phase, run: Run, progress: _Progress) -> TaskFailed | None:
@@ -264,6 +269,7 @@ def _act(phase: Phase, run: Run, progress: _Progress) -> TaskFailed | None:
     if progress.failed is not None:
         return _failed(StaticpipeError(f"not run: the {progress.failed} phase failed"))
     try:
+        _start(run, progress)  # (doit may run an action without asking its check)
         phase.act(run)
     except (StaticpipeError, OSError, KeyError) as error:
         _roll_back(run, progress, phase)

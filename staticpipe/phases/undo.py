@@ -22,7 +22,10 @@ run copies it again, and its precompressed siblings go (they were made from
 the new bytes, or deleted by the copy phase before it replaced the copy). Kept
 files belong to one staticfiles.json: once another is in place they are
 obsolete and are dropped, not put back. Once the new manifest is in place
-(``cleanup.collect_garbage``), or a run completes, the area goes (``settle``).
+(``cleanup.collect_garbage``), or a run completes, the kept files go, then the
+identity (``settle``): an area holds files only while it says whose they are.
+Its empty directories stay in the state directory (an rmdir is slow on some
+filesystems); an area in static_root goes whole.
 """
 
 from __future__ import annotations
