@@ -117,9 +117,10 @@ class Area:
                 return
             state_area, hidden = locations(self.config)
             try:
-                same = os.stat(str(self.config.static_root)).st_dev == os.stat(
-                    str(self.config.state_path)
-                ).st_dev
+                same = (
+                    os.stat(str(self.config.static_root)).st_dev
+                    == os.stat(str(self.config.state_path)).st_dev
+                )
             except OSError:
                 same = False
             self._make(state_area if same else hidden)
