@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,8 @@ def assert_nothing_kept(project: Project) -> None:
 def assert_equals_clean_build(project: Project, tmp_path: Path) -> None:
     """A clean build of the same sources and settings, plus journalled old
     versions; pruning every earlier build leaves exactly the clean build."""
-    clean = Project(tmp_path / "clean", (project.path / "pyproject.toml").read_text())
+    settings = (project.path / "pyproject.toml").read_text().splitlines(keepends=True)
+    clean = Project(tmp_path / "clean", "".join(s for s in settings if "state_dir" not in s))
     shutil.copytree(project.path / "assets", clean.path / "assets")
     for hook in project.path.glob("*.py"):  # (a file_hash hook's module)
         shutil.copy(hook, clean.path / hook.name)
@@ -357,4 +359,53 @@ def test_a_file_post_processing_rewrote_in_place_goes_back(tmp_path: Path) -> No
     assert named_files(project.root) == before
     assert_nothing_kept(project)
     project.doit("collect")
+    assert_equals_clean_build(project, tmp_path)
+
+
+class ElsewhereProject(Project):
+    """A project whose state directory is ``state`` (its ``state_dir``)."""
+
+    def __init__(self, path: Path, state: Path):
+        self._state = state
+        super().__init__(path, DEFAULT_CONFIG + f'state_dir = "{state}"\n')
+
+    @property
+    def state(self) -> Path:
+        return self._state
+
+
+@pytest.fixture
+def state_elsewhere(tmp_path: Path):
+    """A state directory on another filesystem than static_root (/dev/shm)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second filesystem")
+    state = Path(tempfile.mkdtemp(prefix="staticpipe-test-", dir=shm)) / "state"
+    yield state
+    shutil.rmtree(state.parent, ignore_errors=True)
+
+
+def test_across_filesystems_the_kept_copies_stay_in_static_root_only_during_a_run(
+    tmp_path: Path, state_elsewhere: Path
+) -> None:
+    # The state directory cannot hold links to static_root's files: the kept
+    # copies go to a hidden directory of static_root, gone when the run ends.
+    project = ElsewhereProject(tmp_path / "site", state_elsewhere)
+    small_site(project)
+    project.doit("collect")
+    hidden = project.root / undo.HIDDEN
+    before = named_files(project.root)
+    edit_small_files(project)
+    project.write("zz/big.bin", os.urandom(2 * LIMIT))
+
+    result = run_limited(project)
+
+    assert_failed_cleanly(result, "File too large", "big.bin")
+    assert named_files(project.root) == before
+    assert not hidden.exists()
+    project.doit("collect_copy")  # (as a run killed after the copy phase)
+    assert (hidden / "files" / "css" / "base.css").exists()
+    project.write("zz/big.bin", os.urandom(LIMIT // 3))
+    project.doit("collect")
+    assert not hidden.exists()
     assert_equals_clean_build(project, tmp_path)
