@@ -36,7 +36,7 @@ from .errors import StaticpipeError
 from .fs import fsutil
 from .ledger import lock
 from .options import RunOptions, pruned_line
-from .phases import cleanup
+from .phases import cleanup, undo
 from .reporter import Reporter, StaticpipeFailed
 from .sources import finders
 
@@ -201,16 +201,18 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     meta = {"staticpipe": {"quiet": options.verbosity == 0}}
     config_dep = [str(config.config_file)] if config.config_file else []
     names = []
+    progress = _Progress()
     for phase in phases_of(run):
         names.append(f"{name}_{phase.name}")
+        check = functools.partial(_check, phase, run, progress)
         yield {
             "basename": names[-1],
             "doc": phase.doc,
-            "actions": [without_gc(functools.partial(_act, phase, run))],
+            "actions": [without_gc(functools.partial(_act, phase, run, progress))],
             # the configuration (doit's StatChecker); a phase's own check sees the rest
             "file_dep": config_dep if phase.name == "discover" else [],
             "uptodate": [
-                without_gc(run.phase_check(phase.name, functools.partial(phase.check, run))),
+                without_gc(run.phase_check(phase.name, check)),
                 *([not options.dry_run] if phase.name == "copy" else []),
             ],
             "verbosity": 2,
@@ -229,13 +231,59 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     }
 
 
-def _act(phase: Phase, run: Run) -> TaskFailed | None:
-    """A phase's action as doit's: a failure is the task's, reported as one line."""
+class _Progress:
+    """How far one doit run of the phases got."""
+
+    def __init__(self) -> None:
+        self.started = False  # a phase's check ran (the kept files of a killed run are back)
+        self.failed: str | None = None  # the phase that failed
+
+
+def _check(phase: Phase, run: Run, progress: _Progress) -> bool:
+    """A phase's check as doit's ``uptodate``. The first one of the run puts back
+    the files a killed run kept (undo.recover) before any state is read; a
+    failure puts back what this run replaced (undo.rollback)."""
+    _start(run, progress)
+    if progress.failed is not None:
+        return False  # (the action refuses to run)
     try:
+        return phase.check(run)
+    except BaseException:
+        _roll_back(run, progress, phase)
+        raise
+
+
+def _start(run: Run, progress: _Progress) -> None:
+    """Once per run, before any state is read: a killed run's kept files go back."""
+    if not progress.started and not run.options.dry_run:
+        run.hold_lock()
+        undo.recover(run.config)
+    progress.started = True
+
+
+def _act(phase: Phase, run: Run, progress: _Progress) -> TaskFailed | None:
+    """A phase's action as doit's: a failure is the task's, reported as one line,
+    after the files of the previous build this run replaced are put back (undo.py).
+    After a failure no later phase acts (``doit --continue``): the manifest in
+    place must stay the previous build's."""
+    if progress.failed is not None:
+        return _failed(StaticpipeError(f"not run: the {progress.failed} phase failed"))
+    try:
+        _start(run, progress)  # (doit may run an action without asking its check)
         phase.act(run)
     except (StaticpipeError, OSError, KeyError) as error:
+        _roll_back(run, progress, phase)
         return _failed(error)
+    except BaseException:
+        _roll_back(run, progress, phase)
+        raise
     return None
+
+
+def _roll_back(run: Run, progress: _Progress, phase: Phase) -> None:
+    progress.failed = phase.name
+    if not run.options.dry_run:
+        undo.rollback(run.config)
 
 
 def _report(run: Run) -> None:
@@ -243,6 +291,8 @@ def _report(run: Run) -> None:
     if not run.options.dry_run:
         _remember_complete(run.config)
     run.finish()
+    if not run.options.dry_run:
+        undo.settle(run.config)  # (a run whose manifest was already right)
     if run.options.verbosity >= 2:
         for line in run.file_lines():
             print(line)

@@ -314,6 +314,9 @@ def write_with(
         with _create(temp, dir_mode) as handle:
             writer(handle)
         _finish(temp, dest, file_mode, dir_mode)
+    except OSError as error:
+        _discard(temp)
+        raise _named(error, dest) from None
     except BaseException:
         _discard(temp)
         raise
@@ -364,6 +367,9 @@ def _copy_hashing_named(
             info = os.fstat(source.fileno())
             digest, looked = _stream(source, target.write, info.st_size, inspect)
         _finish(temp, dest, file_mode, dir_mode)
+    except OSError as error:
+        _discard(temp)
+        raise _named(error, dest) from None
     except BaseException:
         _discard(temp)
         raise
@@ -441,9 +447,19 @@ def _in_nameless(
         _publish(target, dest)
     except _NoNamelessLinks:
         return _UNAVAILABLE
+    except OSError as error:
+        raise _named(error, dest) from None
     finally:
         os.close(target)
     return result
+
+
+def _named(error: OSError, dest: str) -> OSError:
+    """``error`` naming the file being written (a failed write names none: "File
+    too large", "No space left on device" would say nothing of where)."""
+    if error.filename is not None:
+        return error
+    return OSError(error.errno, error.strerror, dest)
 
 
 class _NoNamelessLinks(Exception):

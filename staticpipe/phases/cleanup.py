@@ -21,7 +21,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from ..config import Config, Retention
 from ..fs import fsutil
 from ..ledger import state
 from ..rewrite.hashing import HashedNames, hashed_path, md5_file, unhashed_names
+from . import undo
 
 MANIFEST_NAME = "staticfiles.json"
 
@@ -150,7 +151,9 @@ def deletion_order(names: Iterable[str]) -> list[str]:
 def collect_garbage(config: Config, live: Container[str]) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted.
     Called once a build's manifest is in place (``live``: that build's outputs):
-    the build is complete, so what it retired is stamped with it (``_settle``)."""
+    the build is complete, so what it retired is stamped with it (``_settle``),
+    and the previous build's copies it replaced are no longer kept (undo.py)."""
+    undo.settle(config)
     path = _garbage_file(config)
     saved = state.load(path)
     names = deletion_order([*saved.get("names", []), *saved.get("theirs", [])])
@@ -364,11 +367,14 @@ def written_before(config: Config) -> set[str]:
     return owned_outputs(config).union(named_by_manifest(config, True, True))
 
 
-def make_way(config: Config, name: str, owned: Container[str]) -> None:
+def make_way(
+    config: Config, name: str, owned: Container[str], keep: Callable[[str], None] | None = None
+) -> None:
     """Make room in static_root for the file ``name`` where the previous build
     had the other shape: a file where one of its directories now goes, or a
     directory where it now goes. Only what the pipeline wrote (``owned``, see
-    ``written_before``) goes; anything else in the way is an error naming it."""
+    ``written_before``) goes; anything else in the way is an error naming it.
+    ``keep``: called with each file's name before it goes (undo.Area.keep)."""
     from ..errors import StaticpipeError
 
     root = str(config.static_root)
@@ -386,14 +392,21 @@ def make_way(config: Config, name: str, owned: Container[str]) -> None:
         path = os.path.join(root, *parts[:depth])
         if os.path.islink(path) or os.path.isfile(path):
             remove_owned(path)
+            if keep is not None:
+                keep("/".join(parts[:depth]))
             os.unlink(path)
             _unjournal(config, ["/".join(parts[:depth])], prefix=False)
             return
     path = os.path.join(root, name)
     if os.path.isdir(path) and not os.path.islink(path):
+        below = []
         for directory, _dirs, files in os.walk(path):
             for filename in files:
                 remove_owned(os.path.join(directory, filename))
+                below.append(os.path.relpath(os.path.join(directory, filename), root))
+        if keep is not None:
+            for relative in below:
+                keep(relative.replace(os.sep, "/"))
         fsutil.remove_tree(path)
         _unjournal(config, [name], prefix=True)
 
@@ -456,6 +469,8 @@ def clean(config: Config, also: Iterable[str] = ()) -> list[str]:
             deleted.append(name)
             fsutil.remove_empty_dirs(root, full)
     forget_all(config)
+    for area in undo.locations(config):  # (a killed run's, in static_root)
+        shutil.rmtree(area, ignore_errors=True)
     try:
         os.rmdir(root)
     except OSError:

@@ -29,7 +29,7 @@ from ..rewrite import rules
 from ..rewrite.hashing import md5_file
 from ..sources import discovery
 from ..sources.finders import Found
-from . import cleanup
+from . import cleanup, undo
 
 # A record is a list (the ledger marshals lists at C speed), its fields named here:
 # the source path, its stat (size, mtime_ns, ctime_ns, inode) as copied, the md5 of
@@ -318,10 +318,16 @@ def collect(
 
     base = fsutil.prefix(root)
     siblings = config.compress.suffixes  # precompressed copies of a copy (phases/compress.py)
+    # A copy the manifest in place names is kept (a hard link) until the new
+    # manifest is in place, and put back if the run fails (undo.py).
+    keeper = undo.area(config) if todo and _keeps_old_copies(config, options) else None
+    keep = keeper.keep if keeper is not None else None
 
     def copy_one(name: str) -> Record:
         source = found[name].source
         dest = base + name
+        if keep is not None:
+            keep(name)
         for suffix in siblings:  # of the bytes being replaced: gone first, never served stale
             if name + suffix not in found:
                 fsutil.remove(dest + suffix)
@@ -360,7 +366,7 @@ def collect(
             owned = cleanup.written_before(config)
             position = {name: index for index, name in enumerate(todo)}
             for name in blocked:
-                cleanup.make_way(config, name, owned)
+                cleanup.make_way(config, name, owned, keep)
                 copies[position[name]] = copy_one(name)
     except FileNotFoundError as error:
         # A source vanished after discovery (deleted meanwhile, or a symlink whose
@@ -391,6 +397,12 @@ def collect(
             save_records(config, records, sorted(racy))
         records.racy = sorted(racy)
     return result
+
+
+def _keeps_old_copies(config: Config, options: RunOptions) -> bool:
+    """This build writes a new manifest once its copies are in place: until then
+    the one in place must find the copies it names as they were."""
+    return config.storage == "manifest" and options.post_process and not options.dry_run
 
 
 def _candidates(

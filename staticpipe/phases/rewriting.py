@@ -50,7 +50,7 @@ from ..rewrite.rules import (
     saved_md5,
     saved_refs,
 )
-from . import cleanup, collect
+from . import cleanup, collect, undo
 from .collect import Record, is_bare
 
 # A cycle's fixed point with a hook is sought this many sweeps at most (Django
@@ -325,6 +325,7 @@ class _Run:
         that is no longer its output (the hook now hashes its name, or is gone)."""
         record = self.records[name]
         dest = self.base + name
+        undo.keep(self.config, name)  # (until the new manifest is in place)
         if record[collect.LINKED]:  # --link: a symlink, as the copy phase makes it
             fsutil.symlink(record[collect.SOURCE], dest, self.config.directory_permissions_mode)
             return
@@ -473,6 +474,7 @@ class _Run:
             same = False
         if not same:
             modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
+            undo.keep(self.config, name)  # (until the new manifest is in place)
             fsutil.write_new(path, data, *modes)
         self.processed.append(name)
         self.new[name] = Entry(self.records[name][collect.MD5], name, refs=tuple(refs))
