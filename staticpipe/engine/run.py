@@ -55,7 +55,7 @@ class Run:
         self.config = config
         self.options = options
         self.duplicates: list[str] = []  # names found again in a later location
-        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates)
+        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates, options.writes)
         self.summary = Summary(root=str(config.static_root), link=options.link)
         self.records: store.Table | None = None
         self._removed: list[str] = []  # names whose records the copy phase dropped
@@ -159,7 +159,7 @@ class Run:
 
     def hold_lock(self) -> None:
         """Before any state is read: another run may be writing it."""
-        if not self.options.dry_run:
+        if self.options.writes:  # (a dry run, `doit info`: no lock, nothing written)
             lock.hold(self.config)  # until this doit run ends
 
     def discover_uptodate(self) -> bool:
@@ -220,7 +220,7 @@ class Run:
     def saved_records(self) -> store.Table:
         if self._saved_records is None:
             self._saved_records, self._collect_loaded = collect.load_identified(
-                self.config, repair=not self.options.dry_run
+                self.config, repair=self.options.writes
             )
         return self._saved_records
 
@@ -319,7 +319,7 @@ class Run:
     # -- post-process ------------------------------------------------------------
     def saved_post(self) -> dict:
         if self._saved_post is None:  # (postprocess.load_state, without importing it)
-            self._saved_post, self._post_loaded = rules.load_post(self.config)
+            self._saved_post, self._post_loaded = rules.load_post(self.config, self.options.writes)
         return self._saved_post
 
     def post_uptodate(self) -> bool:
@@ -447,7 +447,7 @@ class Run:
     def ledger(self) -> store.Database:
         """The state directory's database (store.py), opened once per run."""
         if self._ledger is None:
-            self._ledger = store.Database(self.config.state_path, not self.options.dry_run)
+            self._ledger = store.Database(self.config.state_path, self.options.writes)
         return self._ledger
 
     def upstream(self, now: bool) -> tuple[str | None, str | None]:
