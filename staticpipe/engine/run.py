@@ -300,7 +300,7 @@ class Run:
             files = (INTEGRITY_NAME,) if config.integrity else ()
             if suffixes or files:
                 live = _Beside(live, suffixes, files)
-        self.summary.deleted = cleanup.collect_garbage(config, live)
+        self.summary.deleted = cleanup.collect_garbage(config, live, self.options.clear)
 
     def _collect(
         self, suspect: set[str] | None, records: store.Table | None, changes: set[str] | None

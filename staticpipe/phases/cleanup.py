@@ -12,7 +12,10 @@ collect`` still knows it as the pipeline's.
 What must really go (everything with ``--clear``; a build's outputs when storage
 becomes "plain") is *garbage*: never deleted before the new manifest is in
 place, then by ``collect_garbage``, so a failed or killed run leaves the
-previous manifest and every file it names.
+previous manifest and every file it names. The files ``--clear`` found that
+staticpipe did not write (*theirs*) go only by a run that is itself ``--clear``:
+a later run without it, after a ``--clear`` that failed or was killed, drops
+them from the journal and leaves them where they are.
 """
 
 from __future__ import annotations
@@ -147,13 +150,16 @@ def deletion_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
-def collect_garbage(config: Config, live: Container[str]) -> list[str]:
+def collect_garbage(config: Config, live: Container[str], clear: bool = False) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted.
     Called once a build's manifest is in place (``live``: that build's outputs):
-    the build is complete, so what it retired is stamped with it (``_settle``)."""
+    the build is complete, so what it retired is stamped with it (``_settle``).
+    Files staticpipe did not write (``theirs``) go only if this run is ``clear``;
+    otherwise they were journalled by a ``--clear`` that did not complete, and
+    only leave the journal: staticpipe deletes only files it wrote."""
     path = _garbage_file(config)
     saved = state.load(path)
-    names = deletion_order([*saved.get("names", []), *saved.get("theirs", [])])
+    names = deletion_order([*saved.get("names", []), *(saved.get("theirs", []) if clear else ())])
     root = str(config.static_root)
     deleted = []
     for name in names:
