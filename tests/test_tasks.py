@@ -386,11 +386,3 @@ def test_informational_commands_neither_wait_for_a_running_build_nor_write(proje
     if command[0] == "info":
         assert proc.returncode == 1 and "status     : run" in proc.stdout  # not up to date
 
-
-def test_doit_info_says_up_to_date_after_a_build_and_run_after_an_edit(project):
-    project.doit("collect")
-    assert "status     : up-to-date" in project.doit("info", "collect").stdout
-    project.write("js/app.js", "console.log(2);\n")
-    result = project.doit("info", "collect", check=False)
-    assert result.returncode == 1 and "status     : run" in result.stdout
-    assert project.doit("collect").summary.startswith("1 static file copied")
