@@ -28,6 +28,14 @@ class RunOptions:
     verbosity: int = 1  # Django's -v: 0 errors only, 1 the summary, 2 a line per file
     workers: int = field(default_factory=default_workers)
     prune: bool = False  # after the build: delete old versions the retention policy lets go
+    # a command that only reports (``doit info``, ``doit list --status``): the
+    # checks read the state without the run lock and write nothing
+    informational: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """Whether this run may write state (not a dry run, not informational)."""
+        return not (self.dry_run or self.informational)
 
 
 class Except(Collection[str]):

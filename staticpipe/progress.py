@@ -17,8 +17,30 @@ R = TypeVar("R")
 MIN_ITEMS = 500  # fewer: done before a bar is worth drawing
 
 
-def bar(total: int, what: str, verbosity: int) -> Any | None:
-    """A tqdm bar for ``total`` items, or None where none is shown."""
+class Bar:
+    """A tqdm bar that any thread may advance: tqdm's count is a plain ``+=``
+    and its redraw reads shared fields, so every update takes the bar's lock
+    (post-processing advances it from its link threads and its own)."""
+
+    def __init__(self, shown: Any) -> None:
+        self.shown = shown
+        self.lock = threading.Lock()
+
+    @property
+    def n(self) -> int:
+        return self.shown.n
+
+    def update(self, count: int = 1) -> None:
+        with self.lock:
+            self.shown.update(count)
+
+    def close(self) -> None:
+        with self.lock:
+            self.shown.close()
+
+
+def bar(total: int, what: str, verbosity: int) -> Bar | None:
+    """A tqdm bar for ``total`` items (thread-safe: ``Bar``), or None where none is shown."""
     # The process's own stderr: doit wraps sys.stderr in a writer that also
     # captures (tqdm draws nothing through it), and a bar is no output to keep.
     stream = sys.__stderr__
@@ -26,18 +48,17 @@ def bar(total: int, what: str, verbosity: int) -> Any | None:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=what, unit=" files", file=stream, leave=False)
+    return Bar(tqdm(total=total, desc=what, unit=" files", file=stream, leave=False))
 
 
 def counting(function: Callable[[T], R], progress: Any) -> Callable[[T], R]:
-    """``function``, advancing ``progress`` once per call (from any thread: tqdm's
-    count is a plain ``+=``, so the updates take a lock)."""
-    lock = threading.Lock()
+    """``function``, advancing ``progress`` (a ``Bar``, or a tqdm bar: then
+    wrapped in one) once per call, from any thread."""
+    shown = progress if isinstance(progress, Bar) else Bar(progress)
 
     def counted(item: T) -> R:
         result = function(item)
-        with lock:
-            progress.update(1)
+        shown.update(1)
         return result
 
     return counted

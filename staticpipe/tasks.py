@@ -34,7 +34,6 @@ from .engine.phases import Phase, phases_of
 from .engine.run import Run, without_gc
 from .errors import StaticpipeError
 from .fs import fsutil
-from .ledger import lock
 from .options import RunOptions, pruned_line
 from .phases import cleanup, undo
 from .reporter import Reporter, StaticpipeFailed
@@ -189,13 +188,31 @@ def _forgotten(task: str, config: Config) -> bool:
     return saved.get("dep_file") == mine and not manager.backend.in_(task)
 
 
+def _executes_tasks() -> bool:
+    """Whether the doit command loading the tasks runs their actions (``doit``,
+    ``doit run``: doit's ``execute_tasks``), not only reports on them (``doit
+    info``, ``doit list --status``...), whose checks must not wait for or take
+    the lock of a running build, nor write. Tasks loaded by no doit command: True."""
+    from doit.cmd_base import DoitCmdBase
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        for local in ("cmd", "self"):  # the loader's argument, the command's own frame
+            command = frame.f_locals.get(local)
+            if isinstance(command, DoitCmdBase):
+                return bool(command.execute_tasks)
+        frame = frame.f_back
+    return True
+
+
 def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     """One task per phase (engine/phases.py), then ``collect``, which reports."""
     run = without_gc(Run)(config, options)
     name = f"{prefix}collect"
-    if not options.dry_run:
+    if options.writes:
         first = next(iter(run.found.values()), None)
         _forget_former_source_states(f"{name}_copy", first and first.source)
+    if not options.dry_run:
         run.fresh = _forgotten(name, config)
     # reporter.py: -v 0 prints no progress lines; an up-to-date collect still reports
     meta = {"staticpipe": {"quiet": options.verbosity == 0}}
@@ -255,7 +272,7 @@ def _check(phase: Phase, run: Run, progress: _Progress) -> bool:
 
 def _start(run: Run, progress: _Progress) -> None:
     """Once per run, before any state is read: a killed run's kept files go back."""
-    if not progress.started and not run.options.dry_run:
+    if not progress.started and run.options.writes:  # (not a dry run, not `doit info`)
         run.hold_lock()
         undo.recover(run.config)
     progress.started = True
@@ -282,7 +299,7 @@ def _act(phase: Phase, run: Run, progress: _Progress) -> TaskFailed | None:
 
 def _roll_back(run: Run, progress: _Progress, phase: Phase) -> None:
     progress.failed = phase.name
-    if not run.options.dry_run:
+    if run.options.writes:
         undo.rollback(run.config)
 
 
@@ -319,9 +336,9 @@ def _explain_task(config: Config, options: RunOptions, prefix: str) -> dict[str,
     """``doit collect --explain``: the collect task, printing what a run would redo."""
 
     def action() -> None:
-        with lock.locked(config):  # (a run writing the state meanwhile: wait for it)
-            lines = explain.explain(config, options).lines()
-        print("\n".join(lines))
+        # read without the run lock: an informational command neither waits for
+        # a running build nor writes (a build under way may make it out of date)
+        print("\n".join(explain.explain(config, options).lines()))
 
     return {"basename": f"{prefix}collect", "actions": [action], "verbosity": 2}
 
@@ -360,7 +377,7 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
             return
         options = RunOptions(
             clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process,
-            verbosity=verbosity, prune=prune,
+            verbosity=verbosity, prune=prune, informational=not _executes_tasks(),
         )  # fmt: skip
         if explain:
             yield _explain_task(effective, options, prefix)

@@ -70,7 +70,12 @@ def test_a_killed_clear_leaves_the_previous_manifest_and_its_files(tmp_path):
     assert (project.root / "stale.txt").exists()  # nothing went before the new manifest
 
 
-def test_the_run_after_a_killed_clear_ends_as_a_clean_build(tmp_path):
+def test_the_run_after_a_killed_clear_ends_as_a_clean_build_keeping_files_not_staticpipes(
+    tmp_path,
+):
+    """Only a run that is itself ``--clear`` deletes files staticpipe did not
+    write: the run without it after a killed one keeps them; ``--clear`` again
+    deletes them."""
     project = _project(tmp_path)
     project.doit("collect")
     (project.root / "stale.txt").write_text("an old deploy's file")
@@ -78,6 +83,8 @@ def test_the_run_after_a_killed_clear_ends_as_a_clean_build(tmp_path):
     assert _collect_killed_at(project, "css/b.css", "--clear") == -9
 
     project.doit("collect")
+    assert (project.root / "stale.txt").read_text() == "an old deploy's file"
+    project.doit("collect", "--clear")
 
     clean = Project(tmp_path / "clean", DEFAULT_CONFIG + 'file_hash = "killer:md5_or_die"\n')
     (clean.path / "killer.py").write_text(KILLER)
@@ -133,3 +140,30 @@ def test_clear_without_post_processing_leaves_no_manifest_as_django(tmp_path):
     project.doit("collect", "--clear", "--no-post-process")
 
     assert sorted(tree_files(project.root)) == ["css/a.css", "img/x.png"]
+
+
+def test_a_run_without_clear_after_a_failed_clear_deletes_no_file_staticpipe_did_not_write(
+    tmp_path,
+):
+    project = Project(tmp_path / "site")
+    project.write("css/a.css", ".a { background: url(../img/x.png) }\n")
+    project.write("img/x.png", b"PNG1")
+    project.doit("collect")
+    built = tree_files(project.root)
+    (project.root / "robots.txt").write_text("User-agent: *\n")  # the user's own files
+    (project.root / "img" / "logo.svg").write_text("<svg/>")
+    project.write("css/a.css", ".a { background: url(../img/gone.png) }\n")  # bad input
+    failed = project.doit("collect", "--clear", check=False)
+    assert failed.returncode != 0 and "gone.png" in failed.stderr + failed.stdout
+    assert (project.root / "staticfiles.json").read_bytes() == built["staticfiles.json"]
+    assert (project.root / "robots.txt").exists() and (project.root / "img" / "logo.svg").exists()
+
+    project.write("css/a.css", ".a { background: url(../img/x.png) }\n")  # fixed
+    project.doit("collect")
+    assert (project.root / "robots.txt").read_text() == "User-agent: *\n"
+    assert (project.root / "img" / "logo.svg").read_text() == "<svg/>"
+    from staticpipe.config import load_config
+    from staticpipe.phases import cleanup
+
+    assert not cleanup.has_garbage(load_config(project.path))  # dropped, not kept for later
+    assert project.doit("collect").summary.endswith("2 unmodified.")  # nothing left to do

@@ -349,3 +349,38 @@ def test_manifest_patched_with_a_hook_hash_is_the_full_rendering():
         assert manifest.patch(data, pairs, changes, digest)
         paths = {**paths, **changes}
         assert (bytes(data), bytes(pairs)) == manifest.rendering(paths, digest)
+
+
+# -- state lost, manifest damaged ----------------------------------------------------
+@pytest.mark.parametrize("damage", [b'{"paths": {"css/site.css": ', b"", b"not json"])
+def test_state_lost_and_manifest_damaged_a_hook_build_ends_as_a_clean_one(
+    project: Project, tmp_path: Path, damage: bytes
+):
+    """The outputs of the last build are recognized by the hook's own names
+    (its hash of their bytes): retired as old versions, so that a prune keeping
+    nothing leaves exactly a clean build; nothing else in static_root is touched."""
+    import shutil
+
+    project.write_config(config_text("sha") + PRUNE_ALL)
+    project.doit("collect")
+    (project.root / "mine.txt").write_text("not staticpipe's")  # the user's
+    (project.root / "img" / "x.0123abcd.png").write_bytes(b"neither")  # a hash-like name
+    project.write("css/base.css", "body { background: url(../img/logo.png) }\n")  # edited
+    project.write("img/logo.png", PNG + b"logo 2")
+    (project.path / "assets" / "img" / "bg.png").unlink()  # removed
+    (project.path / "assets" / "robots.txt").unlink()
+    shutil.rmtree(project.state)
+    (project.root / "staticfiles.json").write_bytes(damage)
+
+    project.doit("collect")
+    project.doit("prune")
+
+    clean = Project(tmp_path / "clean", config_text("sha"))
+    (clean.path / "myhash.py").write_text(HOOKS)
+    for path in (project.path / "assets").rglob("*"):
+        if path.is_file():
+            clean.write(path.relative_to(project.path / "assets").as_posix(), path.read_bytes())
+    clean.doit("collect")
+    expected = {**tree_files(clean.root), "mine.txt": b"not staticpipe's",
+                "img/x.0123abcd.png": b"neither"}  # fmt: skip
+    assert tree_files(project.root) == expected

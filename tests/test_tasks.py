@@ -345,3 +345,44 @@ def test_the_garbage_collector_is_back_on_after_each_run_even_a_failing_one(proj
     assert collect() == 0 and gc.isenabled()
     project.write("css/bad.css", ".x { background: url(gone.png); }")
     assert collect() != 0 and gc.isenabled()
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` but SQLite's shared-memory index and log (a
+    reader maps them): its mtime and size."""
+    return {
+        path.relative_to(root).as_posix(): (path.stat().st_mtime_ns, path.stat().st_size)
+        for path in root.rglob("*")
+        if path.is_file() and not path.name.endswith(("-shm", "-wal"))
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["info", "collect"], ["info", "collect_copy"], ["list", "--status"],
+     ["collect", "--explain"], ["collect", "--dry-run"]],
+    ids=["info", "info-phase", "list-status", "explain", "dry-run"],
+)  # fmt: skip
+def test_informational_commands_neither_wait_for_a_running_build_nor_write(project, command):
+    from staticpipe.config import load_config
+    from staticpipe.ledger import lock
+
+    project.doit("collect")
+    project.write("img/a.png", PNG + b"edited")  # something for a build to do
+    project.write("img/new.png", PNG + b"new")
+    before = {"state": _files(project.state), "root": _files(project.root)}
+    doit_db = project.path / ".staticpipe-doit.sqlite3"
+    before["doit"] = doit_db.read_bytes()
+    with lock.locked(load_config(project.path)):  # a build under way
+        proc = subprocess.run(
+            [sys.executable, "-m", "doit", *command],
+            cwd=project.path, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert "waiting for another run" not in proc.stderr
+    after = {"state": _files(project.state), "root": _files(project.root)}
+    # (`doit collect --explain`, `-n`: doit itself records the run of its task)
+    after["doit"] = doit_db.read_bytes() if command[0] != "collect" else before["doit"]
+    assert after == before
+    if command[0] == "info":
+        assert proc.returncode == 1 and "status     : run" in proc.stdout  # not up to date
+

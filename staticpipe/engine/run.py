@@ -53,7 +53,7 @@ class Run:
         self.fresh = fresh
         self.log = log if log is not None else print if options.verbosity >= 1 else _silent
         self.duplicates: list[str] = []  # names found again in a later location
-        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates)
+        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates, options.writes)
         self.summary = Summary(root=str(config.static_root), link=options.link)
         state_dir = config.state_path
         self.found_file = state_dir / "found.json"
@@ -122,7 +122,7 @@ class Run:
 
     def hold_lock(self) -> None:
         """Before any state is read: another run may be writing it."""
-        if not self.options.dry_run:
+        if self.options.writes:  # (a dry run, `doit info`: no lock, nothing written)
             lock.hold(self.config)  # until this doit run ends
 
     # -- the last complete run's stamp (stamp.py) --------------------------------
@@ -166,7 +166,7 @@ class Run:
     def saved_records(self) -> store.Table:
         if self._saved_records is None:
             self._saved_records, self.collect_loaded = collect.load_identified(
-                self.config, repair=not self.options.dry_run
+                self.config, repair=self.options.writes
             )
         return self._saved_records
 
@@ -182,7 +182,7 @@ class Run:
 
     def saved_post(self) -> dict:
         if self._saved_post is None:
-            self._saved_post, self.post_loaded = rules.load_post(self.config)
+            self._saved_post, self.post_loaded = rules.load_post(self.config, self.options.writes)
         return self._saved_post
 
     def drop_saved_post(self) -> None:
@@ -198,7 +198,7 @@ class Run:
     def ledger(self) -> store.Database:
         """The state directory's database (store.py), opened once per run."""
         if self._ledger is None:
-            self._ledger = store.Database(self.config.state_path, not self.options.dry_run)
+            self._ledger = store.Database(self.config.state_path, self.options.writes)
         return self._ledger
 
     def upstream(self, now: bool) -> tuple[str | None, str | None]:
@@ -244,7 +244,7 @@ class Run:
             files = (INTEGRITY_NAME,) if config.integrity else ()
             if suffixes or files:
                 live = _Beside(live, suffixes, files)
-        self.summary.deleted = cleanup.collect_garbage(config, live)
+        self.summary.deleted = cleanup.collect_garbage(config, live, self.options.clear)
 
     # -- the run as a whole ------------------------------------------------------
     def phase_check(self, phase: str, check: Callable[[], bool]) -> Callable[[], bool]:

@@ -12,7 +12,10 @@ collect`` still knows it as the pipeline's.
 What must really go (everything with ``--clear``; a build's outputs when storage
 becomes "plain") is *garbage*: never deleted before the new manifest is in
 place, then by ``collect_garbage``, so a failed or killed run leaves the
-previous manifest and every file it names.
+previous manifest and every file it names. The files ``--clear`` found that
+staticpipe did not write (*theirs*) go only by a run that is itself ``--clear``:
+a later run without it, after a ``--clear`` that failed or was killed, drops
+them from the journal and leaves them where they are.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from pathlib import Path
 from ..config import Config, Retention
 from ..fs import fsutil
 from ..ledger import state
-from ..rewrite.hashing import HashedNames, hashed_path, md5_file, unhashed_names
+from ..rewrite.hashing import (
+    HashedNames,
+    any_unhashed_names,
+    hashed_path,
+    md5_file,
+    unhashed_names,
+)
 from . import undo
 
 MANIFEST_NAME = "staticfiles.json"
@@ -107,24 +116,47 @@ def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
 
 def recognized(config: Config, keys: bool, values: bool) -> list[str]:
     """The files in static_root that prove they are a build's outputs, with no
-    record to say so: a hashed name ``a.<h>.css`` whose bytes' md5 starts with
-    ``<h>`` (the default names: a ``file_hash`` hook's prove nothing), and, as
-    keys, the copies ``a.css`` beside them. Anything else is left alone."""
-    if config.file_hash is not None:
-        return []
+    record to say so: a hashed name ``a.<h>.css`` whose bytes hash to ``<h>``
+    (their md5's first 12 hex digits; with a ``file_hash`` hook, what the hook
+    gives for ``a.css`` and these bytes, as it named the file), and, as keys,
+    the copies ``a.css`` beside them. Anything else is left alone."""
+    from ..rewrite import hashhook
+
+    hook = hashhook.load(config)
     root = str(config.static_root)
     hashed, copies = [], []
     for directory, _dirs, files in os.walk(root):
         for filename in files:
             path = os.path.join(directory, filename)
             name = os.path.relpath(path, root).replace(os.sep, "/")
-            for original in unhashed_names(name):
-                if os.path.isfile(path) and hashed_path(original, md5_file(path)) == name:
+            for original in _unhashed(name, hook):
+                if os.path.isfile(path) and _named_by(hook, original, path) == name:
                     hashed.append(name)
                     if os.path.lexists(os.path.join(root, original)):
                         copies.append(original)
                     break
     return [*(copies if keys else ()), *(hashed if values else ())]
+
+
+def _unhashed(name: str, hook) -> list[str]:
+    """The names a build could have hashed into ``name`` (never ``name`` itself)."""
+    if hook is None:
+        return unhashed_names(name)
+    return [original for original in any_unhashed_names(name) if original != name]
+
+
+def _named_by(hook, original: str, path: str) -> str | None:
+    """The hashed name of ``original`` with the bytes at ``path`` (the hook's
+    hash if there is one: a hook that fails on them names nothing)."""
+    from ..errors import ConfigError
+    from ..rewrite.hashing import with_hash
+
+    if hook is None:
+        return hashed_path(original, md5_file(path))
+    try:
+        return with_hash(original, hook.of_file(original, path))
+    except (ConfigError, OSError):
+        return None
 
 
 def _inside(name: str) -> bool:
@@ -148,15 +180,18 @@ def deletion_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
-def collect_garbage(config: Config, live: Container[str]) -> list[str]:
+def collect_garbage(config: Config, live: Container[str], clear: bool = False) -> list[str]:
     """Delete recorded garbage that is not ``live``; return what was deleted.
     Called once a build's manifest is in place (``live``: that build's outputs):
     the build is complete, so what it retired is stamped with it (``_settle``),
-    and the previous build's copies it replaced are no longer kept (undo.py)."""
+    and the previous build's copies it replaced are no longer kept (undo.py).
+    Files staticpipe did not write (``theirs``) go only if this run is ``clear``;
+    otherwise they were journalled by a ``--clear`` that did not complete, and
+    only leave the journal: staticpipe deletes only files it wrote."""
     undo.settle(config)
     path = _garbage_file(config)
     saved = state.load(path)
-    names = deletion_order([*saved.get("names", []), *saved.get("theirs", [])])
+    names = deletion_order([*saved.get("names", []), *(saved.get("theirs", []) if clear else ())])
     root = str(config.static_root)
     deleted = []
     for name in names:

@@ -50,11 +50,12 @@ def find_all(config: Config) -> dict[str, Found]:
 
 
 def find_all_reusing(
-    config: Config, duplicates: list[str] | None = None
+    config: Config, duplicates: list[str] | None = None, save: bool = True
 ) -> tuple[dict[str, Found], bool]:
     """:func:`find_all`, and whether it reused the last walk (True) or walked.
     ``duplicates`` receives the names found again in a later location (saved
-    with the walk: every run reports them, as Django's collectstatic does)."""
+    with the walk: every run reports them, as Django's collectstatic does).
+    ``save``: False (a command that only reports) saves no new walk."""
     where = finders.locations(config)
     key = (
         [(str(location.root), location.prefix) for location in where],
@@ -79,6 +80,8 @@ def find_all_reusing(
     if duplicates is not None:
         duplicates.extend(again)
     files = [(item.name, item.source, item.location) for item in found.values()]
+    if not save:
+        return found, False
     try:
         saved = {"key": key, "time": started, "clock": clock, "dirs": visited, "files": files}
         saved["duplicates"] = again
