@@ -53,7 +53,8 @@ class Run:
         self.fresh = fresh
         self.log = log if log is not None else print if options.verbosity >= 1 else _silent
         self.duplicates: list[str] = []  # names found again in a later location
-        self.found, self.reused = discovery.find_all_reusing(config, self.duplicates, options.writes)
+        found = discovery.find_all_reusing(config, self.duplicates, options.writes)
+        self.found, self.reused = found
         self.summary = Summary(root=str(config.static_root), link=options.link)
         state_dir = config.state_path
         self.found_file = state_dir / "found.json"
