@@ -16,7 +16,6 @@ from .engine.phases import execute
 from .engine.run import Run, without_gc
 from .ledger import lock, state, store
 from .options import RunOptions, Summary
-from .phases import undo
 from .sources import finders
 
 
@@ -37,23 +36,8 @@ def run(
 
 
 def _run(config: Config, options: RunOptions, log: Callable[[str], None]) -> Summary:
-    if options.dry_run:
-        return _execute(config, options, log)
-    undo.recover(config)  # a killed run's kept files, back before any state is read
-    try:
-        summary = _execute(config, options, log)
-    except BaseException:
-        undo.rollback(config)  # the previous build's files this run replaced, back
-        raise
-    undo.settle(config)  # (a run whose manifest was already right)
-    return summary
-
-
-def _execute(config: Config, options: RunOptions, log: Callable[[str], None]) -> Summary:
     try:
         return execute(without_gc(Run)(config, options, log))
     except store.StoreDamaged as error:  # once more, from no state
         log(f"warning: {error}")
-        if not options.dry_run:
-            undo.rollback(config)
         return execute(without_gc(Run)(config, options, log, fresh=True))

@@ -35,7 +35,7 @@ from .engine.run import Run, without_gc
 from .errors import StaticpipeError
 from .fs import fsutil
 from .options import RunOptions, pruned_line
-from .phases import cleanup, undo
+from .phases import cleanup
 from .reporter import Reporter, StaticpipeFailed
 from .sources import finders
 
@@ -218,14 +218,13 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     meta = {"staticpipe": {"quiet": options.verbosity == 0}}
     config_dep = [str(config.config_file)] if config.config_file else []
     names = []
-    progress = _Progress()
     for phase in phases_of(run):
         names.append(f"{name}_{phase.name}")
-        check = functools.partial(_check, phase, run, progress)
+        check = functools.partial(_check, phase, run)
         yield {
             "basename": names[-1],
             "doc": phase.doc,
-            "actions": [without_gc(functools.partial(_act, phase, run, progress))],
+            "actions": [without_gc(functools.partial(_act, phase, run))],
             # the configuration (doit's StatChecker); a phase's own check sees the rest
             "file_dep": config_dep if phase.name == "discover" else [],
             "uptodate": [
@@ -248,59 +247,36 @@ def _collect_tasks(config: Config, options: RunOptions, prefix: str):
     }
 
 
-class _Progress:
-    """How far one doit run of the phases got."""
-
-    def __init__(self) -> None:
-        self.started = False  # a phase's check ran (the kept files of a killed run are back)
-        self.failed: str | None = None  # the phase that failed
-
-
-def _check(phase: Phase, run: Run, progress: _Progress) -> bool:
-    """A phase's check as doit's ``uptodate``. The first one of the run puts back
-    the files a killed run kept (undo.recover) before any state is read; a
-    failure puts back what this run replaced (undo.rollback)."""
-    _start(run, progress)
-    if progress.failed is not None:
+def _check(phase: Phase, run: Run) -> bool:
+    """A phase's check as doit's ``uptodate`` (the run begins at the first one:
+    Run.begin). After a failure no later phase acts."""
+    run.begin()
+    if run.failed is not None:
         return False  # (the action refuses to run)
     try:
         return phase.check(run)
     except BaseException:
-        _roll_back(run, progress, phase)
+        run.abort(phase.name)
         raise
 
 
-def _start(run: Run, progress: _Progress) -> None:
-    """Once per run, before any state is read: a killed run's kept files go back."""
-    if not progress.started and run.options.writes:  # (not a dry run, not `doit info`)
-        run.hold_lock()
-        undo.recover(run.config)
-    progress.started = True
-
-
-def _act(phase: Phase, run: Run, progress: _Progress) -> TaskFailed | None:
+def _act(phase: Phase, run: Run) -> TaskFailed | None:
     """A phase's action as doit's: a failure is the task's, reported as one line,
-    after the files of the previous build this run replaced are put back (undo.py).
-    After a failure no later phase acts (``doit --continue``): the manifest in
-    place must stay the previous build's."""
-    if progress.failed is not None:
-        return _failed(StaticpipeError(f"not run: the {progress.failed} phase failed"))
+    after the files of the previous build this run replaced are put back
+    (Run.abort). After a failure no later phase acts (``doit --continue``): the
+    manifest in place must stay the previous build's."""
+    if run.failed is not None:
+        return _failed(StaticpipeError(f"not run: the {run.failed} phase failed"))
     try:
-        _start(run, progress)  # (doit may run an action without asking its check)
+        run.begin()  # (doit may run an action without asking its check)
         phase.act(run)
     except (StaticpipeError, OSError, KeyError) as error:
-        _roll_back(run, progress, phase)
+        run.abort(phase.name)
         return _failed(error)
     except BaseException:
-        _roll_back(run, progress, phase)
+        run.abort(phase.name)
         raise
     return None
-
-
-def _roll_back(run: Run, progress: _Progress, phase: Phase) -> None:
-    progress.failed = phase.name
-    if run.options.writes:
-        undo.rollback(run.config)
 
 
 def _report(run: Run) -> None:
@@ -308,8 +284,6 @@ def _report(run: Run) -> None:
     if not run.options.dry_run:
         _remember_complete(run.config)
     run.finish()
-    if not run.options.dry_run:
-        undo.settle(run.config)  # (a run whose manifest was already right)
     if run.options.verbosity >= 2:
         for line in run.file_lines():
             print(line)

@@ -42,8 +42,14 @@ def phases_of(run: Run) -> Iterator[Phase]:
 
 @without_gc
 def execute(run: Run) -> Summary:
-    """Run every phase that has something to do, in order; then finish the run."""
+    """Run every phase that has something to do, in order; then finish the run.
+    A phase that fails puts back what the run replaced (``Run.abort``)."""
+    run.begin()
     for phase in phases_of(run):
-        if not phase.check(run):
-            phase.act(run)
+        try:
+            if not phase.check(run):
+                phase.act(run)
+        except BaseException:
+            run.abort(phase.name)
+            raise
     return run.finish()

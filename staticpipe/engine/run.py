@@ -26,7 +26,7 @@ from ..fs import fsutil
 from ..integrity import INTEGRITY_NAME
 from ..ledger import lock, stamp, state, store
 from ..options import RunOptions, Summary, file_lines
-from ..phases import cleanup, collect
+from ..phases import cleanup, collect, undo
 from ..rewrite import rules
 from ..sources import discovery, finders
 from . import outputs
@@ -80,6 +80,8 @@ class Run:
         self.signatures = None
         self.changes: set[str] | None | bool = False  # False: not computed yet
         self.acted = False  # a phase's action ran in this process
+        self.failed: str | None = None  # the phase that failed (no later phase acts)
+        self._begun = False
         self._listing: bytes | None = None
         self._ledger: store.Database | None = None
         self._racy: dict[str, collect.Record] | None = None  # once records are dropped
@@ -125,6 +127,22 @@ class Run:
         """Before any state is read: another run may be writing it."""
         if self.options.writes:  # (a dry run, `doit info`: no lock, nothing written)
             lock.hold(self.config)  # until this doit run ends
+
+    # -- start and failure (the undo area: phases/undo.py) -----------------------
+    def begin(self) -> None:
+        """Once, before any phase reads state: the lock, and the files a killed run
+        kept (the previous build's copies it replaced) back in place."""
+        if not self._begun and self.options.writes:
+            self.hold_lock()
+            undo.recover(self.config)
+        self._begun = True
+
+    def abort(self, phase: str) -> None:
+        """``phase`` failed: no later phase acts, and the previous build's files
+        this run replaced go back (the manifest in place names them)."""
+        self.failed = phase
+        if self.options.writes:
+            undo.rollback(self.config)
 
     # -- the last complete run's stamp (stamp.py) --------------------------------
     def stamped_files(self) -> list[Path]:
@@ -286,6 +304,7 @@ class Run:
                     touched = [*summary.copied, *summary.post_processed, *summary.deleted]
                 outputs.record(self.config, self.found, self.walk(), touched, suspect or ())
             self.save_stamp()
+            undo.settle(self.config)  # (kept files of a run whose manifest was right)
             if self.options.prune:
                 self.summary.pruned = cleanup.prune(self.config)
                 for name in self.summary.pruned:
