@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..config import Config, Retention
 from ..fs import fsutil
-from ..ledger import state
+from ..ledger import crash, state
 from ..rewrite.hashing import HashedNames, hashed_path, md5_file, unhashed_names
 
 MANIFEST_NAME = "staticfiles.json"
@@ -163,6 +163,8 @@ def collect_garbage(config: Config, live: Container[str]) -> list[str]:
         if fsutil.remove(full):
             deleted.append(name)
             fsutil.remove_empty_dirs(root, full)
+    if deleted:
+        crash.point("delete:garbage")
     state.discard(path)
     _settle(config, live, deleted)
     return deleted
@@ -230,8 +232,11 @@ def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> Non
     manifest = fsutil.identity_with_ctime(os.path.join(str(config.static_root), MANIFEST_NAME))
     retired = journal["retired"]
     stale = _stale_siblings([*retired, *journal["pending"]], live)
+    removed = 0
     for name in stale:  # (out of the journal whether or not the file was still there)
-        fsutil.remove(os.path.join(str(config.static_root), name))
+        removed += fsutil.remove(os.path.join(str(config.static_root), name))
+    if removed:
+        crash.point("delete:stale-siblings")
     gone.update(stale)
     kept = {name: entry for name, entry in retired.items() if name not in gone and name not in live}
     new = [name for name in journal["pending"] if name not in gone and name not in live]
@@ -338,6 +343,8 @@ def prune(config: Config, now: float | None = None) -> list[str]:
                 deleted.append(name)
                 fsutil.remove_empty_dirs(root, full)
             del journal["retired"][name]
+        if deleted:
+            crash.point("delete:prune")
         if old:
             _save_journal(config, journal)
     return deleted
@@ -372,6 +379,7 @@ def make_way(config: Config, name: str, owned: Container[str]) -> None:
         if os.path.islink(path) or os.path.isfile(path):
             remove_owned(path)
             os.unlink(path)
+            crash.point("delete:make-way")
             _unjournal(config, ["/".join(parts[:depth])], prefix=False)
             return
     path = os.path.join(root, name)
@@ -380,6 +388,7 @@ def make_way(config: Config, name: str, owned: Container[str]) -> None:
             for filename in files:
                 remove_owned(os.path.join(directory, filename))
         fsutil.remove_tree(path)
+        crash.point("delete:make-way")
         _unjournal(config, [name], prefix=True)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..config import Config
 from ..fs import fsutil
-from ..ledger import state
+from ..ledger import crash, state
 from ..rewrite import hashhook
 from ..rewrite.hashing import md5_bytes
 from .cleanup import MANIFEST_NAME
@@ -180,6 +180,7 @@ def _write(config: Config, data: bytes | bytearray, new: bool = False) -> bool:
         fsutil.write_bytes(
             str(path), data, config.file_permissions_mode, config.directory_permissions_mode
         )
+        crash.point("file:" + MANIFEST_NAME)
     return written
 
 
