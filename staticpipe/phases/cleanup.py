@@ -79,9 +79,13 @@ def add_garbage(
 
 
 def has_garbage(config: Config) -> bool:
-    """Outputs are waiting to be deleted (the manifest phase has work to do)."""
+    """Outputs are waiting to be deleted, or to be stamped with the build that
+    retired them (``pending``: a run killed after its manifest was written, before
+    ``collect_garbage``): the manifest phase has work to do."""
     saved = state.load(_garbage_file(config))
-    return bool(saved.get("names") or saved.get("theirs"))
+    if saved.get("names") or saved.get("theirs"):
+        return True
+    return bool(_load_journal(config)["pending"])
 
 
 def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
