@@ -8,26 +8,32 @@ deletions. ``STATICPIPE_COMMIT_LOG`` makes a run list the points it passes;
 SIGKILL: no cleanup).
 
 For each kind of run (incremental after edits of every kind, full from no
-state, ``--clear``, ``--no-post-process``, a settings switch, ``doit prune``)
-on a small project with ``compress = ["gzip"]`` and ``integrity = "sha384"``:
-the state before the run is saved; one run counts its N points; then for each
+state, ``--clear``, ``--no-post-process``, compression switched off and another
+integrity algorithm, ``doit prune``) on a small project with
+``compress = ["gzip"]`` and ``integrity = "sha384"``: the state before the run
+is saved; one run counts its N points (and the doit task doit announced last
+before each: a phase's check runs before its task is announced); then for each
 k in 1..N the state is restored, ``doit`` runs (a real subprocess) and dies at
 point k, and
 
 - the tree must be consistent right after the crash (``check_root``: the
   manifest parses, names existing files whose md5 is in their names, their CSS
   references resolve, no temp file; every ``.gz`` decompresses to the file
-  beside it; the integrity values of files present are right; a manifest that
-  was there still is);
+  beside it; the integrity values of files present are right, and the
+  manifest's hashed files have one; a manifest that was there still is);
 - the same command run again normally must end as the un-crashed run would: a
   clean build of the same sources and settings plus old versions the journal
-  knows (``old_outputs.old_versions_problems``), and, once every earlier
-  build is pruned, exactly the clean build.
+  knows (``old_outputs.old_versions_problems``; the integrity file may also
+  hold the values of the build it replaced), and, once every earlier build is
+  pruned, exactly the clean build (``--no-post-process``: exactly what the
+  un-crashed run left).
 
-The restored outputs are copies (new inodes and ctimes), so the runs here take
-no fast path that trusts an output's identity (the manifest patch): the same
-commit points, not the same work. Failures are collected and reported with the
-kind, k and the label of the point.
+Two projects of each kind, prepared alike, take every other k side by side
+(the time goes to doit subprocesses). The restored outputs are copies (new
+inodes and ctimes), so these runs take no fast path that trusts an output's
+identity (the manifest patch): the same commit points, not quite the same
+work. Failures are collected and reported with the kind, k, task and label of
+the point; ``KNOWN`` lists those whose fix belongs elsewhere.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +76,7 @@ INTEGRITY = "staticfiles.integrity.json"
 MANIFEST = "staticfiles.json"
 SOURCES = "assets"
 TIMEOUT = 120
+TASK_LINE = re.compile(r"^(?:\.|--)  (\S+)$")  # doit: a task run (.) or up to date (--)
 
 
 # -- the project: a few dozen files, CSS referring to images and to each other ----
@@ -261,8 +269,18 @@ def sibling_problems(root: Path) -> list[str]:
     return problems
 
 
-def integrity_problems(root: Path) -> list[str]:
-    """Every value of a file in ``root`` is right for its bytes."""
+def integrity_algorithm(root: Path) -> str | None:
+    try:
+        return json.loads((root / INTEGRITY).read_bytes())["algorithm"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def integrity_problems(root: Path, before: str | None) -> list[str]:
+    """Every value of a file in ``root`` is right for its bytes, and a reader of
+    the manifest in place finds each of its hashed files' values, unless the
+    run switched algorithms (``before``: the one the run found; the old
+    manifest's files then go without, phases/integrity.py)."""
     try:
         data = json.loads((root / INTEGRITY).read_bytes())
     except FileNotFoundError:
@@ -270,18 +288,26 @@ def integrity_problems(root: Path) -> list[str]:
     except ValueError as error:
         return [f"{INTEGRITY} unreadable: {error!r}"]
     problems = []
-    for name, value in data["integrity"].items():
+    algorithm, values = data["algorithm"], data["integrity"]
+    for name, value in values.items():
         path = root / name
         if path.is_file():
-            digest = hashlib.new(data["algorithm"], path.read_bytes()).digest()
-            if value != f"{data['algorithm']}-" + base64.b64encode(digest).decode():
+            digest = hashlib.new(algorithm, path.read_bytes()).digest()
+            if value != f"{algorithm}-" + base64.b64encode(digest).decode():
                 problems.append(f"{name}: {value} is not the value of its bytes")
+    if before not in (None, algorithm) or not (root / MANIFEST).exists():
+        return problems
+    for name, hashed in json.loads((root / MANIFEST).read_bytes())["paths"].items():
+        if hashed not in values:
+            problems.append(f"{name}: its hashed file {hashed} has no value in {INTEGRITY}")
     return problems
 
 
-def consistency_problems(root: Path) -> list[str]:
+def consistency_problems(root: Path, before: str | None = None) -> list[str]:
+    """What ``check_root`` finds, and what is wrong with the ``.gz`` files and
+    the integrity values (``before``: the integrity algorithm the run found)."""
     problems = [f"{c}: {d}" for c, details in sorted(check_root(root).items()) for d in details]
-    return problems + sibling_problems(root) + integrity_problems(root)
+    return problems + sibling_problems(root) + integrity_problems(root, before)
 
 
 def without_old_values(
@@ -335,6 +361,7 @@ class Harness:
     kind: Kind
     index: int = 0
     points: list[str] = field(default_factory=list)  # the labels of 1..N
+    phases: list[str] = field(default_factory=list)  # the doit task running at each
     failures: list[Failure] = field(default_factory=list)
     runs: int = 0
 
@@ -394,29 +421,54 @@ class Harness:
         return snapshot(clean.root)
 
     def count(self) -> None:
-        """The un-crashed run: its points."""
+        """The un-crashed run: its points, and the doit task (the phase) each is
+        passed in (doit's unbuffered output and the points appended to one file)."""
         self.restore()
         log = self.logs / "count.log"
-        result = self.doit(self.kind.argv, STATICPIPE_COMMIT_LOG=str(log))
-        assert result.returncode == 0, f"un-crashed run failed: {result.stdout}{result.stderr}"
-        self.points = read_log(log)
+        self.runs += 1
+        with log.open("ab") as out:
+            code = subprocess.run(
+                [sys.executable, "-m", "doit", *self.kind.argv],
+                cwd=self.project.path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=TIMEOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "STATICPIPE_COMMIT_LOG": str(log)},
+            ).returncode
+        lines = log.read_text().splitlines()
+        assert code == 0, "un-crashed run failed: " + " | ".join(lines[-5:])
+        task = "-"
+        for line in lines:
+            number, tab, label = line.partition("\t")
+            if tab and number.isdigit():
+                self.points.append(label)
+                self.phases.append(task)
+            elif match := TASK_LINE.match(line):
+                task = match.group(1)
         assert self.points, "the run passed no commit point"
+
+    def where(self, k: int, passed: list[str]) -> str:
+        """Point ``k`` as ``task: label``, if the run passed the counted ones."""
+        if passed == self.points[:k]:
+            return f"{self.phases[k - 1]}: {self.points[k - 1]}"
+        return passed[-1] if passed else "?"
 
     def crash_at(self, k: int, expected: dict[str, bytes | str]) -> None:
         self.restore()
         root = self.project.root
         had_manifest = (root / MANIFEST).exists()
+        algorithm = integrity_algorithm(root)
         log = self.logs / f"crash-{k}.log"
         result = self.doit(
             self.kind.argv, STATICPIPE_CRASH_AT=str(k), STATICPIPE_COMMIT_LOG=str(log)
         )
         passed = read_log(log)
-        label = passed[-1] if passed else "?"
+        label = self.where(k, passed)
         if result.returncode != 137:
             self.fail(k, label, "did-not-crash", f"exit {result.returncode}: {tail(result)}")
         elif passed != self.points[:k]:
             self.fail(k, label, "other-points", f"passed {passed}, counted {self.points[:k]}")
-        for problem in consistency_problems(root):
+        for problem in consistency_problems(root, algorithm):
             self.fail(k, label, "inconsistent-after-crash", problem)
         if had_manifest and not (root / MANIFEST).exists():
             self.fail(k, label, "manifest-lost", "no staticfiles.json after the crash")
@@ -480,11 +532,15 @@ def differences(want: dict[str, bytes | str], got: dict[str, bytes | str]) -> li
     return diffs + [f"bytes differ: {n}" for n in sorted(set(want) & set(got)) if want[n] != got[n]]
 
 
-def summary(kind: Kind, points: list[str], failures: list[Failure], runs: int, took: float) -> str:
+def summary(harness: Harness, failures: list[Failure], runs: int, took: float) -> str:
+    kind = harness.kind
     lines = [
-        f"{kind.name} ({' '.join(kind.argv)}): {len(points)} commit points, "
-        f"{runs} doit runs on {workers(kind)} projects in {took:.1f}s",
-        *(f"  {k}: {label}" for k, label in enumerate(points, 1)),
+        f"{kind.name} ({' '.join(kind.argv)}): {len(harness.points)} commit points, "
+        f"{runs} doit runs on {workers(kind)} projects in {took:.1f}s (k: doit's last task line: point)",
+        *(
+            f"  {k}: {harness.where(k, harness.points[:k])}"
+            for k in range(1, len(harness.points) + 1)
+        ),
     ]
     groups: dict[tuple[int, str, str], list[str]] = {}
     for failure in failures:
@@ -533,7 +589,7 @@ def enumerate_points(tmp: Path, name: str) -> list[str]:
     failures = [failure for harness in harnesses for failure in harness.failures]
     if failures:
         runs = sum(harness.runs for harness in harnesses)
-        report = summary(kind, points, failures, runs, time.monotonic() - started)
+        report = summary(harnesses[0], failures, runs, time.monotonic() - started)
         pytest.fail("un-crashed run:\n" + report, pytrace=False)
 
     def crashes(harness: Harness) -> None:  # k = index + 1, index + 1 + workers, ...
@@ -547,8 +603,7 @@ def enumerate_points(tmp: Path, name: str) -> list[str]:
     )
     seen = {known(failure) for failure in failures} - {None}
     report = summary(
-        kind,
-        points,
+        harnesses[0],
         [failure for failure in failures if not known(failure)],
         sum(harness.runs for harness in harnesses),
         time.monotonic() - started,
