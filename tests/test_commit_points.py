@@ -536,7 +536,8 @@ def summary(harness: Harness, failures: list[Failure], runs: int, took: float) -
     kind = harness.kind
     lines = [
         f"{kind.name} ({' '.join(kind.argv)}): {len(harness.points)} commit points, "
-        f"{runs} doit runs on {workers(kind)} projects in {took:.1f}s (k: doit's last task line: point)",
+        f"{runs} doit runs on {workers(kind)} projects in {took:.1f}s",
+        "(k: the task doit announced last: the point)",
         *(
             f"  {k}: {harness.where(k, harness.points[:k])}"
             for k in range(1, len(harness.points) + 1)
