@@ -37,6 +37,7 @@ from typing import Any
 
 from .errors import ConfigError, StaticpipeError
 from .fs import fsutil
+from .ledger import crash
 from .rewrite.hashing import chunk_buffer
 
 ALGORITHMS = ("sha256", "sha384", "sha512")  # what browsers accept (the SRI spec's list)
@@ -174,6 +175,7 @@ def write(
     except OSError:
         pass
     fsutil.write_bytes(os.fspath(path), data, file_mode, dir_mode)
+    crash.point("file:" + os.path.basename(path))
     return True
 
 

@@ -34,6 +34,7 @@ from .engine.phases import Phase, phases_of
 from .engine.run import Run, without_gc
 from .errors import StaticpipeError
 from .fs import fsutil
+from .ledger import crash
 from .options import RunOptions, pruned_line
 from .phases import cleanup
 from .reporter import Reporter, StaticpipeFailed
@@ -171,6 +172,7 @@ def _remember_complete(config: Config) -> None:
     except OSError:
         pass
     fsutil.write_bytes(str(path), data)
+    crash.point("file:" + path.name)
 
 
 def _forgotten(task: str, config: Config) -> bool:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..fs import fsutil
+from ..ledger import crash
 from .settings import DEFAULT_CACHE_BYTES, Coding
 
 # Counted per entry on top of its bytes (its inode, its name): empty "not worth
@@ -159,6 +160,7 @@ class CompressCache:
 
     def _write_count(self, total: int) -> None:
         fsutil.write_bytes(self._counted, str(total).encode())
+        crash.point("file:compress/usage")
 
     def _scan(self) -> Iterator[tuple[int, int, str]]:
         """(mtime, counted bytes, path) of every entry."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..config import Config
-from ..ledger import store
+from ..ledger import crash, store
 from ..phases import cleanup
 from .phase import Phase
 from .run import Run
@@ -314,6 +314,7 @@ def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
 def _delete(run: Run, names: list[str]) -> None:
     """Delete outputs no manifest names (never a collected file)."""
     base = run.static_base()
+    deleted = 0
     for name in names:
         if name not in run.found:
             try:
@@ -321,3 +322,6 @@ def _delete(run: Run, names: list[str]) -> None:
             except FileNotFoundError:
                 continue
             run.summary.deleted.append(name)
+            deleted += 1
+    if deleted:
+        crash.point("delete:derived")

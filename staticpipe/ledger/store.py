@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StaticpipeError
+from . import crash
 
 FILE = "files.sqlite3"
 BUCKET = 64  # names per bucket when a table is written in full
@@ -112,7 +113,8 @@ class Database:
             # a bucket is read once per run: SQLite's page cache (2 MB by default,
             # per connection) would only add to peak memory
             connection.execute("PRAGMA cache_size=-256")
-            if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+            made = connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA
+            if made:
                 for table in ("tokens", "shapes", "headers", *_TABLES):  # another layout
                     connection.execute(f"DROP TABLE IF EXISTS {table}")
                 connection.execute(f"PRAGMA user_version = {SCHEMA}")
@@ -132,6 +134,8 @@ class Database:
         except BaseException:
             connection.close()
             raise
+        if made:
+            crash.point("ledger:schema")
         return connection
 
     def close(self) -> None:
@@ -188,11 +192,13 @@ class Database:
         try:
             connection = self.connection()
             connection.execute("BEGIN IMMEDIATE")
-            connection.execute("DELETE FROM tokens WHERE name = ?", (name,))
+            dropped = connection.execute("DELETE FROM tokens WHERE name = ?", (name,)).rowcount
             connection.execute("DELETE FROM headers WHERE name = ?", (name,))
             connection.execute("COMMIT")
         except _DAMAGE as error:
             raise self.damaged(error) from None
+        if dropped:
+            crash.point(f"ledger:drop {name}")
 
     def table(self, name: str, token: str | None, group: str) -> Table:
         """``name``'s entries, if ``token`` (from the phase's entry) is the
@@ -249,6 +255,7 @@ class Database:
             connection.execute("COMMIT")
         except _DAMAGE as error:
             raise self.damaged(error) from None
+        crash.point(f"ledger:{group}")
         for table in tables:
             table.token = token
         return token

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..config import Config, Retention
 from ..fs import fsutil
-from ..ledger import state
+from ..ledger import crash, state
 from ..rewrite.hashing import (
     HashedNames,
     any_unhashed_names,
@@ -89,9 +89,13 @@ def add_garbage(
 
 
 def has_garbage(config: Config) -> bool:
-    """Outputs are waiting to be deleted (the manifest phase has work to do)."""
+    """Outputs are waiting to be deleted, or to be stamped with the build that
+    retired them (``pending``: a run killed after its manifest was written, before
+    ``collect_garbage``): the manifest phase has work to do."""
     saved = state.load(_garbage_file(config))
-    return bool(saved.get("names") or saved.get("theirs"))
+    if saved.get("names") or saved.get("theirs"):
+        return True
+    return bool(_load_journal(config)["pending"])
 
 
 def named_by_manifest(config: Config, keys: bool, values: bool) -> list[str]:
@@ -201,6 +205,8 @@ def collect_garbage(config: Config, live: Container[str], clear: bool = False) -
         if fsutil.remove(full):
             deleted.append(name)
             fsutil.remove_empty_dirs(root, full)
+    if deleted:
+        crash.point("delete:garbage")
     state.discard(path)
     _settle(config, live, deleted)
     return deleted
@@ -281,8 +287,11 @@ def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> Non
     manifest = fsutil.identity_with_ctime(os.path.join(str(config.static_root), MANIFEST_NAME))
     retired = journal["retired"]
     stale = _stale_siblings([*retired, *journal["pending"]], live)
+    removed = 0
     for name in stale:  # (out of the journal whether or not the file was still there)
-        fsutil.remove(os.path.join(str(config.static_root), name))
+        removed += fsutil.remove(os.path.join(str(config.static_root), name))
+    if removed:
+        crash.point("delete:stale-siblings")
     gone.update(stale)
     kept = {name: entry for name, entry in retired.items() if name not in gone and name not in live}
     root = str(config.static_root)
@@ -391,6 +400,8 @@ def prune(config: Config, now: float | None = None) -> list[str]:
                 deleted.append(name)
                 fsutil.remove_empty_dirs(root, full)
             del journal["retired"][name]
+        if deleted:
+            crash.point("delete:prune")
         if old:
             _save_journal(config, journal)
     return deleted
@@ -430,6 +441,7 @@ def make_way(
             if keep is not None:
                 keep("/".join(parts[:depth]))
             os.unlink(path)
+            crash.point("delete:make-way")
             _unjournal(config, ["/".join(parts[:depth])], prefix=False)
             return
     path = os.path.join(root, name)
@@ -443,6 +455,7 @@ def make_way(
             for relative in below:
                 keep(relative.replace(os.sep, "/"))
         fsutil.remove_tree(path)
+        crash.point("delete:make-way")
         _unjournal(config, [name], prefix=True)
 
 

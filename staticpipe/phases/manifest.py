@@ -28,7 +28,7 @@ from ..config import Config
 from ..engine import outputs
 from ..engine.phase import Phase, hashing
 from ..fs import fsutil
-from ..ledger import lock, state, store
+from ..ledger import crash, lock, state, store
 from ..rewrite import hashhook
 from ..rewrite.hashing import md5_bytes
 from . import cleanup
@@ -186,6 +186,7 @@ def _write(config: Config, data: bytes | bytearray, new: bool = False) -> bool:
         fsutil.write_bytes(
             str(path), data, config.file_permissions_mode, config.directory_permissions_mode
         )
+        crash.point("file:" + MANIFEST_NAME)
     return written
 
 
@@ -262,7 +263,7 @@ def check(run: Run) -> bool:
     and the manifest in place is the one the last complete run wrote from these
     very inputs (or has the bytes a rendering gives now)."""
     run.hold_lock()
-    if run.fresh or cleanup.has_garbage(run.config) or cleanup.pending(run.config):
+    if run.fresh or cleanup.has_garbage(run.config):
         return False  # (settling the journals is this phase's, after the manifest)
     inputs = {"listing": state.token(run.found_file), "post": state.token(run.post_file)}
     if outputs.manifest_unchanged(run.config) and made_from(run.config) == inputs:
