@@ -237,14 +237,7 @@ class Failure:
 # Failures found here whose fix belongs to a module being reworked elsewhere:
 # (kind, category, text of the detail) -> what is wrong. They are printed, not
 # failed; one no longer seen fails the test (remove it here once fixed).
-KNOWN = {
-    ("switch", "inconsistent-after-crash", ".gz: decompresses to other bytes"): (
-        "compress switched off: the copy phase (phases/collect.py) replaces a copy "
-        "removing only the siblings of the encodings now on (config.compress.suffixes), "
-        "so the old .gz stays beside the new bytes until the compress phase deletes "
-        "it; a run killed in between leaves it, served stale, until the next run"
-    ),
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def known(failure: Failure) -> tuple[str, str, str] | None:

@@ -101,6 +101,11 @@ def written(config: Config, derived: Derived) -> list[str]:
     return [*(output for row in rows.values() for output in Row(*row).outputs), *derived.files]
 
 
+def written_by_all(config: Config) -> set[str]:
+    """What every derived phase's rows say it wrote in static_root (``--clear``)."""
+    return {name for derived in DECLARED.values() for name in written(config, derived)}
+
+
 def _applies(run: Run, derived: Derived) -> bool:
     """Configured, or configured before (its outputs must go now)."""
     if run.options.dry_run or not run.options.post_process:

@@ -407,10 +407,11 @@ def prune(config: Config, now: float | None = None) -> list[str]:
     return deleted
 
 
-def written_before(config: Config) -> set[str]:
-    """What static_root holds that the pipeline wrote: its records, and what the
-    manifest in place names (for ``make_way``)."""
-    return owned_outputs(config).union(named_by_manifest(config, True, True))
+def written_before(config: Config, derived: Iterable[str] = ()) -> set[str]:
+    """What static_root holds that the pipeline wrote: its records (and
+    ``derived``: what the derived phases' rows name), and what the manifest in
+    place names (for ``make_way`` and ``--clear``)."""
+    return owned_outputs(config, derived).union(named_by_manifest(config, True, True))
 
 
 def make_way(

@@ -209,7 +209,12 @@ def _racy(mtime_ns: int, ctime_ns: int, clock: int | None = None) -> bool:
     return time.time_ns() - max(mtime_ns, ctime_ns) < fsutil.RACY_NS
 
 
-def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> list[str]:
+def clear(
+    config: Config,
+    options: RunOptions,
+    log: Callable[[str], None],
+    derived: Collection[str] = (),
+) -> list[str]:
     """``collectstatic --clear``: every file under static_root goes, and every
     file is written again from no state. The files go as garbage (cleanup.py),
     deleted once the new manifest is in place, unless the new build wrote them
@@ -223,7 +228,9 @@ def clear(config: Config, options: RunOptions, log: Callable[[str], None]) -> li
         for name in names:
             log(f"Pretending to delete '{name}'")
     else:
-        ours = cleanup.written_before(config)  # before its record is forgotten
+        # (before its record is forgotten; ``derived``: what the derived phases'
+        # rows name, the .gz/.br/.zst beside the copies among them)
+        ours = cleanup.written_before(config, derived)
         cleanup.add_garbage(config, (name for name in names if name in ours))
         cleanup.add_garbage(config, (name for name in names if name not in ours), theirs=True)
         cleanup.forget_outputs(config)
@@ -317,7 +324,7 @@ def collect(
         clock = fsutil.fs_clock(root)
 
     base = fsutil.prefix(root)
-    siblings = config.compress.suffixes  # precompressed copies of a copy (phases/compress.py)
+    siblings = _sibling_suffixes(config) if todo else ()
     # A copy the manifest in place names is kept (a hard link) until the new
     # manifest is in place, and put back if the run fails (undo.py).
     keeper = undo.area(config) if todo and _keeps_old_copies(config, options) else None
@@ -397,6 +404,17 @@ def collect(
             save_records(config, records, sorted(racy))
         records.racy = sorted(racy)
     return result
+
+
+def _sibling_suffixes(config: Config) -> tuple[str, ...]:
+    """The precompressed files a copy may have beside it (phases/compress.py),
+    removed before it is replaced (never served stale): this build's encodings,
+    or every encoding if an earlier build compressed (one switched off since
+    keeps its files until the compress phase deletes them)."""
+    ledger = store.Database(config.state_path, repair=False)
+    if ledger.header("compress").get("settings") is not None:
+        return cleanup.SIBLINGS
+    return config.compress.suffixes
 
 
 def _keeps_old_copies(config: Config, options: RunOptions) -> bool:

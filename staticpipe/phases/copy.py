@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..engine import derived
 from ..engine.phase import Phase
 from ..errors import StaticpipeError
 from ..ledger import lock, state, store
@@ -59,7 +60,8 @@ def act(run: Run) -> None:
     try:
         suspect = None if options.clear or run.fresh else run.suspect()
         if options.clear:
-            run.summary.deleted = collect.clear(config, options, run.log)
+            written = derived.written_by_all(config) if not options.dry_run else ()
+            run.summary.deleted = collect.clear(config, options, run.log, written)
             if not options.dry_run:
                 for name in run.summary.deleted:  # Django's clear_dir, at -v 1
                     run.log(f"Deleting '{name}'")

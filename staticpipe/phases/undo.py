@@ -301,7 +301,7 @@ def _forget_records(config: Config, names: list[str]) -> None:
     records = collect.load_records(config)
     if records.token is None:
         return  # no records: the next run looks at every file anyway
-    gone = [name for name in names if name in records]
+    gone = [name for name in dict.fromkeys(names) if name in records]  # (once each)
     if not gone:
         return
     for name in gone:
