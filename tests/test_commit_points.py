@@ -652,3 +652,54 @@ def test_the_hook(tmp_path: Path) -> None:
     log.unlink()
     counted = run(STATICPIPE_COMMIT_LOG=str(log))
     assert counted.returncode == 0 and read_log(log) == ["a", "b", "c"]
+
+
+def test_a_copy_written_but_not_recorded_whose_source_then_goes_is_no_unknown_file(
+    tmp_path: Path,
+) -> None:
+    """A run adds ``css/new.css`` (and drops ``img/old.png``, so that a commit point
+    follows the copies: the retire journal's, before the records'); it dies
+    there, with the new copy written and no record naming it. Then the new
+    source goes too. The next run must know that copy: kept as an old version
+    (journalled), gone once every earlier build is pruned: exactly a clean build."""
+    project = Project(tmp_path / "project", BASE)
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n")
+    project.write("img/a.png", b"A" * 50)
+    project.write("img/old.png", b"O" * 50)
+    project.doit("collect")
+    project.write("css/new.css", ".n { color: red; }\n")
+    (project.path / SOURCES / "img" / "old.png").unlink()
+
+    def collect(**env: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "doit", "collect"]
+        environ = {**os.environ, **env}
+        return subprocess.run(argv, cwd=project.path, capture_output=True, text=True, env=environ)
+
+    log = tmp_path / "points.log"
+    scratch = tmp_path / "scratch"
+    shutil.copytree(project.path, scratch, symlinks=True)
+    counted = subprocess.run(
+        [sys.executable, "-m", "doit", "collect"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STATICPIPE_COMMIT_LOG": str(log)},
+    )
+    assert counted.returncode == 0, counted.stderr
+    points = read_log(log)
+    records = points.index("ledger:collect")  # the copy phase's records
+    assert points[records - 1] == "ledger:retired.state"  # after the copies
+    crashed = collect(STATICPIPE_CRASH_AT=str(records))  # (k counts from 1)
+    assert crashed.returncode == 137
+    assert (project.root / "css" / "new.css").exists()  # written, not recorded
+    (project.path / SOURCES / "css" / "new.css").unlink()
+    assert collect().returncode == 0
+
+    clean = Project(tmp_path / "clean", BASE)
+    shutil.copytree(project.path / SOURCES, clean.path / SOURCES)
+    clean.doit("collect")
+    want, got = snapshot(clean.root), snapshot(project.root)
+    assert old_versions_problems(want, got, project.root, project.state) == []
+    assert "css/new.css" in kept_versions(project.root, project.state)
+    prune_all(project)
+    assert snapshot(project.root) == want
