@@ -654,6 +654,48 @@ def test_the_hook(tmp_path: Path) -> None:
     assert counted.returncode == 0 and read_log(log) == ["a", "b", "c"]
 
 
+def point_before(points: list[str], label: str) -> str:
+    """``STATICPIPE_CRASH_AT`` for the point right before the first ``label``, by
+    its label and occurrence (the same point in a run whose earlier points
+    differ: a copy of a project reuses no saved walk)."""
+    prior = points[points.index(label) - 1]
+    return f"{prior}#{points[: points.index(label)].count(prior)}"
+
+
+def collect_in(cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "doit", "collect"]
+    environ = {**os.environ, **env}
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=environ)
+
+
+def points_of_a_run(project: Project, scratch: Path) -> list[str]:
+    """The commit points the next ``doit collect`` of ``project`` passes: counted
+    in place, then the project put back as it was (from a copy in ``scratch``),
+    so that the run to crash starts where the counted one did."""
+    shutil.copytree(project.path, scratch, symlinks=True)
+    log = scratch.parent / (scratch.name + ".log")
+    assert collect_in(project.path, STATICPIPE_COMMIT_LOG=str(log)).returncode == 0
+    shutil.rmtree(project.path)
+    shutil.copytree(scratch, project.path, symlinks=True)
+    points = read_log(log)
+    log.unlink()
+    assert collect_in(project.path, STATICPIPE_COMMIT_LOG=str(log)).returncode == 0
+    assert read_log(log) == points  # (the put-back project runs alike)
+    shutil.rmtree(project.path)
+    shutil.copytree(scratch, project.path, symlinks=True)
+    return points
+
+
+def assert_clean_plus_old_versions_then_clean(project: Project, tmp_path: Path) -> None:
+    clean = Project(tmp_path / "clean", BASE)
+    shutil.copytree(project.path / SOURCES, clean.path / SOURCES)
+    clean.doit("collect")
+    want, got = snapshot(clean.root), snapshot(project.root)
+    assert old_versions_problems(want, got, project.root, project.state) == []
+    prune_all(project)
+    assert snapshot(project.root) == want
+
+
 def test_a_copy_written_but_not_recorded_whose_source_then_goes_is_no_unknown_file(
     tmp_path: Path,
 ) -> None:
@@ -669,37 +711,37 @@ def test_a_copy_written_but_not_recorded_whose_source_then_goes_is_no_unknown_fi
     project.doit("collect")
     project.write("css/new.css", ".n { color: red; }\n")
     (project.path / SOURCES / "img" / "old.png").unlink()
-
-    def collect(**env: str) -> subprocess.CompletedProcess:
-        argv = [sys.executable, "-m", "doit", "collect"]
-        environ = {**os.environ, **env}
-        return subprocess.run(argv, cwd=project.path, capture_output=True, text=True, env=environ)
-
-    log = tmp_path / "points.log"
-    scratch = tmp_path / "scratch"
-    shutil.copytree(project.path, scratch, symlinks=True)
-    counted = subprocess.run(
-        [sys.executable, "-m", "doit", "collect"],
-        cwd=scratch,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "STATICPIPE_COMMIT_LOG": str(log)},
-    )
-    assert counted.returncode == 0, counted.stderr
-    points = read_log(log)
-    records = points.index("ledger:collect")  # the copy phase's records
-    assert points[records - 1] == "ledger:retired.state"  # after the copies
-    crashed = collect(STATICPIPE_CRASH_AT=str(records))  # (k counts from 1)
+    points = points_of_a_run(project, tmp_path / "scratch")
+    assert points[points.index("ledger:collect") - 1] == "ledger:retired.state"
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:collect"))
     assert crashed.returncode == 137
     assert (project.root / "css" / "new.css").exists()  # written, not recorded
     (project.path / SOURCES / "css" / "new.css").unlink()
-    assert collect().returncode == 0
-
-    clean = Project(tmp_path / "clean", BASE)
-    shutil.copytree(project.path / SOURCES, clean.path / SOURCES)
-    clean.doit("collect")
-    want, got = snapshot(clean.root), snapshot(project.root)
-    assert old_versions_problems(want, got, project.root, project.state) == []
+    assert collect_in(project.path).returncode == 0
     assert "css/new.css" in kept_versions(project.root, project.state)
-    prune_all(project)
-    assert snapshot(project.root) == want
+    assert_clean_plus_old_versions_then_clean(project, tmp_path)
+
+
+def test_hashed_files_written_but_not_recorded_then_edited_again_are_no_unknown_files(
+    tmp_path: Path,
+) -> None:
+    """A run hashes an edited ``css/a.css`` and dies after writing its hashed file,
+    before post-processing records it (the point before ``ledger:post``); the
+    source is edited again. The next run must know the hashed file the killed
+    run wrote: kept as an old version, gone once every earlier build is pruned."""
+    project = Project(tmp_path / "project", BASE)
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n")
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
+    project.write("css/a.css", ".a { background: url(../img/a.png); color: red; }\n")
+    points = points_of_a_run(project, tmp_path / "scratch")
+    assert "ledger:hashing.state" in points[: points.index("ledger:post")]  # before writing
+    before = set(snapshot(project.root))
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:post"))
+    assert crashed.returncode == 137
+    written = {name for name in set(snapshot(project.root)) - before if name.startswith("css/a.")}
+    assert written  # its hashed file, no entry naming it
+    project.write("css/a.css", ".a { background: url(../img/a.png); color: blue; }\n")
+    assert collect_in(project.path).returncode == 0
+    assert written <= kept_versions(project.root, project.state)
+    assert_clean_plus_old_versions_then_clean(project, tmp_path)

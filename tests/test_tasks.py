@@ -385,4 +385,3 @@ def test_informational_commands_neither_wait_for_a_running_build_nor_write(proje
     assert after == before
     if command[0] == "info":
         assert proc.returncode == 1 and "status     : run" in proc.stdout  # not up to date
-

@@ -14,7 +14,8 @@ one flag):
   point (how a test enumerates the points a run passes);
 - ``STATICPIPE_CRASH_AT=<n>``: at the n-th point (1 is the first) the process
   dies with ``os._exit(137)``, as under SIGKILL: no cleanup, no ``finally``,
-  no atexit, nothing flushed.
+  no atexit, nothing flushed; ``<label>#<n>``: at the n-th point of that label
+  (the same point of a run whose other points differ).
 
 tests/test_commit_points.py uses them; nothing else should.
 """
@@ -24,10 +25,13 @@ from __future__ import annotations
 import os
 import threading
 
-_AT = int(os.environ.get("STATICPIPE_CRASH_AT") or 0)  # 0: never
+_WHERE = os.environ.get("STATICPIPE_CRASH_AT") or "0"
+_LABEL, _, _NTH = _WHERE.rpartition("#")  # ("", "", n) without a label
+_AT = int(_NTH or 0)  # 0: never
 _LOG = os.environ.get("STATICPIPE_COMMIT_LOG") or None
 _ARMED = bool(_AT or _LOG)
 _count = 0
+_labelled = 0
 _lock = threading.Lock()
 
 
@@ -36,11 +40,15 @@ def point(label: str) -> None:
     ``ledger:post``, ``file:staticfiles.json``, ``delete:garbage``)."""
     if not _ARMED:
         return
-    global _count
+    global _count, _labelled
     with _lock:
         _count += 1
         if _LOG is not None:
             with open(_LOG, "a", encoding="utf-8") as log:
                 log.write(f"{_count}\t{label}\n")
-        if _count == _AT:
+        if _LABEL:
+            _labelled += label == _LABEL
+            if label == _LABEL and _labelled == _AT:
+                os._exit(137)
+        elif _count == _AT:
             os._exit(137)

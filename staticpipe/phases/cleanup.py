@@ -278,6 +278,52 @@ def expect(config: Config, names: Iterable[str]) -> None:
         _save_journal(config, journal)
 
 
+def _hashing_file(config: Config) -> Path:
+    return config.state_path / "hashing.state"
+
+
+def hashing(config: Config, names: list[str]) -> list[str]:
+    """Post-processing is about to write the hashed files of ``names``: recorded
+    first (with those a killed run left, returned), so that what a run killed
+    before recording its outputs wrote is found by the next (``adopt_hashed``)."""
+    left = list(state.load(_hashing_file(config)).get("names", []))
+    state.save(_hashing_file(config), {"names": sorted({*left, *names})})
+    return left
+
+
+def hashed_recorded(config: Config) -> None:
+    """Post-processing recorded what it wrote (its entry is committed)."""
+    state.discard(_hashing_file(config))
+
+
+def adopt_hashed(config: Config, names: Iterable[str], live: Container[str]) -> None:
+    """The files a killed post-processing run wrote for ``names`` that no entry
+    names (not ``live``): in their directories, those that prove they are a
+    hashed name of one of them (by their bytes: ``recognized``). Retired like
+    any old output: kept, pruned by policy."""
+    from ..rewrite import hashhook
+
+    wanted = set(names)
+    hook = hashhook.load(config)
+    root = str(config.static_root)
+    found = []
+    for directory in sorted({name.rpartition("/")[0] for name in wanted}):
+        try:
+            entries = list(os.scandir(os.path.join(root, directory)))
+        except OSError:
+            continue
+        for entry in entries:
+            name = f"{directory}/{entry.name}" if directory else entry.name
+            if name in live or entry.is_dir(follow_symlinks=False):
+                continue
+            for original in _unhashed(name, hook):
+                if original in wanted and _named_by(hook, original, entry.path) == name:
+                    found.append(name)
+                    break
+    if found:
+        retire(config, found, live=live)
+
+
 def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> None:
     """A build is complete (its manifest in place): the names it retired get its
     number and the time; names it names again (``live``) or deleted leave the

@@ -253,6 +253,7 @@ class _Run:
         # The names a run that stopped part-way redid: what references them may
         # not have been redone after them, so the next run redoes them again.
         self.pending: list[str] = saved.get("pending", []) if self.valid else []
+        self.left: list[str] = []  # names a killed run was hashing (cleanup.hashing)
         # Reference target -> the files that reference it: the saved entries'
         # refs, inverted (kept up to date by save()); None: not saved.
         self.referrers: Mapping[str, list[str]] | None = (
@@ -693,6 +694,8 @@ class _Run:
                 for name in order:
                     if name in warned and name in saved:
                         self.warnings.extend(expand(name, saved[name]).warnings)
+        # (recorded before any is written; what a killed run left is adopted by save)
+        self.left = cleanup.hashing(self.config, names)
         # Links for non-CSS/JS files are made on other threads (kernel work, no
         # GIL) while this one parses and rewrites CSS/JS (Python work).
         self.bar = progress.bar(len(names), "post-process", self.verbosity)
@@ -806,9 +809,11 @@ class _Run:
         garbage += [saved_hashed(name, saved[name]) for name in self.changes if name in saved]
         if not self.valid and complete:  # no state: what the last manifest names
             garbage += cleanup.named_by_manifest(self.config, False, True)
+        live = HashedNames(self.final, any_hash=hooked)
         if garbage:  # old versions: kept, as Django keeps them, until pruned
-            live = HashedNames(self.final, any_hash=hooked)
             cleanup.retire(self.config, garbage, live=live)
+        if self.left:  # a killed run's outputs no entry names: old versions too
+            cleanup.adopt_hashed(self.config, self.left, live)
         token = self.token if complete or self.same_settings else None
         entries, referrers = self.entries, self.referrer_rows
         if saved is entries:  # the saved rows, patched: referrers first (they need the old)
@@ -1003,6 +1008,8 @@ def post_process(
         complete = True
     finally:
         run.save(complete)
+        if complete:
+            cleanup.hashed_recorded(config)
     for warning in run.warnings:
         log(f"warning: {warning}")
     if run.problems:
