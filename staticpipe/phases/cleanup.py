@@ -195,8 +195,9 @@ def collect_garbage(config: Config, live: Container[str], clear: bool = False) -
     undo.settle(config)
     path = _garbage_file(config)
     saved = state.load(path)
-    names = deletion_order([*saved.get("names", []), *(saved.get("theirs", []) if clear else ())])
     root = str(config.static_root)
+    names = [*saved.get("names", []), *(saved.get("theirs", []) if clear else ())]
+    names = deletion_order([*names, *_siblings_of(root, names, live)])
     deleted = []
     for name in names:
         if name in live:
@@ -322,6 +323,22 @@ def adopt_hashed(config: Config, names: Iterable[str], live: Container[str]) -> 
                     break
     if found:
         retire(config, found, live=live)
+
+
+def _siblings_of(root: str, names: list[str], live: Container[str]) -> list[str]:
+    """The precompressed files beside ``names`` that are not ``live``: a server
+    would hand them out for a file that is gone (even one staticpipe did not
+    journal as its own: a ``.gz`` of an old version a killed run made)."""
+    journalled = set(names)
+    return [
+        name + suffix
+        for name in names
+        if name not in live and not name.endswith(SIBLINGS)
+        for suffix in SIBLINGS
+        if name + suffix not in journalled
+        and name + suffix not in live
+        and os.path.lexists(os.path.join(root, name + suffix))
+    ]
 
 
 def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> None:
