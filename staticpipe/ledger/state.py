@@ -106,7 +106,7 @@ def packed(path: Path, data: dict[str, Any], shared: bool = True) -> dict[str, b
 def token(path: Path) -> str | None:
     """The token of the entry ``path`` names (None: there is none)."""
     database = _existing(path)
-    return None if database is None else database.entry(path.name)[1]
+    return None if database is None else database.token(path.name)  # (not its bytes)
 
 
 def exists(path: Path) -> bool:
