@@ -65,6 +65,7 @@ class Area:
         self.files: str | None = None  # the area's ``files/`` + "/", once made
         self.made: list[str] = []  # the areas made (two if links across a mount failed)
         self.kept: list[str] = []  # the kept files' paths (list.append: safe from threads)
+        self._real = os.path.realpath(str(config.static_root))
         self._guard = threading.Lock()
 
     def keep(self, name: str) -> None:
@@ -73,6 +74,8 @@ class Area:
         or it is kept already (the older one, which the manifest in place names,
         stays)."""
         src = self.base + name
+        if not self._inside(name):
+            return  # a symlink on its way (a --link copy where a directory now goes)
         if self.files is None:
             if not os.path.lexists(src):
                 return  # (no area for a run that only adds files)
@@ -87,6 +90,14 @@ class Area:
                     self._link(name, src, target)
                 except FileNotFoundError:
                     pass
+
+    def _inside(self, name: str) -> bool:
+        """``name``'s directory is static_root's own: no symlink on the way leads
+        elsewhere (a source directory, through an old ``--link`` copy)."""
+        directory = name.rpartition("/")[0]
+        if not directory:
+            return True
+        return os.path.realpath(self.base + directory) == os.path.join(self._real, directory)
 
     def _link(self, name: str, src: str, target: str) -> None:
         try:
