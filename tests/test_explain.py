@@ -193,7 +193,10 @@ def test_a_changed_file_hash_hook_is_named(site):
     assert "  file_hash: the module of hooks:file_hash changed" in said["lines"]
 
 
-@pytest.mark.parametrize("seed", [7, 8, pytest.param(9, marks=pytest.mark.slow)])
+QUICK, SLOW = pytest.mark.quick_version, pytest.mark.slow
+
+
+@pytest.mark.parametrize("seed", [7, pytest.param(8, marks=QUICK), pytest.param(9, marks=SLOW)])
 def test_random_edits_are_explained_as_the_next_run_does_them(tmp_path, seed):
     randomly = Random(seed)
     project = Project(tmp_path / "site")

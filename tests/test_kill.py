@@ -654,10 +654,11 @@ def kill_test(tmp_path: Path, trials: int, size: tuple[int, int, int]) -> None:
         pytest.fail(harness.summary(), pytrace=False)
 
 
+@pytest.mark.quick_version
 def test_kill_quick(tmp_path: Path) -> None:
     kill_test(tmp_path, trials=15, size=(80, 40, 160))
 
 
 @pytest.mark.slow
 def test_kill_many(tmp_path: Path) -> None:
-    kill_test(tmp_path, trials=300, size=(120, 60, 240))
+    kill_test(tmp_path, trials=300, size=(60, 30, 120))

@@ -850,6 +850,7 @@ def kill_trials(tmp_path: Path, trials: int) -> None:
     assert len(killed) >= trials // 2, f"too few runs were killed before they ended: {killed}"
 
 
+@pytest.mark.quick_version
 def test_killed_runs_leave_no_stale_sibling_and_end_as_a_clean_build(tmp_path):
     kill_trials(tmp_path, trials=8)
 
@@ -1011,6 +1012,7 @@ P_SETTINGS_QUICK = settings(
 )
 
 
+@pytest.mark.quick_version
 @P_SETTINGS_QUICK
 @given(
     initial=st.lists(p_writes, min_size=2, max_size=6),
