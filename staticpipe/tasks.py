@@ -332,169 +332,32 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
     ``<prefix>watch``, ``<prefix>serve``, ``<prefix>publish`` and ``<prefix>prune``.
     """
 
+    # (each creator is one line: doit tokenizes every creator's source, on every run)
     @task_params(COLLECT_PARAMS)
-    def collect_creator(
-        clear, dry_run, link, no_post_process, ignore, no_default_ignore, verbosity,
-        noinput, no_input, explain, prune,
-    ):  # fmt: skip
-        try:
-            if verbosity not in (0, 1, 2, 3):
-                raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
-            base = _resolve_config(config)
-            effective = base.with_options(
-                globs=base.globs + tuple(ignore),
-                default_ignore=base.default_ignore and not no_default_ignore,
-            )
-            layout.check_dirs_exist(effective)
-            layout.check(effective, finders.locations(effective))
-            layout.claim_state_dir(effective)
-        except StaticpipeError as error:
-            yield _config_error_task(f"{prefix}collect", error)
-            return
-        options = RunOptions(
-            clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process,
-            verbosity=verbosity, prune=prune, informational=not _executes_tasks(),
-        )  # fmt: skip
-        if explain:
-            yield _explain_task(effective, options, prefix)
-        else:
-            yield from _collect_tasks(effective, options, prefix)
+    def collect_creator(**params):
+        return _collect_creator(config, prefix, **params)
 
     collect_creator.__doc__ = "Collect, hash and rewrite static files; write staticfiles.json."
 
     def findstatic_creator():
         """Print where static files are found: doit findstatic PATH... [--first]."""
-        from . import findstatic
-
-        def action(paths, first, verbosity):
-            try:
-                findstatic.main(lambda: _resolve_config(config), paths, first, verbosity)
-            except StaticpipeError as error:
-                return _failed(error)
-            return None
-
-        return {
-            "basename": f"{prefix}findstatic",
-            "actions": [action],
-            "pos_arg": "paths",
-            "params": findstatic.PARAMS,
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return _findstatic_task(config, prefix)
 
     def publish_creator():
         """Upload the build in static_root to the publish url (S3), manifest last."""
-
-        def action(dry_run, verbosity):
-            from .publish.run import publish
-
-            try:
-                if verbosity not in (0, 1, 2, 3):
-                    raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
-                summary = publish(_resolve_config(config), dry_run=dry_run, verbosity=verbosity)
-            except StaticpipeError as error:
-                return _failed(error)
-            if verbosity >= 1:
-                print(summary.line())
-            return None
-
-        return {
-            "basename": f"{prefix}publish",
-            "actions": [action],
-            "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return _publish_task(config, prefix)
 
     def prune_creator():
         """Delete old versions the retention policy lets go (keep_builds, keep_age)."""
-
-        def action(dry_run, verbosity):
-            try:
-                conf = _resolve_config(config)
-                layout.check(conf, finders.locations(conf))
-                if dry_run:
-                    names = cleanup.prunable(conf)
-                    verb = "Pretending to delete"
-                else:
-                    names = cleanup.prune(conf)
-                    verb = "Deleting"
-            except StaticpipeError as error:
-                return _failed(error)
-            if verbosity >= 2:
-                for name in names:
-                    print(f"{verb} '{name}'")
-            if verbosity >= 1:
-                print(pruned_line(len(names), conf.static_root, dry_run))
-            return None
-
-        return {
-            "basename": f"{prefix}prune",
-            "actions": [action],
-            "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return _prune_task(config, prefix)
 
     def watch_creator():
         """Collect, then watch the sources and pyproject.toml and re-run on change."""
-
-        def action():
-            from . import watcher
-
-            return watcher.main(lambda: _resolve_config(config))
-
-        return {"basename": f"{prefix}watch", "actions": [action], "uptodate": [False],
-                "verbosity": 2}  # fmt: skip
+        return _watch_task(config, prefix)
 
     def serve_creator():
         """Serve static files over HTTP: from the finders, or --collected."""
-
-        def action(host, port, collected, watch):
-            from . import server
-
-            return server.main(
-                lambda: _resolve_config(config), host=host, port=port,
-                collected=collected, watch=watch,
-            )  # fmt: skip
-
-        return {
-            "basename": f"{prefix}serve",
-            "actions": [action],
-            "params": [
-                {
-                    "name": "host",
-                    "long": "host",
-                    "type": str,
-                    "default": "127.0.0.1",
-                    "help": "Address to listen on.",
-                },
-                {
-                    "name": "port",
-                    "long": "port",
-                    "short": "p",
-                    "type": int,
-                    "default": 8000,
-                    "help": "Port to listen on.",
-                },
-                {
-                    "name": "collected",
-                    "long": "collected",
-                    "type": bool,
-                    "default": False,
-                    "help": "Serve static_root (hashed names, long cache) like production.",
-                },
-                {
-                    "name": "watch",
-                    "long": "watch",
-                    "type": bool,
-                    "default": False,
-                    "help": "Rebuild on change and reload open pages.",
-                },
-            ],  # fmt: skip
-            "uptodate": [False],
-            "verbosity": 2,
-        }
+        return _serve_task(config, prefix)
 
     return {
         f"task_{prefix}collect": collect_creator,
@@ -503,6 +366,174 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
         f"task_{prefix}serve": serve_creator,
         f"task_{prefix}publish": publish_creator,
         f"task_{prefix}prune": prune_creator,
+    }
+
+
+def _collect_creator(
+    config: ConfigSource, prefix: str,
+    clear, dry_run, link, no_post_process, ignore, no_default_ignore, verbosity,
+    noinput, no_input, explain, prune,
+):  # fmt: skip
+    try:
+        if verbosity not in (0, 1, 2, 3):
+            raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
+        base = _resolve_config(config)
+        effective = base.with_options(
+            globs=base.globs + tuple(ignore),
+            default_ignore=base.default_ignore and not no_default_ignore,
+        )
+        layout.check_dirs_exist(effective)
+        layout.check(effective, finders.locations(effective))
+        layout.claim_state_dir(effective)
+    except StaticpipeError as error:
+        yield _config_error_task(f"{prefix}collect", error)
+        return
+    options = RunOptions(
+        clear=clear, dry_run=dry_run, link=link, post_process=not no_post_process,
+        verbosity=verbosity, prune=prune, informational=not _executes_tasks(),
+    )  # fmt: skip
+    if explain:
+        yield _explain_task(effective, options, prefix)
+    else:
+        yield from _collect_tasks(effective, options, prefix)
+
+
+def _findstatic_task(config: ConfigSource, prefix: str) -> dict:
+    """The ``findstatic`` task (make_tasks)."""
+    from . import findstatic
+
+    def action(paths, first, verbosity):
+        try:
+            findstatic.main(lambda: _resolve_config(config), paths, first, verbosity)
+        except StaticpipeError as error:
+            return _failed(error)
+        return None
+
+    return {
+        "basename": f"{prefix}findstatic",
+        "actions": [action],
+        "pos_arg": "paths",
+        "params": findstatic.PARAMS,
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
+def _publish_task(config: ConfigSource, prefix: str) -> dict:
+    """The ``publish`` task (make_tasks)."""
+
+    def action(dry_run, verbosity):
+        from .publish.run import publish
+
+        try:
+            if verbosity not in (0, 1, 2, 3):
+                raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
+            summary = publish(_resolve_config(config), dry_run=dry_run, verbosity=verbosity)
+        except StaticpipeError as error:
+            return _failed(error)
+        if verbosity >= 1:
+            print(summary.line())
+        return None
+
+    return {
+        "basename": f"{prefix}publish",
+        "actions": [action],
+        "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
+def _prune_task(config: ConfigSource, prefix: str) -> dict:
+    """The ``prune`` task (make_tasks)."""
+
+    def action(dry_run, verbosity):
+        try:
+            conf = _resolve_config(config)
+            layout.check(conf, finders.locations(conf))
+            if dry_run:
+                names = cleanup.prunable(conf)
+                verb = "Pretending to delete"
+            else:
+                names = cleanup.prune(conf)
+                verb = "Deleting"
+        except StaticpipeError as error:
+            return _failed(error)
+        if verbosity >= 2:
+            for name in names:
+                print(f"{verb} '{name}'")
+        if verbosity >= 1:
+            print(pruned_line(len(names), conf.static_root, dry_run))
+        return None
+
+    return {
+        "basename": f"{prefix}prune",
+        "actions": [action],
+        "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
+def _watch_task(config: ConfigSource, prefix: str) -> dict:
+    """The ``watch`` task (make_tasks)."""
+
+    def action():
+        from . import watcher
+
+        return watcher.main(lambda: _resolve_config(config))
+
+    return {"basename": f"{prefix}watch", "actions": [action], "uptodate": [False],
+            "verbosity": 2}  # fmt: skip
+
+
+def _serve_task(config: ConfigSource, prefix: str) -> dict:
+    """The ``serve`` task (make_tasks)."""
+
+    def action(host, port, collected, watch):
+        from . import server
+
+        return server.main(
+            lambda: _resolve_config(config), host=host, port=port,
+            collected=collected, watch=watch,
+        )  # fmt: skip
+
+    return {
+        "basename": f"{prefix}serve",
+        "actions": [action],
+        "params": [
+            {
+                "name": "host",
+                "long": "host",
+                "type": str,
+                "default": "127.0.0.1",
+                "help": "Address to listen on.",
+            },
+            {
+                "name": "port",
+                "long": "port",
+                "short": "p",
+                "type": int,
+                "default": 8000,
+                "help": "Port to listen on.",
+            },
+            {
+                "name": "collected",
+                "long": "collected",
+                "type": bool,
+                "default": False,
+                "help": "Serve static_root (hashed names, long cache) like production.",
+            },
+            {
+                "name": "watch",
+                "long": "watch",
+                "type": bool,
+                "default": False,
+                "help": "Rebuild on change and reload open pages.",
+            },
+        ],  # fmt: skip
+        "uptodate": [False],
+        "verbosity": 2,
     }
 
 
