@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -10,7 +11,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, TypeVar
 
 from ..rewrite.hashing import chunk_buffer
@@ -309,11 +310,19 @@ def write_with(
     """Let ``writer`` stream ``dest``'s content into a temporary file, then rename
     it into place (atomic: readers see the old file or the whole new one)."""
     makedirs(os.path.dirname(dest), dir_mode)
-    temp = _temp_name(dest)
-    try:
+    with _temp_for(dest) as temp:
         with _create(temp, dir_mode) as handle:
             writer(handle)
         _finish(temp, dest, file_mode, dir_mode)
+
+
+@contextlib.contextmanager
+def _temp_for(dest: str) -> Iterator[str]:
+    """A temporary name to write ``dest`` through: removed if the write fails,
+    whose error then names ``dest`` (``_named``)."""
+    temp = _temp_name(dest)
+    try:
+        yield temp
     except OSError as error:
         _discard(temp)
         raise _named(error, dest) from None
@@ -361,18 +370,11 @@ def _copy_hashing_named(
     dir_mode: int | None,
     inspect: Callable[[bytes], bool] | None,
 ) -> tuple[str, os.stat_result, bool | None]:
-    temp = _temp_name(dest)
-    try:
+    with _temp_for(dest) as temp:
         with open(src, "rb", buffering=0) as source, _create(temp, dir_mode) as target:
             info = os.fstat(source.fileno())
             digest, looked = _stream(source, target.write, info.st_size, inspect)
         _finish(temp, dest, file_mode, dir_mode)
-    except OSError as error:
-        _discard(temp)
-        raise _named(error, dest) from None
-    except BaseException:
-        _discard(temp)
-        raise
     return digest, info, looked
 
 
