@@ -12,6 +12,8 @@ the static directories.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -72,12 +74,23 @@ def _cached_wheel(wheels: Path, wheel: Wheel) -> Path | None:
     return None
 
 
+@contextlib.contextmanager
+def _downloading(wheels: Path):
+    """Held while a wheel is downloaded into ``wheels``: test processes running
+    side by side (pytest-xdist) never see another's half-written wheel."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    with open(wheels / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def download(wheel: Wheel, wheels: Path, timeout: float = 300) -> Path:
     """The wheel file, from the cache or downloaded into it."""
-    cached = _cached_wheel(wheels, wheel)
-    if cached is not None:
-        return cached
-    wheels.mkdir(parents=True, exist_ok=True)
+    with _downloading(wheels):
+        return _cached_wheel(wheels, wheel) or _download(wheel, wheels, timeout)
+
+
+def _download(wheel: Wheel, wheels: Path, timeout: float) -> Path:
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "--no-input", "--timeout", "30", "--retries", "1",

@@ -272,6 +272,23 @@ def test_copies_a_stopped_run_replaced_go_back_at_the_next_run(built: Project) -
     assert json.loads(named_files(built.root)[MANIFEST]) != json.loads(before[MANIFEST])
 
 
+def test_a_copy_put_back_whose_source_then_goes_is_retired_not_left_unknown(
+    built: Project, tmp_path: Path
+) -> None:
+    # A stopped run's copies go back with their records forgotten; when a
+    # source of one is gone by the next run, the copy put back is still known
+    # (journalled): retired like any old version, pruned by policy.
+    edit_small_files(built)
+    built.doit("collect_copy")
+    (built.path / "assets" / "js" / "app.js").unlink()
+    built.doit("collect_discover")  # puts the copies back
+    assert (built.root / "js" / "app.js").read_text() == "console.log('v1');\n"
+
+    built.doit("collect")
+
+    assert_equals_clean_build(built, tmp_path)  # js/app.js pruned with the old versions
+
+
 def test_a_run_whose_manifest_stays_the_same_keeps_nothing_and_the_next_is_a_no_op(
     built: Project,
 ) -> None:

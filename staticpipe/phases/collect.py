@@ -89,6 +89,24 @@ def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
     records.db().commit("collect", [records], entries=state.packed(state_file(config), entry))
 
 
+def forget_records(config: Config, names: list[str]) -> None:
+    """The copies of ``names`` hold an older build's bytes again (undo.py put
+    them back): their records go (one commit), so the next run copies them again
+    and every phase after it sees they changed. They are journalled first, as a
+    new copy is (``cleanup.expect``): one whose source is gone by then is
+    retired like any old output, never left in static_root unknown."""
+    cleanup.expect(config, names)
+    records = load_records(config)
+    if records.token is None:
+        return  # no records: the next run looks at every file anyway
+    gone = [name for name in dict.fromkeys(names) if name in records]  # (once each)
+    if not gone:
+        return
+    for name in gone:
+        del records[name]
+    save_records(config, records, sorted(set(records.racy).difference(gone)))
+
+
 def outputs_current(
     found: dict[str, Found],
     records: dict[str, Record],

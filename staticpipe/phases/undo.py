@@ -18,7 +18,8 @@ a copy only where the filesystem has no hard links. The area is
 a run fails, before re-raising); a run killed with SIGKILL leaves them, and the
 next run puts them back before it reads any state (``recover``). Either way a
 copy put back first loses its record in the ledger (one commit), so the next
-run copies it again, and its precompressed siblings go (they were made from
+run copies it again, and is journalled as an output to settle (retired if its
+source is gone by then: never left unknown); its precompressed siblings go (they were made from
 the new bytes, or deleted by the copy phase before it replaced the copy). Kept
 files belong to one staticfiles.json: once another is in place they are
 obsolete and are dropped, not put back. Once the new manifest is in place
@@ -233,8 +234,10 @@ def _restore(config: Config, path: str, strict: bool) -> None:
     if kept and _belongs(config, path):
         root = str(config.static_root)
         in_the_way = _in_the_way(root, kept)
+        from . import collect  # (collect keeps files here: it imports this module)
+
         try:
-            _forget_records(config, [*kept, *in_the_way])
+            collect.forget_records(config, [*kept, *in_the_way])
         except Exception as error:  # noqa: BLE001
             if strict:
                 raise
@@ -302,22 +305,6 @@ def _in_the_way(root: str, names: list[str]) -> list[str]:
             found.add(name)
             found.update(f"{name}/{below}" for below in _kept_names(full))
     return sorted(found, key=lambda name: (name.count("/"), name))
-
-
-def _forget_records(config: Config, names: list[str]) -> None:
-    """The copy phase's records of ``names`` go (one commit): the next run copies
-    them again, and every phase after it sees they changed."""
-    from . import collect
-
-    records = collect.load_records(config)
-    if records.token is None:
-        return  # no records: the next run looks at every file anyway
-    gone = [name for name in dict.fromkeys(names) if name in records]  # (once each)
-    if not gone:
-        return
-    for name in gone:
-        del records[name]
-    collect.save_records(config, records, sorted(set(records.racy).difference(gone)))
 
 
 def _empty(config: Config, path: str) -> None:
