@@ -44,19 +44,6 @@ from .rewrite.hashing import md5_file
 from .sources import finders
 
 
-def readable_settings(config: Config) -> dict[str, Any]:
-    """The settings every hashed output depends on, as the user wrote them (the
-    settings token is their digest, with the file_hash hook's fingerprint)."""
-    return {
-        "static_url": config.static_url,
-        "js_modules": config.js_modules,
-        "missing": config.missing,
-        "missing_sourcemap": config.sourcemap_policy,
-        "encoding_errors": config.encoding_errors,
-        "file_hash": config.file_hash,
-    }
-
-
 @dataclass(frozen=True)
 class Reason:
     name: str  # a file's name in static_root
@@ -365,7 +352,7 @@ def _settings_changes(saved: Mapping[str, Any], config: Config, options: RunOpti
         "static_root": str(config.static_root),
         "storage": config.storage,
         "link": options.link,
-        **readable_settings(config),
+        **rules.readable_settings(config),
     }
     before = {**saved, **saved.get("values", {})}
     changes = [
@@ -375,7 +362,7 @@ def _settings_changes(saved: Mapping[str, Any], config: Config, options: RunOpti
     ]
     if not changes and saved.get("token") != rules.settings_token(config):
         if "values" not in saved:  # a listing saved before the values were
-            keys = ", ".join(key for key in readable_settings(config) if key != "file_hash")
+            keys = ", ".join(key for key in rules.readable_settings(config) if key != "file_hash")
             changes.append(f"one of {keys} or the file_hash hook")
         elif config.file_hash:
             changes.append(f"file_hash: the module of {config.file_hash} changed")
@@ -509,4 +496,4 @@ def _shown(path: str) -> str:
         return path
 
 
-__all__ = ["DerivedExplanation", "Explanation", "Reason", "explain", "readable_settings"]
+__all__ = ["DerivedExplanation", "Explanation", "Reason", "explain"]

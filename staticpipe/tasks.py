@@ -27,7 +27,7 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.globals import Globals
 
-from . import explain, layout
+from . import layout
 from .config import Config, find_config_file, load_config
 from .engine import phases
 from .engine.phases import Phase, phases_of
@@ -312,6 +312,8 @@ def _explain_task(config: Config, options: RunOptions, prefix: str) -> dict[str,
     """``doit collect --explain``: the collect task, printing what a run would redo."""
 
     def action() -> None:
+        from . import explain  # (only for --explain: not imported by every run)
+
         # read without the run lock: an informational command neither waits for
         # a running build nor writes (a build under way may make it out of date)
         print("\n".join(explain.explain(config, options).lines()))

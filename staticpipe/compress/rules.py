@@ -8,7 +8,7 @@ them: a ``.zst`` written beside a file is never compressed again).
 
 from __future__ import annotations
 
-from whitenoise.compress import Compressor
+import functools
 
 # Beyond WhiteNoise's list: compressed siblings (zstd), modern image formats,
 # audio, archives. Skipping them changes no output (no result would be kept by
@@ -28,9 +28,17 @@ EXTRA_SKIP_EXTENSIONS = (
     "rar",
 )
 
-SKIP_EXTENSIONS: frozenset[str] = frozenset(
-    ext.lower() for ext in (*Compressor.SKIP_COMPRESS_EXTENSIONS, *EXTRA_SKIP_EXTENSIONS)
-)
+
+@functools.cache
+def skip_extensions() -> frozenset[str]:
+    """WhiteNoise's skip list and ours, lower case (WhiteNoise is imported at the
+    first question: a run that compresses nothing never loads it)."""
+    from whitenoise.compress import Compressor
+
+    return frozenset(
+        ext.lower() for ext in (*Compressor.SKIP_COMPRESS_EXTENSIONS, *EXTRA_SKIP_EXTENSIONS)
+    )
+
 
 # WhiteNoise's ``is_compressed_effectively``: keep a result only if it is at most
 # 95% of the original (an empty file never qualifies).
@@ -43,7 +51,7 @@ def compressible(name: str) -> bool:
     file name: the extension is what follows the last dot of the last part."""
     base = name[name.rfind("/") + 1 :]
     dot = base.rfind(".")
-    return dot < 0 or base[dot + 1 :].lower() not in SKIP_EXTENSIONS
+    return dot < 0 or base[dot + 1 :].lower() not in skip_extensions()
 
 
 def size_limit(original: int) -> int:

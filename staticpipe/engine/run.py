@@ -20,7 +20,6 @@ from collections.abc import Callable, Container, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import explain
 from ..config import Config
 from ..fs import fsutil
 from ..integrity import INTEGRITY_NAME
@@ -111,7 +110,7 @@ class Run:
             "link": self.options.link,
             "post_process": self.options.post_process,
             "token": rules.settings_token(self.config),
-            "values": explain.readable_settings(self.config),  # (for --explain)
+            "values": rules.readable_settings(self.config),  # (for --explain)
         }
 
     @property

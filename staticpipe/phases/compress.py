@@ -11,8 +11,6 @@ compressed by any earlier run comes from the cache in the state directory
 
 from __future__ import annotations
 
-from ..compress.batch import compress_files
-from ..compress.cache import CompressCache
 from ..compress.rules import compressible
 from ..config import Config
 from ..engine.derived import Derived, Item, Row, phase
@@ -52,6 +50,10 @@ def _content_md5(run: Run, item: Item, fingerprint_md5: str, file: str) -> str:
 
 
 def _build(run: Run, items: list[Item]) -> dict[str, Row]:
+    # (the encoders and their thread pool: only in a run that compresses)
+    from ..compress.batch import compress_files
+    from ..compress.cache import CompressCache
+
     config = run.config
     settings = config.compress
     cache = CompressCache(config.state_path / "compress", settings.cache_max_bytes)

@@ -104,6 +104,19 @@ def no_post(config: Config) -> dict[str, Any]:
     }
 
 
+def readable_settings(config: Config) -> dict[str, Any]:
+    """The settings every hashed output depends on, as the user wrote them (the
+    settings token is their digest, with the file_hash hook's fingerprint)."""
+    return {
+        "static_url": config.static_url,
+        "js_modules": config.js_modules,
+        "missing": config.missing,
+        "missing_sourcemap": config.sourcemap_policy,
+        "encoding_errors": config.encoding_errors,
+        "file_hash": config.file_hash,
+    }
+
+
 def settings_token(config: Config) -> str:
     """What every output depends on besides the files: another token redoes all.
     A ``file_hash`` hook adds its value and its module file's size and mtime
