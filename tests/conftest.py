@@ -47,6 +47,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if marker in item.keywords:
             item.add_marker(skip)
+    if config.getoption("--runslow"):  # the long ones first: side by side (-n), not last
+        items.sort(key=lambda item: "slow" not in item.keywords)
 
 
 # A source directory: a path, or (prefix, path) as in STATICFILES_DIRS.
