@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,17 @@ def test_linking_a_file_onto_a_link_of_itself_leaves_no_temp_file(tmp_path):
         fsutil.link_or_copy(str(source), str(dest), mode)  # already that very file
         assert sorted(path.name for path in dest.parent.iterdir()) == [dest.name]
         assert dest.read_bytes() == b"A"
+
+
+@pytest.mark.parametrize("source_mode", [0o640, 0o600])
+def test_a_link_gets_the_configured_mode_whatever_its_source_had(tmp_path, source_mode):
+    source = tmp_path / "a.png"
+    source.write_bytes(b"A")
+    os.chmod(source, source_mode)
+    dest = tmp_path / "out" / "a.123456789abc.png"
+    fsutil.link_or_copy(str(source), str(dest), 0o640)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o640
+    assert dest.samefile(source) and dest.read_bytes() == b"A"
+    assert os.listdir(dest.parent) == [dest.name]  # no temp name left
+    fsutil.link_or_copy(str(source), str(dest), 0o640)  # already that very file
+    assert os.listdir(dest.parent) == [dest.name]

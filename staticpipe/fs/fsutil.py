@@ -510,8 +510,8 @@ def link_or_copy(
     """Make ``dest`` a file with ``src``'s bytes (``src`` is a regular file, not a
     symlink): a hard link where possible, else a copy."""
     makedirs(os.path.dirname(dest), dir_mode)
-    if file_mode is None:
-        try:  # a new name appears with all its bytes at once: no temp name needed
+    if file_mode is None or _has_mode(src, file_mode):
+        try:  # a new name appears with all its bytes (and its mode) at once: no temp name
             os.link(src, dest)
             return
         except OSError:
@@ -534,6 +534,15 @@ def link_or_copy(
     # Renaming a link onto another link of the same file does nothing (POSIX):
     # then the temp name is still there, and must not stay in static_root.
     _discard(temp)
+
+
+def _has_mode(path: str, mode: int) -> bool:
+    """``path``'s permission bits are ``mode`` already (a link shares them: the
+    copy phase gave its copies the configured mode, so a hashed name needs no chmod)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) == mode
+    except OSError:
+        return False
 
 
 def symlink(src: str, dest: str, dir_mode: int | None = None) -> None:
