@@ -114,6 +114,16 @@ def test_first_publish_uploads_the_build_with_its_headers_and_the_manifest_last(
     assert head(site, "js/app.js")["ContentType"].startswith("text/javascript")
 
 
+def test_a_publish_after_a_stopped_run_uploads_the_build_its_manifest_names(site):
+    site.doit("collect")
+    before = local_build(site)
+    site.write("css/b.css", "p { color: blue; }\n")
+    site.doit("collect_copy")  # stopped after its copies: css/b.css holds the new bytes
+    run(site)
+    assert remote_files(site) == before  # the copy the manifest in place names went back
+    assert local_build(site) == before
+
+
 def test_a_republish_with_no_change_lists_once_and_uploads_nothing(site):
     site.doit("collect")
     run(site)

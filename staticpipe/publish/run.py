@@ -17,6 +17,7 @@ from .. import progress
 from ..config import Config, Publish
 from ..errors import ConfigError, StaticpipeError
 from ..ledger import lock
+from ..phases import undo
 from ..rewrite.hashing import hashed_path
 from . import build as builds
 from . import history
@@ -83,6 +84,8 @@ def publish(
     started = time.perf_counter()
     summary = PublishSummary(destination.url, dry_run=dry_run)
     with lock.locked(config):
+        if not dry_run:  # a stopped run's copies back first: the manifest's build goes up
+            undo.recover(config)
         build = builds.current(config)
         store = Store(destination, session)
         remote = store.list()
