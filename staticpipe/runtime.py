@@ -46,6 +46,7 @@ from urllib.parse import unquote, urldefrag, urlsplit, urlunsplit
 from . import integrity as integrity_file
 from .config import Config, load_config, nearest_config
 from .errors import ConfigError, StaticpipeError
+from .fs.fsutil import FileStat, file_stat
 from .integrity import Integrity, IntegrityError
 from .phases import manifest as manifest_file
 from .rewrite.references import django_url
@@ -78,15 +79,6 @@ class ManifestError(StaticpipeError, ValueError):
     """
 
 
-def file_signature(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
-    """What changes when a file is rewritten or replaced; None if it is missing."""
-    try:
-        stat = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
-
-
 class FileCache(Generic[T]):
     """A value loaded from a file, reloaded when the file's signature changes.
 
@@ -98,14 +90,14 @@ class FileCache(Generic[T]):
         self.path = Path(path)
         self._load = load
         self._lock = threading.Lock()
-        self._signature: tuple[int, ...] | None = None
+        self._signature: FileStat | None = None
         self._loaded = False
         self._value: T | None = None
         self._error: StaticpipeError | None = None
 
     def get(self) -> T | None:
         """The current value, or None while the file does not exist."""
-        signature = file_signature(self.path)
+        signature = file_stat(self.path)
         if not (self._loaded and signature == self._signature):
             with self._lock:
                 if not self._loaded or signature != self._signature:

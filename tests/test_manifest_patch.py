@@ -120,7 +120,7 @@ def test_a_run_keeps_what_the_next_one_needs_to_patch_the_manifest(tmp_path):
     # rendered from the listing and the post-processing state now in the ledger
     assert kept["inputs"] == _tokens(project)
     assert None not in kept["inputs"].values()
-    assert kept["manifest"][0] == fsutil.identity(project.root / "staticfiles.json")[0]
+    assert kept["manifest"] == fsutil.file_stat(project.root / "staticfiles.json")
     assert kept["pairs"] == json.dumps(sorted(project.manifest().items())).encode()
 
 

@@ -74,7 +74,7 @@ def record(
             clock, dirs = later, _mtimes(paths)
     if previous:  # the others as recorded (one that is gone now: not held)
         dirs = {**{d: m for d, m in previous.items() if d not in paths}, **dirs}
-    manifest = fsutil.identity_with_ctime(os.path.join(root, MANIFEST_NAME))
+    manifest = fsutil.file_stat(os.path.join(root, MANIFEST_NAME))
     saved = {"root": root, "time": time.time_ns(), "clock": clock, "dirs": dirs}
     held_by = {"listing": listing, "held": sorted(held)} if listing is not None else {}
     state.save(_file(config), {**saved, "manifest": manifest, **held_by})
@@ -114,7 +114,7 @@ def manifest_unchanged(config: Config) -> bool:
     if saved.get("root") != str(config.static_root) or not saved.get("manifest"):
         return False
     path = os.path.join(str(config.static_root), MANIFEST_NAME)
-    return fsutil.identity_with_ctime(path) == saved["manifest"]
+    return fsutil.file_stat(path) == saved["manifest"]
 
 
 def forget(config: Config) -> None:

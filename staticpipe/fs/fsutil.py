@@ -12,7 +12,7 @@ import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from ..rewrite.hashing import chunk_buffer
 
@@ -31,29 +31,28 @@ def prefix(directory: str) -> str:
     return directory if directory.endswith(os.sep) else directory + os.sep
 
 
-def identity(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
-    """(inode, mtime, size) of ``path``: a rewrite through a new file changes it.
-    None if there is no such file."""
+class FileStat(NamedTuple):
+    """A file's version, as a stat tells it: the one identity every part uses (the
+    copy phase's records and packed signatures, the manifest in place, the runtime
+    cache). An edit moves the mtime or the size; an edit behind a restored mtime
+    still moves the ctime; a file replaced by another has another inode."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileStat:
+        return cls(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+def file_stat(path: str | os.PathLike[str]) -> FileStat | None:
+    """``path``'s FileStat (symlinks followed); None if there is no such file."""
     try:
-        info = os.stat(path)
+        return FileStat.of(os.stat(path))
     except OSError:
         return None
-    return stat_identity(info)
-
-
-def stat_identity(info: os.stat_result) -> tuple[int, int, int]:
-    """``identity`` from a stat already made (of an open file, say)."""
-    return (info.st_ino, info.st_mtime_ns, info.st_size)
-
-
-def identity_with_ctime(path: str | os.PathLike[str]) -> tuple[int, int, int, int] | None:
-    """``identity`` and the ctime: an edit in place that restores the mtime (and
-    keeps the size) still changes it. For files others may edit (the manifest)."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
 
 
 def mtime_moved(

@@ -262,7 +262,7 @@ class Database:
 
 
 # -- entries: a phase's small state, pickled (state.py) --------------------------
-VERSION = 7  # of the entries' contents (7: modules in layer folders; 6: all in this database)
+VERSION = 8  # of the entries' contents (8: fsutil.FileStat; 7: modules in layer folders)
 
 
 def dumps(data: dict[str, Any], shared: bool = True) -> bytes:

@@ -347,7 +347,7 @@ def _settle(config: Config, live: Container[str], deleted: Iterable[str]) -> Non
     journal. The build counts if it retired something or wrote a new manifest."""
     journal = _load_journal(config)
     gone = set(deleted)
-    manifest = fsutil.identity_with_ctime(os.path.join(str(config.static_root), MANIFEST_NAME))
+    manifest = fsutil.file_stat(os.path.join(str(config.static_root), MANIFEST_NAME))
     retired = journal["retired"]
     stale = _stale_siblings([*retired, *journal["pending"]], live)
     removed = 0

@@ -46,12 +46,9 @@ def state_file(config: Config) -> Path:
     return config.state_path / "collect.state"
 
 
-def signature(source: str) -> list[int]:
-    return _signature(os.stat(source))
-
-
-def _signature(info: os.stat_result) -> list[int]:
-    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+def recorded_stat(record: Record) -> fsutil.FileStat:
+    """The source's FileStat as the record holds it (its ``STAT`` fields)."""
+    return fsutil.FileStat(*record[STAT])
 
 
 @dataclass
@@ -158,7 +155,7 @@ def _unchanged(
     if not _matches(record, source, link):
         return False
     try:
-        if record[1:5] != signature(source):
+        if recorded_stat(record) != fsutil.FileStat.of(os.stat(source)):
             return False
         if is_racy(record) and md5_file(source) != record[MD5]:
             return False
@@ -357,7 +354,7 @@ def collect(
             if name + suffix not in found:
                 fsutil.remove(dest + suffix)
         if options.link:
-            before = signature(source)
+            before = fsutil.FileStat.of(os.stat(source))
             fsutil.symlink(source, dest, config.directory_permissions_mode)
             digest = md5_file(source)
         else:
@@ -368,10 +365,11 @@ def collect(
                 config.directory_permissions_mode,
                 _bare if name.endswith(".js") else None,
             )
-            before = _signature(info)
+            before = fsutil.FileStat.of(info)
             now = clock[0] if clock is not None and info.st_dev == clock[1] else None
-            return [source, *before, digest, False, _racy(before[1], before[2], now), bool(bare)]
-        return [source, *before, digest, True, _racy(before[1], before[2]), False]
+            racy = _racy(before.mtime_ns, before.ctime_ns, now)
+            return [source, *before, digest, False, racy, bool(bare)]
+        return [source, *before, digest, True, _racy(before.mtime_ns, before.ctime_ns), False]
 
     blocked: list[str] = []  # (list.append: safe from the copying threads)
 

@@ -202,7 +202,7 @@ def _keep(config: Config, inputs: dict[str, Any], pairs: bytes | bytearray) -> N
     made from (the listing, post-processing's entry): what ``patched`` needs."""
     if None in inputs.values():
         return
-    manifest = fsutil.identity_with_ctime(manifest_path(config))
+    manifest = fsutil.file_stat(manifest_path(config))
     kept = {"inputs": inputs, "manifest": manifest, "pairs": bytes(pairs)}
     state.save(state_file(config), kept, shared=False)
 
@@ -211,7 +211,7 @@ def made_from(config: Config) -> dict[str, Any] | None:
     """The tokens of the inputs the manifest in place was made from, if it is
     the one the last run kept (None: not known)."""
     kept = state.load(state_file(config))
-    if kept.get("manifest") != fsutil.identity_with_ctime(manifest_path(config)):
+    if kept.get("manifest") != fsutil.file_stat(manifest_path(config)):
         return None
     return kept.get("inputs")
 
@@ -227,7 +227,7 @@ def patched(
         return None  # (no changes: the manifest in place is compared in full)
     path = manifest_path(config)
     kept = state.load(state_file(config))
-    if kept.get("inputs") != inputs or kept.get("manifest") != fsutil.identity_with_ctime(path):
+    if kept.get("inputs") != inputs or kept.get("manifest") != fsutil.file_stat(path):
         return None
     try:
         pairs, data = bytearray(kept["pairs"]), _read(path)

@@ -24,7 +24,7 @@ from ..ledger import state
 from ..sources.finders import Found
 from .collect import SOURCE, STAT
 
-_FIELDS = 4  # size, mtime_ns, ctime_ns, inode: as collect records them ([1:5])
+_FIELDS = 4  # fsutil.FileStat's fields, in its order: as collect records them (collect.STAT)
 _MISSING = (-1, -1, -1, -1)  # a source that could not be stat'ed, or was never copied
 _MISSING_BYTES = array("q", [-1]).tobytes()
 _BLOCK = 256  # entries compared at once
@@ -45,7 +45,7 @@ def current(sources: Iterable[str]) -> array:
         except OSError:
             append(_MISSING)
             continue
-        append((info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+        append((info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))  # a FileStat's
     return packed
 
 

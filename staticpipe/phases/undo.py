@@ -52,7 +52,7 @@ def locations(config: Config) -> tuple[str, str]:
 
 
 def _manifest_identity(config: Config) -> list[int] | None:
-    identity = fsutil.identity_with_ctime(os.path.join(str(config.static_root), _MANIFEST))
+    identity = fsutil.file_stat(os.path.join(str(config.static_root), _MANIFEST))
     return None if identity is None else list(identity)
 
 
