@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
-from .fs import fsutil
 from .ledger import state, store
 from .options import RunOptions
 from .phases import cleanup, collect
@@ -391,7 +390,7 @@ def _copy_reason(
     if bool(record[collect.LINKED]) != link:
         return "to be linked (was copied)" if link else "to be copied (was linked)"
     try:
-        changed = collect.recorded_stat(record) != fsutil.FileStat.of(os.stat(source))
+        changed = collect.source_moved(record, source)
     except OSError:
         return f"source unreadable ({_shown(source)})"
     if changed or collect.is_racy(record):

@@ -421,6 +421,18 @@ def _findstatic_task(config: ConfigSource, prefix: str) -> dict:
     }
 
 
+def _command_task(basename: str, action: Callable) -> dict:
+    """A task that is a command (``doit publish``, ``doit prune``): it always runs,
+    and takes ``-n`` and ``-v`` as ``collect`` does."""
+    return {
+        "basename": basename,
+        "actions": [action],
+        "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
 def _publish_task(config: ConfigSource, prefix: str) -> dict:
     """The ``publish`` task (make_tasks)."""
 
@@ -437,13 +449,7 @@ def _publish_task(config: ConfigSource, prefix: str) -> dict:
             print(summary.line())
         return None
 
-    return {
-        "basename": f"{prefix}publish",
-        "actions": [action],
-        "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
-        "uptodate": [False],
-        "verbosity": 2,
-    }
+    return _command_task(f"{prefix}publish", action)
 
 
 def _prune_task(config: ConfigSource, prefix: str) -> dict:
@@ -468,13 +474,7 @@ def _prune_task(config: ConfigSource, prefix: str) -> dict:
             print(pruned_line(len(names), conf.static_root, dry_run))
         return None
 
-    return {
-        "basename": f"{prefix}prune",
-        "actions": [action],
-        "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
-        "uptodate": [False],
-        "verbosity": 2,
-    }
+    return _command_task(f"{prefix}prune", action)
 
 
 def _watch_task(config: ConfigSource, prefix: str) -> dict:

@@ -46,9 +46,10 @@ def state_file(config: Config) -> Path:
     return config.state_path / "collect.state"
 
 
-def recorded_stat(record: Record) -> fsutil.FileStat:
-    """The source's FileStat as the record holds it (its ``STAT`` fields)."""
-    return fsutil.FileStat(*record[STAT])
+def source_moved(record: Record, source: str) -> bool:
+    """``source``'s FileStat now is not the one the record holds (its ``STAT``
+    fields). Raises OSError if it cannot be stat'ed."""
+    return fsutil.FileStat(*record[STAT]) != fsutil.FileStat.of(os.stat(source))
 
 
 @dataclass
@@ -155,7 +156,7 @@ def _unchanged(
     if not _matches(record, source, link):
         return False
     try:
-        if recorded_stat(record) != fsutil.FileStat.of(os.stat(source)):
+        if source_moved(record, source):
             return False
         if is_racy(record) and md5_file(source) != record[MD5]:
             return False
