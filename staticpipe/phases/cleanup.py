@@ -279,17 +279,56 @@ def expect(config: Config, names: Iterable[str]) -> None:
         _save_journal(config, journal)
 
 
+def keep_known(config: Config) -> None:
+    """A run from no state (after ``doit forget``) copies and hashes every file
+    again, replacing the records and entries that say what earlier runs wrote.
+    What they name is journalled first, as ``retire`` does: the build keeps what
+    it names and retires the rest like any old version (a killed run's outputs
+    that no manifest names are known by nothing else)."""
+    from ..ledger import store
+    from . import collect, rewriting
+
+    try:
+        names = [*collect.load_records(config, repair=False), *rewriting.load_outputs(config)]
+    except store.StoreDamaged:
+        return  # (nothing to know: the run starts again from no state)
+    retire(config, names)
+
+
 def _hashing_file(config: Config) -> Path:
     return config.state_path / "hashing.state"
 
 
-def hashing(config: Config, names: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class Unrecorded:
+    """What a killed post-processing run may have written and not recorded:
+    hashed files of ``names`` (their bytes prove their names), and exactly the
+    ``outputs`` whose bytes do not (a reference cycle's members share one hash,
+    of the whole component)."""
+
+    names: list[str]
+    outputs: list[str]
+
+
+def hashing(config: Config, names: list[str]) -> Unrecorded:
     """Post-processing is about to write the hashed files of ``names``: recorded
-    first (with those a killed run left, returned), so that what a run killed
+    first (with what killed runs left, returned), so that what a run killed
     before recording its outputs wrote is found by the next (``adopt_hashed``)."""
-    left = list(state.load(_hashing_file(config)).get("names", []))
-    state.save(_hashing_file(config), {"names": sorted({*left, *names})})
+    saved = state.load(_hashing_file(config))
+    left = Unrecorded(list(saved.get("names", [])), list(saved.get("outputs", [])))
+    state.save(
+        _hashing_file(config), {"names": sorted({*left.names, *names}), "outputs": left.outputs}
+    )
     return left
+
+
+def hashing_outputs(config: Config, outputs: list[str]) -> None:
+    """Post-processing is about to write ``outputs``, names their bytes will not
+    prove (``Unrecorded``): recorded exactly, first."""
+    saved = state.load(_hashing_file(config))
+    known = set(saved.get("outputs", []))
+    if not known.issuperset(outputs):
+        state.save(_hashing_file(config), {**saved, "outputs": sorted(known.union(outputs))})
 
 
 def hashed_recorded(config: Config) -> None:
@@ -297,17 +336,17 @@ def hashed_recorded(config: Config) -> None:
     state.discard(_hashing_file(config))
 
 
-def adopt_hashed(config: Config, names: Iterable[str], live: Container[str]) -> None:
-    """The files a killed post-processing run wrote for ``names`` that no entry
-    names (not ``live``): in their directories, those that prove they are a
-    hashed name of one of them (by their bytes: ``recognized``). Retired like
-    any old output: kept, pruned by policy."""
+def adopt_hashed(config: Config, left: Unrecorded, live: Container[str]) -> None:
+    """The files a killed post-processing run wrote (``left``) that no entry
+    names (not ``live``): its exact outputs, and in the directories of its
+    names, the files that prove they are a hashed name of one of them (by their
+    bytes: ``recognized``). Retired like any old output: kept, pruned by policy."""
     from ..rewrite import hashhook
 
-    wanted = set(names)
+    wanted = set(left.names)
     hook = hashhook.load(config)
     root = str(config.static_root)
-    found = []
+    found = [name for name in left.outputs if name not in live]
     for directory in sorted({name.rpartition("/")[0] for name in wanted}):
         try:
             entries = list(os.scandir(os.path.join(root, directory)))

@@ -66,6 +66,7 @@ def act(run: Run) -> None:
                 for name in run.summary.deleted:  # Django's clear_dir, at -v 1
                     run.log(f"Deleting '{name}'")
         if run.fresh:  # every file again, as from no state
+            cleanup.keep_known(config)
             records, changes = collect.no_records(config), None
         else:
             records = None if options.clear else run.saved_records()

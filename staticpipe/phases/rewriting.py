@@ -253,7 +253,7 @@ class _Run:
         # The names a run that stopped part-way redid: what references them may
         # not have been redone after them, so the next run redoes them again.
         self.pending: list[str] = saved.get("pending", []) if self.valid else []
-        self.left: list[str] = []  # names a killed run was hashing (cleanup.hashing)
+        self.left = cleanup.Unrecorded([], [])  # what killed runs wrote (cleanup.hashing)
         # Reference target -> the files that reference it: the saved entries'
         # refs, inverted (kept up to date by save()); None: not saved.
         self.referrers: Mapping[str, list[str]] | None = (
@@ -637,6 +637,8 @@ class _Run:
         else:
             names, outputs = self.hook_cycle(members, normalised)
         ok = len(self.problems) == before
+        # (names their bytes do not prove: recorded before they are written)
+        cleanup.hashing_outputs(self.config, [names[member] for member in members])
         for member in members:
             data = outputs.pop(member, None)
             if data is None:
@@ -812,7 +814,7 @@ class _Run:
         live = HashedNames(self.final, any_hash=hooked)
         if garbage:  # old versions: kept, as Django keeps them, until pruned
             cleanup.retire(self.config, garbage, live=live)
-        if self.left:  # a killed run's outputs no entry names: old versions too
+        if self.left.names or self.left.outputs:  # a killed run's outputs: old versions too
             cleanup.adopt_hashed(self.config, self.left, live)
         token = self.token if complete or self.same_settings else None
         entries, referrers = self.entries, self.referrer_rows
