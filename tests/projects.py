@@ -59,15 +59,13 @@ class Project:
             path.write_text(content)
         return path
 
-    def doit(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
-        """``python -m doit ARGS`` in the project (``env``: added to the environment)."""
+    def doit(self, *args: str, check: bool = True) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "doit", *args],
             cwd=self.path,
             capture_output=True,
             text=True,
             timeout=120,
-            env={**os.environ, **env} if env else None,
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:

@@ -745,3 +745,54 @@ def test_hashed_files_written_but_not_recorded_then_edited_again_are_no_unknown_
     assert collect_in(project.path).returncode == 0
     assert written <= kept_versions(project.root, project.state)
     assert_clean_plus_old_versions_then_clean(project, tmp_path)
+
+
+def test_hashed_files_of_a_reference_cycle_written_but_not_recorded_are_no_unknown_files(
+    tmp_path: Path,
+) -> None:
+    """As above, for the members of a reference cycle: they share the hash of the
+    whole component, so their bytes do not prove their names, and the run must
+    have recorded the very names before writing them."""
+    project = Project(tmp_path / "project", BASE)
+    project.write("css/ring/a.css", ".a { background: url(b.css); }\n")
+    project.write("css/ring/b.css", ".b { background: url(a.css); }\n")
+    project.doit("collect")
+    project.write("css/ring/a.css", ".a { background: url(b.css); color: red; }\n")
+    points = points_of_a_run(project, tmp_path / "scratch")
+    before = set(snapshot(project.root))
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:post"))
+    assert crashed.returncode == 137
+    written = set(snapshot(project.root)) - before
+    assert {name.rpartition("/")[2][:2] for name in written} == {"a.", "b."}  # both renamed
+    project.write("css/ring/a.css", ".a { background: url(b.css); color: blue; }\n")
+    assert collect_in(project.path).returncode == 0
+    assert written <= kept_versions(project.root, project.state)
+    assert_clean_plus_old_versions_then_clean(project, tmp_path)
+
+
+def test_what_a_killed_run_recorded_stays_known_to_a_run_after_doit_forget(
+    tmp_path: Path,
+) -> None:
+    """A run dies once post-processing has recorded its hashed files, before its
+    manifest: only its records and entries name its new copy and hashed files.
+    The new source goes and the edited one changes again; ``doit forget -a``
+    then makes the next run build from no state. It must still know what the
+    records and entries it replaces name: old versions, pruned with the rest."""
+    project = Project(tmp_path / "project", BASE)
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n")
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
+    project.write("css/a.css", ".a { background: url(../img/a.png); color: red; }\n")
+    project.write("js/new.js", "console.log('new');\n")
+    points = points_of_a_run(project, tmp_path / "scratch")
+    before = set(snapshot(project.root))
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "file:" + MANIFEST))
+    assert crashed.returncode == 137
+    written = set(snapshot(project.root)) - before  # (a.css's copy is replaced: not new)
+    assert "js/new.js" in written and any(name.startswith("css/a.") for name in written)
+    project.write("css/a.css", ".a { background: url(../img/a.png); color: blue; }\n")
+    (project.path / SOURCES / "js" / "new.js").unlink()
+    project.doit("forget", "-a")
+    assert collect_in(project.path).returncode == 0
+    assert written <= kept_versions(project.root, project.state)
+    assert_clean_plus_old_versions_then_clean(project, tmp_path)

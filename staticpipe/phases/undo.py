@@ -19,9 +19,9 @@ a run fails, before re-raising); a run killed with SIGKILL leaves them, and the
 next run puts them back before it reads any state (``recover``). Either way a
 copy put back first loses its record in the ledger (one commit), so the next
 run copies it again, and is journalled as an output to settle (retired if its
-source is gone by then: never left unknown); its precompressed siblings go
-(they were made from the new bytes, or deleted by the copy phase before it
-replaced the copy). Kept
+source is gone by then: never left unknown). Its precompressed siblings, which
+the copy phase removes before it replaces the copy, are kept and put back with
+it; any other beside it was made from the new bytes and goes. Kept
 files belong to one staticfiles.json: once another is in place they are
 obsolete and are dropped, not put back. Once the new manifest is in place
 (``cleanup.collect_garbage``), or a run completes, the kept files go, then the
