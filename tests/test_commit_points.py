@@ -219,6 +219,8 @@ KINDS = {
         Kind("full", ("collect",), edited_only),
         Kind("clear", ("collect", "--clear"), built_then_edited),
         Kind("no_post_process", ("collect", "--no-post-process"), built_then_edited, "uncrashed"),
+        # (symlinks to this project's sources: a clean build elsewhere links elsewhere)
+        Kind("link", ("collect", "--link"), built_then_edited, "uncrashed"),
         Kind("switch", ("collect",), switched),
         Kind("prune", ("prune",), to_prune, workers=1),  # (2 points)
     )
