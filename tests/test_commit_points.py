@@ -798,3 +798,24 @@ def test_what_a_killed_run_recorded_stays_known_to_a_run_after_doit_forget(
     assert collect_in(project.path).returncode == 0
     assert written <= kept_versions(project.root, project.state)
     assert_clean_plus_old_versions_then_clean(project, tmp_path)
+
+
+def test_doit_clean_removes_what_a_killed_run_wrote_and_did_not_record(tmp_path: Path) -> None:
+    """A run dies after writing hashed files, before recording them (a cycle's
+    members among them); ``doit clean collect`` removes them with the rest:
+    nothing the pipeline wrote is left, and static_root goes."""
+    project = Project(tmp_path / "project", BASE)
+    project.write("css/ring/a.css", ".a { background: url(b.css); }\n")
+    project.write("css/ring/b.css", ".b { background: url(a.css); }\n")
+    project.write("css/c.css", ".c { background: url(../img/a.png); }\n")
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
+    project.write("css/ring/a.css", ".a { background: url(b.css); color: red; }\n")
+    project.write("img/a.png", b"B" * 50)
+    points = points_of_a_run(project, tmp_path / "scratch")
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:post"))
+    assert crashed.returncode == 137
+
+    project.doit("clean", "collect")
+
+    assert not project.root.exists(), sorted(snapshot(project.root))

@@ -313,13 +313,18 @@ class Unrecorded:
 def hashing(config: Config, names: list[str]) -> Unrecorded:
     """Post-processing is about to write the hashed files of ``names``: recorded
     first (with what killed runs left, returned), so that what a run killed
-    before recording its outputs wrote is found by the next (``adopt_hashed``)."""
-    saved = state.load(_hashing_file(config))
-    left = Unrecorded(list(saved.get("names", [])), list(saved.get("outputs", [])))
+    before recording its outputs wrote is found by the next (``unrecorded_outputs``)."""
+    left = unrecorded(config)
     state.save(
         _hashing_file(config), {"names": sorted({*left.names, *names}), "outputs": left.outputs}
     )
     return left
+
+
+def unrecorded(config: Config) -> Unrecorded:
+    """What killed post-processing runs may have written and not recorded."""
+    saved = state.load(_hashing_file(config))
+    return Unrecorded(list(saved.get("names", [])), list(saved.get("outputs", [])))
 
 
 def hashing_outputs(config: Config, outputs: list[str]) -> None:
@@ -336,17 +341,17 @@ def hashed_recorded(config: Config) -> None:
     state.discard(_hashing_file(config))
 
 
-def adopt_hashed(config: Config, left: Unrecorded, live: Container[str]) -> None:
-    """The files a killed post-processing run wrote (``left``) that no entry
-    names (not ``live``): its exact outputs, and in the directories of its
+def unrecorded_outputs(config: Config, left: Unrecorded, live: Container[str] = ()) -> list[str]:
+    """The files killed post-processing runs wrote (``left``) that no entry
+    names (not ``live``): their exact outputs, and in the directories of their
     names, the files that prove they are a hashed name of one of them (by their
-    bytes: ``recognized``). Retired like any old output: kept, pruned by policy."""
+    bytes: ``recognized``). The next run retires them like any old output."""
     from ..rewrite import hashhook
 
     wanted = set(left.names)
     hook = hashhook.load(config)
     root = str(config.static_root)
-    found = [name for name in left.outputs if name not in live]
+    found = [name for name in left.outputs if name not in live and _is_file(root, name)]
     for directory in sorted({name.rpartition("/")[0] for name in wanted}):
         try:
             entries = list(os.scandir(os.path.join(root, directory)))
@@ -360,8 +365,7 @@ def adopt_hashed(config: Config, left: Unrecorded, live: Container[str]) -> None
                 if original in wanted and _named_by(hook, original, entry.path) == name:
                     found.append(name)
                     break
-    if found:
-        retire(config, found, live=live)
+    return found
 
 
 def _siblings_of(root: str, names: list[str], live: Container[str]) -> list[str]:
@@ -595,11 +599,13 @@ def forget_all(config: Config) -> None:
 
 def owned_outputs(config: Config, also: Iterable[str] = ()) -> set[str]:
     """Every file under static_root the pipeline wrote, by its recorded state
-    (``also``: what the derived phases' rows name, engine/phases.written)."""
+    (``also``: what the derived phases' rows name, engine/phases.written), and
+    what killed runs wrote before recording it (``unrecorded_outputs``)."""
     from . import collect, rewriting
 
     names = set(collect.load_records(config))
     names |= set(rewriting.load_outputs(config))
+    names.update(unrecorded_outputs(config, unrecorded(config)))
     names |= set(state.load(_garbage_file(config)).get("names", []))
     journal = _load_journal(config)
     names |= set(journal["retired"])  # the old versions kept

@@ -815,7 +815,7 @@ class _Run:
         if garbage:  # old versions: kept, as Django keeps them, until pruned
             cleanup.retire(self.config, garbage, live=live)
         if self.left.names or self.left.outputs:  # a killed run's outputs: old versions too
-            cleanup.adopt_hashed(self.config, self.left, live)
+            cleanup.retire(self.config, cleanup.unrecorded_outputs(self.config, self.left, live))
         token = self.token if complete or self.same_settings else None
         entries, referrers = self.entries, self.referrer_rows
         if saved is entries:  # the saved rows, patched: referrers first (they need the old)
