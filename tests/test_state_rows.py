@@ -153,19 +153,22 @@ def test_a_deleted_state_database_means_one_full_run_that_leaves_no_old_outputs(
 @pytest.mark.parametrize("runner", ["doit", "watcher"])
 def test_state_lost_with_a_damaged_manifest_still_ends_as_a_clean_build(tmp_path, damage, runner):
     # no record and no manifest to read: the outputs that prove themselves (a
-    # hashed name that is its bytes' md5, and its copy) go; the rest stays
+    # hashed name that is its bytes' md5, and its copy; a reference cycle's
+    # members, by the hash of the whole component) go; the rest stays
     site = _site(tmp_path / "site")
     site.write("a.png", b"A")
     site.write("gone.png", b"G")
     site.write("sub/gone.css", "g { background: url(../a.png) }\n")
     site.write("x.css", "x { background: url(a.png) }\n")
+    site.write("ring/a.css", ".a { background: url(b.css) }\n")
+    site.write("ring/b.css", ".b { background: url(a.css) } .i { background: url(../a.png) }\n")
     assert site.collect() == 0
     root = site.path / "build" / "static"
     (root / "mine.txt").write_text("not written by staticpipe")
     (root / "mine.0123456789ab.txt").write_text("a hashed-looking name of my own")
     shutil.rmtree(site.state)
     (root / "staticfiles.json").write_bytes(damage)
-    site.write("a.png", b"AA")
+    site.write("a.png", b"AA")  # (b.css refers to it: the cycle is renamed too)
     (site.path / "assets" / "gone.png").unlink()
     (site.path / "assets" / "sub" / "gone.css").unlink()
 

@@ -21,6 +21,7 @@ them from the journal and leaves them where they are.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import time
@@ -35,9 +36,12 @@ from ..rewrite.hashing import (
     HashedNames,
     any_unhashed_names,
     hashed_path,
+    md5_bytes,
     md5_file,
+    md5_parts,
     unhashed_names,
 )
+from ..rewrite.patterns import adjustable
 from . import undo
 
 MANIFEST_NAME = "staticfiles.json"
@@ -122,24 +126,65 @@ def recognized(config: Config, keys: bool, values: bool) -> list[str]:
     """The files in static_root that prove they are a build's outputs, with no
     record to say so: a hashed name ``a.<h>.css`` whose bytes hash to ``<h>``
     (their md5's first 12 hex digits; with a ``file_hash`` hook, what the hook
-    gives for ``a.css`` and these bytes, as it named the file), and, as keys,
-    the copies ``a.css`` beside them. Anything else is left alone."""
+    gives for ``a.css`` and these bytes, as it named the file; without a hook,
+    the members of a reference cycle by their shared hash), and, as keys, the
+    copies ``a.css`` beside them. Anything else is left alone."""
     from ..rewrite import hashhook
 
     hook = hashhook.load(config)
     root = str(config.static_root)
-    hashed, copies = [], []
+    hashed: list[tuple[str, str]] = []  # (name, the original it is a hashed name of)
+    unproven: dict[str, list[tuple[str, str, str]]] = {}  # hash -> (original, name, path)
     for directory, _dirs, files in os.walk(root):
         for filename in files:
             path = os.path.join(directory, filename)
             name = os.path.relpath(path, root).replace(os.sep, "/")
-            for original in _unhashed(name, hook):
+            originals = _unhashed(name, hook)
+            for original in originals:
                 if os.path.isfile(path) and _named_by(hook, original, path) == name:
-                    hashed.append(name)
-                    if os.path.lexists(os.path.join(root, original)):
-                        copies.append(original)
+                    hashed.append((name, original))
                     break
-    return [*(copies if keys else ()), *(hashed if values else ())]
+            else:  # (only CSS/JS reference each other, in cycles too)
+                for original in originals if hook is None and adjustable(name) else ():
+                    digest = _hash_in(name, original)
+                    unproven.setdefault(digest, []).append((original, name, path))
+    hashed += _cycle_members(unproven)
+    copies = [original for _n, original in hashed if os.path.lexists(os.path.join(root, original))]
+    return [*(copies if keys else ()), *(name for name, _o in hashed if values)]
+
+
+_HASH_SEGMENT = re.compile(r"\.([0-9a-f]{12})(?=\.|$)")
+
+
+def _hash_in(name: str, original: str) -> str:
+    """The 12 hex digits that make ``original`` the hashed name ``name``."""
+    for digest in _HASH_SEGMENT.findall(name.rpartition("/")[2]):
+        if hashed_path(original, digest) == name:
+            return digest
+    return ""
+
+
+def _cycle_members(unproven: Mapping[str, list[tuple[str, str, str]]]) -> list[tuple[str, str]]:
+    """The hashed files among ``unproven`` that are a reference cycle's members
+    (rewriting.py, no hook): one hash for the component, the md5 of each
+    member's name and text with the references inside it unhashed."""
+    found = []
+    for digest, members in unproven.items():
+        members = sorted(members)
+        if not digest or len({original for original, _n, _p in members}) != len(members):
+            continue
+        parts = []
+        for original, _name, path in members:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                break
+            parts += [original, md5_bytes(data.replace(b".%s." % digest.encode(), b"."))]
+        else:
+            if md5_parts(parts)[:12] == digest:
+                found += [(name, original) for original, name, _path in members]
+    return found
 
 
 def _unhashed(name: str, hook) -> list[str]:
