@@ -8,8 +8,8 @@ deletions. ``STATICPIPE_COMMIT_LOG`` makes a run list the points it passes;
 SIGKILL: no cleanup).
 
 For each kind of run (incremental after edits of every kind, full from no
-state, ``--clear``, ``--no-post-process``, compression switched off and another
-integrity algorithm, ``doit prune``) on a small project with
+state, ``--clear``, ``--no-post-process``, ``--link``, ``python -m staticpipe``,
+compression switched off and another integrity algorithm, ``doit prune``) on a small project with
 ``compress = ["gzip"]`` and ``integrity = "sha384"``: the state before the run
 is saved; one run counts its N points (and the doit task doit announced last
 before each: a phase's check runs before its task is announced); then for each
@@ -190,6 +190,7 @@ class Kind:
     # files as they are, and so does staticpipe, which no clean build has)
     oracle: str = "clean"
     workers: int = 2  # projects crashed side by side (at most; one if a single core)
+    module: str = "doit"  # what ``python -m`` runs: doit, or staticpipe (its own loader)
 
 
 def built_then_edited(project: Project) -> None:
@@ -221,6 +222,7 @@ KINDS = {
         Kind("no_post_process", ("collect", "--no-post-process"), built_then_edited, "uncrashed"),
         # (symlinks to this project's sources: a clean build elsewhere links elsewhere)
         Kind("link", ("collect", "--link"), built_then_edited, "uncrashed"),
+        Kind("module", ("collect",), built_then_edited, module="staticpipe"),  # (no dodo.py)
         Kind("switch", ("collect",), switched),
         Kind("prune", ("prune",), to_prune, workers=1),  # (2 points)
     )
@@ -389,7 +391,7 @@ class Harness:
     def doit(self, argv: tuple[str, ...], **env: str) -> subprocess.CompletedProcess:
         self.runs += 1
         return subprocess.run(
-            [sys.executable, "-m", "doit", *argv],
+            [sys.executable, "-m", self.kind.module, *argv],
             cwd=self.project.path,
             capture_output=True,
             text=True,
@@ -423,7 +425,7 @@ class Harness:
         self.runs += 1
         with log.open("ab") as out:
             code = subprocess.run(
-                [sys.executable, "-m", "doit", *self.kind.argv],
+                [sys.executable, "-m", self.kind.module, *self.kind.argv],
                 cwd=self.project.path,
                 stdout=out,
                 stderr=subprocess.STDOUT,
