@@ -21,8 +21,7 @@ are read from their sources, not from copies that may have been written over.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Collection, Container, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -33,31 +32,26 @@ from ..fs import fsutil
 from ..fs.parallel import CHUNK, Runs
 from ..ledger import state
 from ..rewrite import hashhook, rules
+from ..rewrite.decoding import Text, decode
 from ..rewrite.graph import components, is_cycle
 from ..rewrite.hashing import HashedNames, hashed_path, md5_bytes, md5_parts, with_hash
 from ..rewrite.patterns import SOURCEMAP, adjustable
 from ..rewrite.references import Occurrence, Target, patterns_for, references, rewrite
 from ..rewrite.rules import (
     HASHED,
-    KEY,
     MD5,
-    PLAIN,
     Entry,
     SavedEntry,
     compact,
     expand,
     saved_hashed,
-    saved_md5,
-    saved_refs,
 )
-from . import cleanup, collect, undo
+from . import cleanup, collect, redo, undo
 from .collect import Record, is_bare
 
 # A cycle's fixed point with a hook is sought this many sweeps at most (Django
 # settles within its 1 + max_post_process_passes = 6 passes, or fails).
 _CYCLE_SWEEPS = 8
-
-_CHARSET = re.compile(rb'^@charset "([A-Za-z0-9_.:-]+)";')
 
 
 state_file = rules.post_state_file
@@ -93,7 +87,7 @@ def check(config: Config) -> list[str]:
     def canonical(index: Mapping[str, list[str]]) -> dict[str, list[str]]:
         return {key: sorted(names) for key, names in index.items()}
 
-    if canonical(saved["referrers"].load()) != canonical(invert_refs(files)):
+    if canonical(saved["referrers"].load()) != canonical(redo.invert_refs(files)):
         problems.append("referrers: not the inverse of the entries' references")
     entries = {name: expand(name, fields) for name, fields in files.items()}
     if saved.get("warned") != sorted(name for name, e in entries.items() if e.warnings):
@@ -112,61 +106,6 @@ class PostProcessResult:
     # name -> hashed name, for the files whose hashed name is not the one the
     # saved state (the state this run started from) gave them: new files included
     changed: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Text:
-    text: str | None  # None: not rewritable (copied as is under encoding_errors="copy")
-    encoding: str
-
-
-_ASCII_BYTES = [bytes([byte]) for byte in range(128)]
-
-
-def _ascii_compatible(encoding: str) -> bool:
-    """ASCII bytes mean ASCII, one by one, as the @charset rule and the URL patterns
-    assume: not UTF-16, UTF-7, EBCDIC or a Python-only codec (unicode_escape).
-    Raises LookupError for an unknown encoding."""
-    try:
-        return all(byte.decode(encoding) == byte.decode("ascii") for byte in _ASCII_BYTES)
-    except (UnicodeError, ValueError, TypeError):
-        return False
-
-
-def decode(data: bytes, name: str, where: Callable[[], str], policy: str) -> _Text:
-    """CSS/JS bytes as text: UTF-8 (as Django), else a declared CSS @charset.
-
-    A declared charset is used only if it is ASCII-compatible and the text encodes
-    back to exactly the original bytes (every byte outside a URL is kept).
-    """
-    try:
-        return _Text(data.decode("utf-8"), "utf-8")
-    except UnicodeDecodeError as exc:
-        detail = f"not valid utf-8 at byte offset {exc.start}"
-    declared = _CHARSET.match(data) if name.endswith(".css") else None
-    if declared:
-        encoding = declared.group(1).decode("ascii")
-        unusable = (
-            f"; its @charset {encoding!r} cannot be used "
-            "(not ASCII-compatible, or the bytes do not round-trip)"
-        )
-        try:
-            if not _ascii_compatible(encoding):
-                detail += unusable
-            else:
-                text = data.decode(encoding)
-                if text.encode(encoding, "replace") == data:
-                    return _Text(text, encoding)
-                detail += unusable
-        except LookupError:
-            detail = f"unknown @charset {encoding!r}"
-        except UnicodeDecodeError as exc:
-            detail = f"not valid {encoding} at byte offset {exc.start}"
-    if policy == "copy":
-        return _Text(None, "")
-    raise DecodeError(
-        f'{where()}: {detail} (set encoding_errors = "copy" to collect it unrewritten)'
-    )
 
 
 class _Hashed(Mapping[str, str]):
@@ -290,7 +229,7 @@ class _Run:
     def undecodable(self, name: str) -> str:
         return f"{self.where(name)}: not rewritten (undecodable), copied as is"
 
-    def text(self, name: str) -> _Text:
+    def text(self, name: str) -> Text:
         """The file's text, read when needed (never all files' contents at once):
         from its collected copy, the very bytes its md5 was computed on."""
         record = self.records[name]
@@ -466,7 +405,7 @@ class _Run:
     def write_over(self, name: str, data: bytes, refs: list[str]) -> None:
         """The hook left a rewritten file's name unhashed: its output replaces the
         collected copy, as Django's does (left alone if it holds these bytes).
-        Its entry has no key: redone by every run (see ``_unsettled``), as the
+        Its entry has no key: redone by every run (see ``redo.unsettled``), as the
         copy phase may have put the original back since."""
         path = self.base + name
         try:
@@ -688,10 +627,10 @@ class _Run:
         if names is None:
             names = order
         else:  # the others keep their entries, outputs and warnings as they are
-            redo = set(names)
+            again = set(names)
             saved = self.saved
-            self.final = _Hashed(saved, redo.union(self.delta()[1]))
-            warned = set(self.warned) - redo
+            self.final = _Hashed(saved, again.union(self.delta()[1]))
+            warned = set(self.warned) - again
             if warned:  # in the listing's order, as a full run reports them
                 for name in order:
                     if name in warned and name in saved:
@@ -730,7 +669,7 @@ class _Run:
             new, gone = self.delta()
             dirty = new.union(self.since.copied, self.unsettled)
         missing = [*missing, *self.pending]
-        return names_to_redo(
+        return redo.names_to_redo(
             self.saved, self.records, order, missing, dirty, self.referrers, new, gone
         )
 
@@ -804,7 +743,7 @@ class _Run:
         hooked = self.hook is not None
         # Entries rewritten with errors are redone by every run (names_to_redo),
         # so this run's are all there are.
-        unsettled = sorted(name for name, new in self.new.items() if _unsettled(new))
+        unsettled = sorted(name for name, new in self.new.items() if redo.unsettled(new))
         pending = [] if complete else sorted(set(self.pending).union(self.new))
         made_from = self.since.records_file if complete and self.since is not None else None
         garbage = [saved_hashed(name, saved[name]) for name in gone]
@@ -820,12 +759,12 @@ class _Run:
         entries, referrers = self.entries, self.referrer_rows
         if saved is entries:  # the saved rows, patched: referrers first (they need the old)
             for name in gone:
-                _update_referrers(referrers, name, saved[name], None)
+                redo.update_referrers(referrers, name, saved[name], None)
                 del entries[name]
             for name, new in self.new.items():
                 old, fields = saved.get(name), compact(new, hooked)
                 if old != fields:
-                    _update_referrers(referrers, name, old, fields)
+                    redo.update_referrers(referrers, name, old, fields)
                     entries[name] = fields
         else:  # other settings or no valid rows: every row written
             files = dict(saved)
@@ -833,7 +772,7 @@ class _Run:
                 del files[name]
             files.update((name, compact(new, hooked)) for name, new in self.new.items())
             entries.replace(files)
-            referrers.replace(invert_refs(files))
+            referrers.replace(redo.invert_refs(files))
         if (
             not entries.changed
             and not referrers.changed
@@ -865,109 +804,6 @@ def _hook_named(name: str, fields: SavedEntry) -> bool:
 def _read_all(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def names_to_redo(
-    saved: dict[str, SavedEntry],
-    records: dict[str, Record],
-    order: list[str],
-    missing: list[str] | tuple = (),
-    dirty: set[str] | None = None,
-    referrers: Mapping[str, list[str]] | None = None,
-    new: set[str] | None = None,
-    gone: set[str] | None = None,
-) -> list[str]:
-    """The names, in ``order``, whose post-processing entries may change since
-    ``saved`` (the last run's, same settings) now that the files are ``records``.
-
-    A file's entry depends on its md5 and on what its references resolve to: so
-    the files whose md5 changed or that are new, then, transitively, the files
-    referencing any of those, a removed file, or a directory that appeared or
-    went away. Also redone: files whose last rewrite had errors (to report them
-    again), and ``missing``, whose outputs are gone. Every other entry is reused
-    as it is, without being looked at.
-
-    ``dirty``: those first ones, if the caller knows them (a superset will do):
-    then no record is compared with its entry. ``referrers``: ``saved``'s
-    references inverted (``invert_refs``), if the caller has them. ``new`` and
-    ``gone``: the names in ``records`` only and in ``saved`` only, if known.
-    """
-    if dirty is None:  # new, changed md5, or rewritten with errors last time
-        dirty = {
-            name
-            for name, record in records.items()
-            if (fields := saved.get(name)) is None
-            or saved_md5(fields) != record[collect.MD5]
-            or _unsettled(fields)
-        }
-    dirty = dirty.union(missing)
-    if gone is None:
-        gone = saved.keys() - records.keys()
-    if new is None:
-        new = records.keys() - saved.keys()
-    touched = dirty | gone
-    for name in new | gone:  # its directories may be new or gone
-        while name:
-            name = name.rpartition("/")[0]
-            touched.add(name or ".")
-    if referrers is None:
-        referrers = invert_refs(saved)
-    redo = set(dirty)
-    pending = list(touched)
-    while pending:
-        for name in referrers.get(pending.pop(), ()):
-            if name not in redo:
-                redo.add(name)
-                pending.append(name)
-    return list(filter(redo.__contains__, order))  # in order, at C speed
-
-
-def _referrer_key(ref: str) -> str:
-    """A reference as resolve() looks it up, or a directory (``dir/``), as the
-    name or directory it depends on ("." for the root)."""
-    return ref.rstrip("/") or "."
-
-
-def invert_refs(files: dict[str, SavedEntry]) -> dict[str, list[str]]:
-    """What each file or directory is referenced by, from the entries' refs."""
-    referrers: dict[str, list[str]] = {}
-    for name, fields in files.items():
-        for ref in saved_refs(fields):
-            referrers.setdefault(_referrer_key(ref), []).append(name)
-    return referrers
-
-
-def _update_referrers(
-    referrers: MutableMapping[str, list[str]],
-    name: str,
-    old: SavedEntry | None,
-    new: SavedEntry | None,
-) -> None:
-    """``referrers`` after ``name``'s entry went from ``old`` to ``new`` (None: none).
-    Lists are replaced, not changed in place (a table writes what it is given)."""
-    before = saved_refs(old) if old is not None else ()
-    after = saved_refs(new) if new is not None else ()
-    if before == after:
-        return
-    for ref in before:
-        key = _referrer_key(ref)
-        names = referrers.get(key)
-        if names is not None and name in names:
-            names = list(names)
-            names.remove(name)
-            if names:
-                referrers[key] = names
-            else:
-                del referrers[key]
-    for ref in after:
-        key = _referrer_key(ref)
-        referrers[key] = [*referrers.get(key, ()), name]
-
-
-def _unsettled(fields: SavedEntry) -> bool:
-    """Not plain, no key: redone on every run. Rewritten with errors (until
-    fixed), or written over its collected copy (``_Run.write_over``)."""
-    return not isinstance(fields, str) and not fields[PLAIN] and fields[KEY] is None
 
 
 @dataclass(frozen=True)
