@@ -37,7 +37,7 @@ from .fs import fsutil
 from .ledger import crash
 from .options import RunOptions, pruned_line
 from .phases import cleanup
-from .reporter import Reporter, StaticpipeFailed
+from .reporter import Reporter, StaticpipeFailed, error_line
 from .sources import finders
 
 
@@ -322,7 +322,22 @@ def _explain_task(config: Config, options: RunOptions, prefix: str) -> dict[str,
 
 
 def _config_error_task(name: str, error: Exception) -> dict[str, Any]:
-    return {"basename": name, "actions": [lambda: _failed(error)], "verbosity": 2}
+    return {
+        "basename": name,
+        "actions": [lambda: _failed(error)],
+        "clean": [functools.partial(_refuse_clean, error)],
+        "verbosity": 2,
+    }
+
+
+def _refuse_clean(error: Exception, dryrun: bool = False) -> None:
+    """``doit clean [-n]`` with a configuration refused: nothing is removed, and
+    the command fails as the task would (doit's clean reports a failed action
+    and exits 0, as if it had cleaned)."""
+    stderr = sys.__stderr__ or sys.stderr  # (doit captures an action's own streams)
+    stderr.write(error_line(str(error)) + "\n")
+    stderr.flush()
+    raise SystemExit(1)
 
 
 def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Callable]:

@@ -114,6 +114,7 @@ def test_bad_config_is_one_line_naming_it_and_changes_nothing(tmp_path, text, ex
     _assert_one_line_error(result, expected)
     if not expected.endswith("invalid TOML") and "TOML" not in expected:
         _assert_one_line_error(project.doit("collect", "--clear", check=False), expected)
+        _assert_one_line_error(project.doit("clean", "collect", check=False), expected)
     after = _files(tmp_path)
     after.pop("site/dodo.py")
     after.pop("site/.staticpipe-doit.sqlite3", None)  # doit opens its database first
