@@ -299,7 +299,7 @@ def _report(run: Run) -> None:
 def _clean(config: Config, dryrun: bool) -> None:
     """``doit clean collect``; with ``-n`` (doit passes ``dryrun``), what it would remove."""
     if dryrun:
-        names = sorted(cleanup.owned_outputs(config, phases.written(config)))
+        names = sorted(cleanup.cleanable(config, phases.written(config)))
         for name in names:
             print(f"Would remove '{name}'")
         print(f"{len(names)} files would be removed from '{config.static_root}'.")

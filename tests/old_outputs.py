@@ -24,9 +24,11 @@ PRUNE_ALL = 'keep_builds = 1\nkeep_age = "0s"\n'  # a pyproject.toml policy: kee
 
 
 def kept_versions(root: Path, state_dir: Path) -> set[str]:
-    """The retired outputs the journal in ``state_dir`` knows that are in ``root``."""
+    """The retired outputs the journal in ``state_dir`` knows that are in ``root``,
+    and the precompressed files beside them (pruned with them)."""
     config = Config(static_root=root, state_dir=state_dir)
     known = set(cleanup.retired(config)) | set(cleanup.pending(config))
+    known |= {name + suffix for name in known for suffix in cleanup.SIBLINGS}  # (they go with it)
     return {name for name in known if os.path.lexists(root / name)}
 
 

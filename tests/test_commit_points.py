@@ -690,8 +690,10 @@ def points_of_a_run(project: Project, scratch: Path) -> list[str]:
     return points
 
 
-def assert_clean_plus_old_versions_then_clean(project: Project, tmp_path: Path) -> None:
-    clean = Project(tmp_path / "clean", BASE)
+def assert_clean_plus_old_versions_then_clean(
+    project: Project, tmp_path: Path, config: str = BASE
+) -> None:
+    clean = Project(tmp_path / "clean", config)
     shutil.copytree(project.path / SOURCES, clean.path / SOURCES)
     clean.doit("collect")
     want, got = snapshot(clean.root), snapshot(project.root)
@@ -816,6 +818,49 @@ def test_doit_clean_removes_what_a_killed_run_wrote_and_did_not_record(tmp_path:
     project.write("img/a.png", b"B" * 50)
     points = points_of_a_run(project, tmp_path / "scratch")
     crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:post"))
+    assert crashed.returncode == 137
+
+    project.doit("clean", "collect")
+
+    assert not project.root.exists(), sorted(snapshot(project.root))
+
+
+def test_precompressed_files_written_but_not_recorded_whose_file_then_goes_are_no_unknown_files(
+    tmp_path: Path,
+) -> None:
+    """A run dies after the compress phase wrote ``.gz`` files, before it
+    recorded them (the point before ``ledger:compress``); then the source goes.
+    Its ``.gz`` must go the way of the file it was made from."""
+    gzip_only = BASE + 'compress = ["gzip"]\n'
+    project = Project(tmp_path / "project", gzip_only)
+    padding = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + padding)
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
+    project.write("css/a.css", ".a { color: red; }\n" + padding)
+    points = points_of_a_run(project, tmp_path / "scratch")
+    before = set(snapshot(project.root))
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:compress"))
+    assert crashed.returncode == 137
+    written = {name for name in set(snapshot(project.root)) - before if name.endswith(".gz")}
+    assert written  # the new hashed file's .gz, no row naming it
+    (project.path / SOURCES / "css" / "a.css").unlink()
+    assert collect_in(project.path).returncode == 0
+    assert written <= kept_versions(project.root, project.state)  # (beside what they go with)
+    assert_clean_plus_old_versions_then_clean(project, tmp_path, gzip_only)
+
+
+def test_doit_clean_removes_precompressed_files_a_killed_run_did_not_record(
+    tmp_path: Path,
+) -> None:
+    project = Project(tmp_path / "project", BASE + 'compress = ["gzip"]\n')
+    padding = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + padding)
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
+    project.write("css/a.css", ".a { color: red; }\n" + padding)
+    points = points_of_a_run(project, tmp_path / "scratch")
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:compress"))
     assert crashed.returncode == 137
 
     project.doit("clean", "collect")

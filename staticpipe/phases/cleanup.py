@@ -545,12 +545,12 @@ def prune(config: Config, now: float | None = None) -> list[str]:
         old = _prunable(config, journal, now)
         root = str(config.static_root)
         deleted = []
-        for name in deletion_order(old):
+        for name in deletion_order([*old, *_siblings_of(root, old, ())]):  # (a .gz goes with it)
             full = os.path.join(root, name)
             if fsutil.remove(full):
                 deleted.append(name)
                 fsutil.remove_empty_dirs(root, full)
-            del journal["retired"][name]
+            journal["retired"].pop(name, None)
         if deleted:
             crash.point("delete:prune")
         if old:
@@ -660,12 +660,25 @@ def owned_outputs(config: Config, also: Iterable[str] = ()) -> set[str]:
     return names
 
 
+def cleanable(config: Config, also: Iterable[str] = ()) -> list[str]:
+    """What ``doit clean collect`` removes: every file the pipeline wrote
+    (``owned_outputs``), and the precompressed files beside them (a killed run
+    may have made one before recording it: it goes with its file)."""
+    names = sorted(owned_outputs(config, also))
+    return [*names, *_siblings_of(str(config.static_root), names, ())]
+
+
+def beside(name: str, names: Container[str]) -> bool:
+    """``name`` is one of ``names``, or a precompressed file beside one."""
+    return name in names or (name.endswith(SIBLINGS) and name.rpartition(".")[0] in names)
+
+
 def clean(config: Config, also: Iterable[str] = ()) -> list[str]:
     """Remove everything the pipeline wrote (``doit clean collect``), and nothing
     else (``also``: as for ``owned_outputs``)."""
     root = str(config.static_root)
     deleted = []
-    for name in deletion_order(owned_outputs(config, also)):
+    for name in deletion_order(cleanable(config, also)):
         full = os.path.join(root, name)
         if fsutil.remove(full):
             deleted.append(name)

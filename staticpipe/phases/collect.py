@@ -251,8 +251,9 @@ def clear(
         # (before its record is forgotten; ``derived``: what the derived phases'
         # rows name, the .gz/.br/.zst beside the copies among them)
         ours = cleanup.written_before(config, derived)
-        cleanup.add_garbage(config, (name for name in names if name in ours))
-        cleanup.add_garbage(config, (name for name in names if name not in ours), theirs=True)
+        cleanup.add_garbage(config, (name for name in names if cleanup.beside(name, ours)))
+        theirs = (name for name in names if not cleanup.beside(name, ours))
+        cleanup.add_garbage(config, theirs, theirs=True)
         cleanup.forget_outputs(config)
     return names
 
