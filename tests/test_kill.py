@@ -1,9 +1,10 @@
 """kill -9 at random moments of every kind of run, with bounded, reproducible trials.
 
 A project of a few hundred files (CSS with ``url()`` and ``@import`` references,
-JS, binaries) is built once, then each trial applies 1-3 random source edits
-(add, edit, delete, rename/move, edit behind a restored mtime; referrers are
-rewritten so the sources never reference a missing file), starts a run as a
+JS, binaries; ``compress = ["gzip"]``, so ``.gz`` files take part) is built
+once, then each trial applies 1-3 random source edits (add, edit, delete,
+rename/move, edit behind a restored mtime; referrers are rewritten so the
+sources never reference a missing file), starts a run as a
 subprocess in its own session and sends SIGKILL to its process group after a
 random delay drawn from a normal run's duration. After every kill the output
 must be consistent (``check_root``): the manifest parses, every hashed file it
@@ -40,7 +41,7 @@ from random import Random
 
 import pytest
 from old_outputs import PRUNE_ALL, old_versions_problems
-from projects import Project, snapshot
+from projects import DEFAULT_CONFIG, Project, snapshot
 
 STATIC_URL = "/static/"
 SEED = int(os.environ.get("STATICPIPE_KILL_SEED", "20240601"))
@@ -54,6 +55,7 @@ CSS_DIRS = ("css", "css/pages", "css/vendor/lib")
 JS_DIRS = ("js", "js/lib")
 BIN_DIRS = {".png": ("img", "img/icons"), ".jpg": ("img", "media"), ".gif": ("img/icons",)}
 BIN_DIRS |= {".woff2": ("fonts",), ".ttf": ("fonts",), ".bin": ("media", "media/raw")}
+CONFIG = DEFAULT_CONFIG + 'compress = ["gzip"]\n'  # (the clean build's too)
 LEVELS = 3  # @import only of a lower level: no cycles, short chains (Django's 5 passes)
 FIXED_REFS = (  # references the pipeline leaves alone (and the checker skips)
     "url(data:image/png;base64,iVBORw0KGgo=)",
@@ -454,7 +456,7 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.rng = Random(self.seed)
-        self.project = Project(self.tmp / "project")
+        self.project = Project(self.tmp / "project", CONFIG)
         self.tree = Tree(self.project.path / "assets", self.rng)
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
@@ -564,7 +566,7 @@ class Harness:
         self.check(kind, trial, note)
 
     def compare_with_clean(self, trial: int) -> None:
-        clean = Project(self.tmp / f"clean{trial}")
+        clean = Project(self.tmp / f"clean{trial}", CONFIG)
         shutil.copytree(self.tree.base, clean.path / "assets")
         result = clean.doit("collect", check=False)
         if result.returncode != 0:
