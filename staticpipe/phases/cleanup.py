@@ -393,6 +393,8 @@ def unrecorded_outputs(config: Config, left: Unrecorded, live: Container[str] = 
     bytes: ``recognized``). The next run retires them like any old output."""
     from ..rewrite import hashhook
 
+    if not left.names and not left.outputs:
+        return []
     wanted = set(left.names)
     hook = hashhook.load(config)
     root = str(config.static_root)

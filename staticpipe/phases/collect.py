@@ -92,13 +92,9 @@ def forget_records(config: Config, names: list[str]) -> None:
     them back): their records go (one commit), so the next run copies them again
     and every phase after it sees they changed. They are journalled first, as a
     new copy is (``cleanup.expect``): one whose source is gone by then is
-    retired like any old output, never left in static_root unknown. (A ``.gz``
-    put back beside its copy is no copy: the compress phase's rows name it.)"""
+    retired like any old output, never left in static_root unknown."""
+    cleanup.expect(config, names)
     records = load_records(config)
-    copies = [
-        name for name in names if name in records or not name.endswith(cleanup.SIBLINGS)
-    ]  # fmt: skip
-    cleanup.expect(config, copies)
     if records.token is None:
         return  # no records: the next run looks at every file anyway
     gone = [name for name in dict.fromkeys(names) if name in records]  # (once each)
@@ -359,7 +355,7 @@ def collect(
         for suffix in siblings:  # of the bytes being replaced: gone first, never served stale
             if name + suffix not in found:
                 if keep is not None:  # (put back with the copy if the run fails)
-                    keep(name + suffix)
+                    keep(name + suffix, beside=True)
                 fsutil.remove(dest + suffix)
         if options.link:
             before = fsutil.FileStat.of(os.stat(source))

@@ -12,7 +12,8 @@ a copy only where the filesystem has no hard links. The area is
 - ``<state_dir>/undo`` where the state directory is on static_root's
   filesystem, else ``<static_root>/.staticpipe-undo`` (``HIDDEN``);
 - ``manifest`` in it: the identity of the staticfiles.json the kept files
-  belong to; ``files/<name>``: the kept files, at their names.
+  belong to; ``files/<name>``: the kept files, at their names; ``beside/<name>``:
+  the precompressed files beside kept copies (``keep(name, beside=True)``).
 
 ``rollback`` puts them back (the drivers, tasks.py and pipeline.py, call it when
 a run fails, before re-raising); a run killed with SIGKILL leaves them, and the
@@ -20,8 +21,9 @@ next run puts them back before it reads any state (``recover``). Either way a
 copy put back first loses its record in the ledger (one commit), so the next
 run copies it again, and is journalled as an output to settle (retired if its
 source is gone by then: never left unknown). Its precompressed siblings, which
-the copy phase removes before it replaces the copy, are kept and put back with
-it; any other beside it was made from the new bytes and goes. Kept
+the copy phase removes before it replaces the copy, are kept apart and put back
+with it while their encoding is still configured (the compress phase's rows name
+them); any other beside it was made from the new bytes and goes. Kept
 files belong to one staticfiles.json: once another is in place they are
 obsolete and are dropped, not put back. Once the new manifest is in place
 (``cleanup.collect_garbage``), or a run completes, the kept files go, then the
@@ -65,16 +67,18 @@ class Area:
         self.base = fsutil.prefix(str(config.static_root))
         self.manifest = manifest  # the identity of the staticfiles.json in place
         self.files: str | None = None  # the area's ``files/`` + "/", once made
+        self.beside = ""  # its ``beside/`` + "/", made with it
         self.made: list[str] = []  # the areas made (two if links across a mount failed)
         self.kept: list[str] = []  # the kept files' paths (list.append: safe from threads)
         self._real = os.path.realpath(str(config.static_root))
         self._guard = threading.Lock()
 
-    def keep(self, name: str) -> None:
+    def keep(self, name: str, beside: bool = False) -> None:
         """Before the file (or symlink) ``name`` of static_root is replaced or
         removed: keep it, unless there is none (a new name, or a directory now)
         or it is kept already (the older one, which the manifest in place names,
-        stays)."""
+        stays). ``beside``: a precompressed file beside a copy (put back only
+        with it, while its encoding is configured)."""
         src = self.base + name
         if not self._inside(name):
             return  # a symlink on its way (a --link copy where a directory now goes)
@@ -82,14 +86,14 @@ class Area:
             if not os.path.lexists(src):
                 return  # (no area for a run that only adds files)
             self._open()
-        target = self.files + name
+        target = (self.beside if beside else self.files) + name
         try:
-            self._link(name, src, target)
+            self._link(name, src, target, beside)
         except FileNotFoundError:  # no such file, or its directory in the area is not made
             if os.path.lexists(src):
                 fsutil.makedirs(os.path.dirname(target))
                 try:
-                    self._link(name, src, target)
+                    self._link(name, src, target, beside)
                 except FileNotFoundError:
                     pass
 
@@ -101,7 +105,7 @@ class Area:
             return True
         return os.path.realpath(self.base + directory) == os.path.join(self._real, directory)
 
-    def _link(self, name: str, src: str, target: str) -> None:
+    def _link(self, name: str, src: str, target: str, beside: bool) -> None:
         try:
             os.link(src, target, follow_symlinks=False)
             self.kept.append(target)
@@ -118,7 +122,7 @@ class Area:
                 with self._guard:
                     if self.files == files:
                         self._make(locations(self.config)[1])
-                self.keep(name)
+                self.keep(name, beside)
                 return
             # no hard links here (or too many): the bytes themselves
             if _copy_into(src, target, os.path.dirname(self.files.rstrip(os.sep))):
@@ -150,7 +154,9 @@ class Area:
             os.replace(temp, identity)
         files = os.path.join(path, "files")
         os.makedirs(files, exist_ok=True)
+        os.makedirs(os.path.join(path, "beside"), exist_ok=True)
         self.made.append(path)
+        self.beside = os.path.join(path, "beside") + os.sep
         self.files = files + os.sep
 
 
@@ -230,9 +236,9 @@ def _restore_all(config: Config, strict: bool) -> None:
 
 
 def _restore(config: Config, path: str, strict: bool) -> None:
-    files = os.path.join(path, "files")
-    kept = _kept_names(files)
-    if kept and _belongs(config, path):
+    files, beside = os.path.join(path, "files"), os.path.join(path, "beside")
+    kept, siblings = _kept_names(files), _kept_names(beside)
+    if (kept or siblings) and _belongs(config, path):
         root = str(config.static_root)
         in_the_way = _in_the_way(root, kept)
         from . import collect  # (collect keeps files here: it imports this module)
@@ -251,20 +257,26 @@ def _restore(config: Config, path: str, strict: bool) -> None:
                 fsutil.remove_tree(full)
             else:
                 fsutil.remove(full)
-        kept_set = set(kept)
         suffixes = config.compress.suffixes
         for name in kept:
             dest = base + name
-            for suffix in suffixes:  # made from the new bytes (the old ones are gone)
-                if name + suffix not in kept_set:
-                    fsutil.remove(dest + suffix)
+            for suffix in suffixes:  # made from the new bytes (the old ones are kept apart)
+                fsutil.remove(dest + suffix)
             source = os.path.join(files, name)
             fsutil.makedirs(os.path.dirname(dest), config.directory_permissions_mode)
             os.replace(source, dest)
             fsutil.remove(source)  # (still there if it was the very file: rename did nothing)
+        put_back = set(kept)
+        for name in siblings:  # with their copy, while their encoding is made
+            source = os.path.join(beside, name)
+            if name.endswith(suffixes) and name.rpartition(".")[0] in put_back:
+                os.replace(source, base + name)
+            fsutil.remove(source)
     else:
         for name in kept:  # obsolete: the manifest they belong to is gone
             fsutil.remove(os.path.join(files, name))
+        for name in siblings:
+            fsutil.remove(os.path.join(beside, name))
     _empty(config, path)
 
 
