@@ -866,3 +866,28 @@ def test_doit_clean_removes_precompressed_files_a_killed_run_did_not_record(
     project.doit("clean", "collect")
 
     assert not project.root.exists(), sorted(snapshot(project.root))
+
+
+def test_compression_switched_off_after_a_killed_first_compress_run_leaves_no_gz(
+    tmp_path: Path,
+) -> None:
+    """Compression is switched on, and that run dies after writing ``.gz`` files,
+    before recording any; then it is
+    switched off again. No ``.gz`` may stay: one beside a copy would be handed
+    out for the copy's later bytes."""
+    project = Project(tmp_path / "project", BASE)
+    padding = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + padding)
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
+    project.write_config(BASE + 'compress = ["gzip"]\n')
+    # (the compression cache's count is written after the .gz files, before the rows)
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT="file:compress/usage#1")
+    assert crashed.returncode == 137
+    assert (project.root / "css" / "a.css.gz").exists()  # written, no row naming it
+    project.write_config(BASE)
+
+    assert collect_in(project.path).returncode == 0
+
+    assert not [name for name in snapshot(project.root) if name.endswith(".gz")]
+    assert_clean_plus_old_versions_then_clean(project, tmp_path)

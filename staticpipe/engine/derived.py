@@ -73,6 +73,10 @@ class Derived:
     describe: Callable[[str, str], str] | None = None
     # the names it may write something for (--explain leaves the others out)
     concerns: Callable[[str], bool] = lambda name: True
+    # what a killed run may have written that no row names, among the files it
+    # is given (name -> the outputs it could make for them): removed when the
+    # phase is switched off, with what the rows name
+    may_write: Callable[[str], tuple[str, ...]] | None = None
 
 
 DECLARED: dict[str, Derived] = {}  # by name: what ``--explain`` asks (explain.py)
@@ -112,11 +116,22 @@ def _applies(run: Run, derived: Derived) -> bool:
         return False
     if derived.settings(run.config) is not None and (run.post_processing or derived.plain_too):
         return True
-    return _header(run, derived).get("settings") is not None
+    return _header(run, derived).get("settings") is not None or _marked(run, derived)
 
 
 def _header(run: Run, derived: Derived) -> dict[str, Any]:
     return run.ledger().header(derived.name)
+
+
+def _writing(derived: Derived) -> str:
+    """The entry that says the phase's first build (no settings committed yet)
+    may have written outputs: a run killed then leaves files no row names,
+    which switching the phase off must still remove (``may_write``)."""
+    return f"{derived.name}.writing"
+
+
+def _marked(run: Run, derived: Derived) -> bool:
+    return derived.may_write is not None and run.ledger().entry(_writing(derived))[1] is not None
 
 
 def check(run: Run, derived: Derived) -> bool:
@@ -129,7 +144,7 @@ def check(run: Run, derived: Derived) -> bool:
     if header.get("settings") != _wanted(run, derived):
         return False
     if header.get("settings") is None:
-        return True  # off, and nothing of it left
+        return not _marked(run, derived)  # off, and nothing of it left
     if header.get("made_from") != run.upstream(now=True):
         return False
     suspect = run.suspect()
@@ -280,6 +295,9 @@ def act(run: Run, derived: Derived) -> None:
     gone = decided.gone
     same = how != EVERY
     incremental = how == CHANGED_ONLY
+    first = todo and header.get("settings") is None and derived.may_write is not None
+    if first:  # (before any is written: see _writing)
+        ledger.put(_writing(derived), b"1")
     built = derived.build(run, todo) if todo else {}
     retired: list[str] = []  # outputs of files the build no longer names
     stale: list[str] = []  # outputs of its files no longer made (an encoding dropped)
@@ -303,6 +321,8 @@ def act(run: Run, derived: Derived) -> None:
     made_from = run.upstream(now=True)
     if rows.changed or header.get("made_from") != made_from or not same:
         ledger.commit(derived.name, [rows], {"settings": settings, "made_from": made_from})
+    if first:
+        ledger.drop(_writing(derived))
 
 
 def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
@@ -311,9 +331,15 @@ def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
     ledger = run.ledger()
     rows = ledger.table(derived.name, header.get("token"), derived.name)
     written = [output for row in rows.values() for output in Row(*row).outputs]
+    if derived.may_write is not None:
+        base = run.static_base()
+        for name in run.found:
+            for file in run.files_of(name)[0]:
+                written += [out for out in derived.may_write(file) if os.path.lexists(base + out)]
     _delete(run, [*written, *derived.files])
     rows.replace({})
     ledger.commit(derived.name, [rows], {"settings": None, "made_from": None})
+    ledger.drop(_writing(derived))
 
 
 def _delete(run: Run, names: list[str]) -> None:

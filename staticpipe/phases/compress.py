@@ -16,6 +16,7 @@ from ..config import Config
 from ..engine.derived import Derived, Item, Row, phase
 from ..engine.run import Run
 from ..rewrite.hashing import hashed_path, md5_file
+from .cleanup import SIBLINGS
 
 
 def _settings(config: Config) -> str | None:
@@ -91,5 +92,6 @@ PHASE = phase(
         _build,
         describe=_describe,
         concerns=compressible,
+        may_write=lambda file: tuple(file + suffix for suffix in SIBLINGS),
     )
 )
