@@ -753,6 +753,17 @@ def test_hashed_files_written_but_not_recorded_then_edited_again_are_no_unknown_
     assert_clean_plus_old_versions_then_clean(project, tmp_path)
 
 
+def killed_before(project: Project, scratch: Path, label: str) -> set[str]:
+    """The next ``doit collect`` of ``project`` dies at the point right before the
+    first ``label`` (``points_of_a_run`` counts them, in ``scratch``); the names
+    it added to static_root."""
+    points = points_of_a_run(project, scratch)
+    before = set(snapshot(project.root))
+    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, label))
+    assert crashed.returncode == 137, crashed.stdout + crashed.stderr
+    return set(snapshot(project.root)) - before
+
+
 def test_hashed_files_of_a_reference_cycle_written_but_not_recorded_are_no_unknown_files(
     tmp_path: Path,
 ) -> None:
@@ -764,11 +775,7 @@ def test_hashed_files_of_a_reference_cycle_written_but_not_recorded_are_no_unkno
     project.write("css/ring/b.css", ".b { background: url(a.css); }\n")
     project.doit("collect")
     project.write("css/ring/a.css", ".a { background: url(b.css); color: red; }\n")
-    points = points_of_a_run(project, tmp_path / "scratch")
-    before = set(snapshot(project.root))
-    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:post"))
-    assert crashed.returncode == 137
-    written = set(snapshot(project.root)) - before
+    written = killed_before(project, tmp_path / "scratch", "ledger:post")
     assert {name.rpartition("/")[2][:2] for name in written} == {"a.", "b."}  # both renamed
     project.write("css/ring/a.css", ".a { background: url(b.css); color: blue; }\n")
     assert collect_in(project.path).returncode == 0
@@ -790,11 +797,8 @@ def test_what_a_killed_run_recorded_stays_known_to_a_run_after_doit_forget(
     project.doit("collect")
     project.write("css/a.css", ".a { background: url(../img/a.png); color: red; }\n")
     project.write("js/new.js", "console.log('new');\n")
-    points = points_of_a_run(project, tmp_path / "scratch")
-    before = set(snapshot(project.root))
-    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "file:" + MANIFEST))
-    assert crashed.returncode == 137
-    written = set(snapshot(project.root)) - before  # (a.css's copy is replaced: not new)
+    # (a.css's copy is replaced, not new: not among what the killed run added)
+    written = killed_before(project, tmp_path / "scratch", "file:" + MANIFEST)
     assert "js/new.js" in written and any(name.startswith("css/a.") for name in written)
     project.write("css/a.css", ".a { background: url(../img/a.png); color: blue; }\n")
     (project.path / SOURCES / "js" / "new.js").unlink()
@@ -816,13 +820,22 @@ def test_doit_clean_removes_what_a_killed_run_wrote_and_did_not_record(tmp_path:
     project.doit("collect")
     project.write("css/ring/a.css", ".a { background: url(b.css); color: red; }\n")
     project.write("img/a.png", b"B" * 50)
-    points = points_of_a_run(project, tmp_path / "scratch")
-    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:post"))
-    assert crashed.returncode == 137
+    killed_before(project, tmp_path / "scratch", "ledger:post")
 
     project.doit("clean", "collect")
 
     assert not project.root.exists(), sorted(snapshot(project.root))
+
+
+GZIP = BASE + 'compress = ["gzip"]\n'
+PADDING = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))  # (worth a .gz)
+
+
+def compressible_site(project: Project) -> None:
+    """A CSS file worth compressing and an image it refers to, built."""
+    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + PADDING)
+    project.write("img/a.png", b"A" * 50)
+    project.doit("collect")
 
 
 def test_precompressed_files_written_but_not_recorded_whose_file_then_goes_are_no_unknown_files(
@@ -831,37 +844,25 @@ def test_precompressed_files_written_but_not_recorded_whose_file_then_goes_are_n
     """A run dies after the compress phase wrote ``.gz`` files, before it
     recorded them (the point before ``ledger:compress``); then the source goes.
     Its ``.gz`` must go the way of the file it was made from."""
-    gzip_only = BASE + 'compress = ["gzip"]\n'
-    project = Project(tmp_path / "project", gzip_only)
-    padding = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))
-    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + padding)
-    project.write("img/a.png", b"A" * 50)
-    project.doit("collect")
-    project.write("css/a.css", ".a { color: red; }\n" + padding)
-    points = points_of_a_run(project, tmp_path / "scratch")
-    before = set(snapshot(project.root))
-    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:compress"))
-    assert crashed.returncode == 137
-    written = {name for name in set(snapshot(project.root)) - before if name.endswith(".gz")}
+    project = Project(tmp_path / "project", GZIP)
+    compressible_site(project)
+    project.write("css/a.css", ".a { color: red; }\n" + PADDING)
+    killed = killed_before(project, tmp_path / "scratch", "ledger:compress")
+    written = {name for name in killed if name.endswith(".gz")}
     assert written  # the new hashed file's .gz, no row naming it
     (project.path / SOURCES / "css" / "a.css").unlink()
     assert collect_in(project.path).returncode == 0
     assert written <= kept_versions(project.root, project.state)  # (beside what they go with)
-    assert_clean_plus_old_versions_then_clean(project, tmp_path, gzip_only)
+    assert_clean_plus_old_versions_then_clean(project, tmp_path, GZIP)
 
 
 def test_doit_clean_removes_precompressed_files_a_killed_run_did_not_record(
     tmp_path: Path,
 ) -> None:
-    project = Project(tmp_path / "project", BASE + 'compress = ["gzip"]\n')
-    padding = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))
-    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + padding)
-    project.write("img/a.png", b"A" * 50)
-    project.doit("collect")
-    project.write("css/a.css", ".a { color: red; }\n" + padding)
-    points = points_of_a_run(project, tmp_path / "scratch")
-    crashed = collect_in(project.path, STATICPIPE_CRASH_AT=point_before(points, "ledger:compress"))
-    assert crashed.returncode == 137
+    project = Project(tmp_path / "project", GZIP)
+    compressible_site(project)
+    project.write("css/a.css", ".a { color: red; }\n" + PADDING)
+    killed_before(project, tmp_path / "scratch", "ledger:compress")
 
     project.doit("clean", "collect")
 
@@ -872,15 +873,11 @@ def test_compression_switched_off_after_a_killed_first_compress_run_leaves_no_gz
     tmp_path: Path,
 ) -> None:
     """Compression is switched on, and that run dies after writing ``.gz`` files,
-    before recording any; then it is
-    switched off again. No ``.gz`` may stay: one beside a copy would be handed
-    out for the copy's later bytes."""
+    before recording any; then it is switched off again. No ``.gz`` may stay:
+    one beside a copy would be handed out for the copy's later bytes."""
     project = Project(tmp_path / "project", BASE)
-    padding = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))
-    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + padding)
-    project.write("img/a.png", b"A" * 50)
-    project.doit("collect")
-    project.write_config(BASE + 'compress = ["gzip"]\n')
+    compressible_site(project)
+    project.write_config(GZIP)
     # (the compression cache's count is written after the .gz files, before the rows)
     crashed = collect_in(project.path, STATICPIPE_CRASH_AT="file:compress/usage#1")
     assert crashed.returncode == 137
