@@ -828,12 +828,11 @@ def test_doit_clean_removes_what_a_killed_run_wrote_and_did_not_record(tmp_path:
 
 
 GZIP = BASE + 'compress = ["gzip"]\n'
-PADDING = "".join(f".p{i} {{ margin: {i}px; }}\n" for i in range(60))  # (worth a .gz)
 
 
 def compressible_site(project: Project) -> None:
     """A CSS file worth compressing and an image it refers to, built."""
-    project.write("css/a.css", ".a { background: url(../img/a.png); }\n" + PADDING)
+    project.write("css/a.css", pad(".a { background: url(../img/a.png); }\n"))
     project.write("img/a.png", b"A" * 50)
     project.doit("collect")
 
@@ -846,7 +845,7 @@ def test_precompressed_files_written_but_not_recorded_whose_file_then_goes_are_n
     Its ``.gz`` must go the way of the file it was made from."""
     project = Project(tmp_path / "project", GZIP)
     compressible_site(project)
-    project.write("css/a.css", ".a { color: red; }\n" + PADDING)
+    project.write("css/a.css", pad(".a { color: red; }\n"))
     killed = killed_before(project, tmp_path / "scratch", "ledger:compress")
     written = {name for name in killed if name.endswith(".gz")}
     assert written  # the new hashed file's .gz, no row naming it
@@ -861,7 +860,7 @@ def test_doit_clean_removes_precompressed_files_a_killed_run_did_not_record(
 ) -> None:
     project = Project(tmp_path / "project", GZIP)
     compressible_site(project)
-    project.write("css/a.css", ".a { color: red; }\n" + PADDING)
+    project.write("css/a.css", pad(".a { color: red; }\n"))
     killed_before(project, tmp_path / "scratch", "ledger:compress")
 
     project.doit("clean", "collect")
