@@ -384,18 +384,18 @@ def _copy_reason(
     if record is None:
         md5s[name] = _md5(source)
         return f"new ({_shown(source)})"
-    if record[collect.SOURCE] != source:
+    if record.source != source:
         md5s[name] = _md5(source)
-        return f"now found at {_shown(source)} (was {_shown(record[collect.SOURCE])})"
-    if bool(record[collect.LINKED]) != link:
+        return f"now found at {_shown(source)} (was {_shown(record.source)})"
+    if record.linked != link:
         return "to be linked (was copied)" if link else "to be copied (was linked)"
     try:
         changed = collect.source_moved(record, source)
     except OSError:
         return f"source unreadable ({_shown(source)})"
-    if changed or collect.is_racy(record):
+    if changed or record.racy:
         md5s[name] = digest = _md5(source)
-        if digest != record[collect.MD5]:
+        if digest != record.md5:
             return "content changed"
         if changed:
             return "source touched (same content: nothing downstream)"
@@ -472,7 +472,7 @@ def _content(name: str, md5s: Mapping[str, str], records: Mapping[str, list]) ->
     if name in md5s:
         return md5s[name]
     record = records.get(name)
-    return record[collect.MD5] if record else None
+    return record.md5 if record else None
 
 
 def _parents(name: str) -> Iterable[str]:

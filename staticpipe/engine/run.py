@@ -238,7 +238,7 @@ class Run:
     def files_of(self, name: str) -> tuple[tuple[str, ...], str]:
         """``name``'s files in static_root (its copy, then its hashed file if the
         name differs) and the fingerprint of both (the copy's md5, the hashed name)."""
-        md5 = self.copied_md5.get(name) or self.current_records()[name][collect.MD5]
+        md5 = self.copied_md5.get(name) or self.current_records()[name].md5
         hashed = self.current_hashed()[name] if self.post_processing else name
         files = (name,) if hashed == name else (name, hashed)
         return files, f"{md5} {hashed}"

@@ -200,14 +200,17 @@ class Database:
         if dropped:
             crash.point(f"ledger:drop {name}")
 
-    def table(self, name: str, token: str | None, group: str) -> Table:
+    def table(
+        self, name: str, token: str | None, group: str, row: type[tuple] | None = None
+    ) -> Table:
         """``name``'s entries, if ``token`` (from the phase's entry) is the
-        one the database holds for ``group``; else an empty table."""
+        one the database holds for ``group``; else an empty table. ``row``: the
+        NamedTuple its entries are (saved as plain tuples)."""
         valid = token is not None and self.token(group) == token
         buckets = self._value("SELECT buckets FROM shapes WHERE name = ?", name) if valid else None
         if not buckets:
             valid = False
-        return Table(self, name, token if valid else None, buckets if valid else None)
+        return Table(self, name, token if valid else None, buckets if valid else None, row)
 
     def commit(
         self,
@@ -262,7 +265,7 @@ class Database:
 
 
 # -- entries: a phase's small state, pickled (state.py) --------------------------
-VERSION = 8  # of the entries' contents (8: fsutil.FileStat; 7: modules in layer folders)
+VERSION = 9  # of the entries' contents (9: collect.Record; 8: fsutil.FileStat)
 
 
 def dumps(data: dict[str, Any], shared: bool = True) -> bytes:
@@ -309,7 +312,14 @@ class Table(MutableMapping[str, Any]):
     commit writes every entry, in buckets of about ``BUCKET``, and it stays flat
     (lookups need no CRC; a later commit in the same run writes all again)."""
 
-    def __init__(self, db: Database, name: str, token: str | None, buckets: int | None = None):
+    def __init__(
+        self,
+        db: Database,
+        name: str,
+        token: str | None,
+        buckets: int | None = None,
+        row: type[tuple] | None = None,
+    ):
         if name not in _TABLES:
             raise ValueError(name)
         self.name = name
@@ -322,6 +332,7 @@ class Table(MutableMapping[str, Any]):
         self._generation = db.generation
         self.broken = False  # a read failed: the database was damaged
         self.racy: list[str] = []  # (collect's: the racy records' names)
+        self._row = row
 
     def db(self) -> Database:
         return self._db
@@ -350,10 +361,23 @@ class Table(MutableMapping[str, Any]):
                     f"SELECT value FROM {self.name} WHERE bucket = ?", (index,)
                 )
                 row = row.fetchone()
-                bucket = _decode(row[0]) if row else {}
+                bucket = self._decode(row[0]) if row else {}
             except _DAMAGE as error:
                 raise self._damaged(error) from None
             self._buckets[index] = bucket
+        return bucket
+
+    def _decode(self, blob: bytes) -> dict[str, Any]:
+        bucket = _decode(blob)
+        if self._row is not None:  # (a wrong length is damage: TypeError)
+            make = self._row._make  # type: ignore[attr-defined]
+            return {name: make(fields) for name, fields in bucket.items()}
+        return bucket
+
+    def _saved(self, bucket: dict[str, Any]) -> dict[str, Any]:
+        """A bucket as marshal saves it (rows as plain tuples)."""
+        if self._row is not None:
+            return {name: tuple(fields) for name, fields in bucket.items()}
         return bucket
 
     def _damaged(self, error: BaseException) -> StoreDamaged:
@@ -384,7 +408,7 @@ class Table(MutableMapping[str, Any]):
                 rows = self._db.connection().execute(f"SELECT bucket, value FROM {self.name}")
                 for index, blob in rows:
                     if index not in buckets:
-                        buckets[index] = _decode(blob)
+                        buckets[index] = self._decode(blob)
             except _DAMAGE as error:
                 raise self._damaged(error) from None
             for index in range(self._count):
@@ -459,7 +483,7 @@ class Table(MutableMapping[str, Any]):
             connection.executemany(  # one bucket's dict at a time: no copy of them all
                 f"INSERT INTO {self.name} (bucket, value) VALUES (?, ?)",
                 (
-                    (index, dumps({name: entries[name] for name in names}))
+                    (index, dumps(self._saved({name: entries[name] for name in names})))
                     for index, names in enumerate(members)
                 ),
             )
@@ -472,7 +496,10 @@ class Table(MutableMapping[str, Any]):
         elif self._dirty:
             connection.executemany(
                 f"INSERT OR REPLACE INTO {self.name} (bucket, value) VALUES (?, ?)",
-                ((index, dumps(self._buckets[index])) for index in sorted(self._dirty)),
+                (
+                    (index, dumps(self._saved(self._buckets[index])))
+                    for index in sorted(self._dirty)
+                ),
             )
         self._dirty.clear()
 

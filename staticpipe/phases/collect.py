@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from itertools import compress
-from operator import itemgetter
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import progress
 from ..config import Config
@@ -31,12 +32,32 @@ from ..sources import discovery
 from ..sources.finders import Found
 from . import cleanup, undo
 
-# A record is a list (the ledger marshals lists at C speed), its fields named here:
-# the source path, its stat (size, mtime_ns, ctime_ns, inode) as copied, the md5 of
-# the copy, linked (--link), racy (see below) and bare (see is_bare).
-Record = list
-SOURCE, SIZE, MTIME, CTIME, INODE, MD5, LINKED, RACY, BARE = range(9)
-STAT = slice(SIZE, MD5)  # the four stat fields, as signatures.py packs them
+
+class Record(NamedTuple):
+    """The copy phase's record of one file: the source and its stat as copied,
+    and what the copy holds. (Saved as a plain tuple: store.Table's ``row``.)"""
+
+    source: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    md5: str  # of the copy
+    linked: bool  # --link: a symlink to the source, not a copy
+    racy: bool  # recorded "racily clean" (see _racy): checked by content next time
+    bare: bool  # an ASCII JS file without the JS patterns' word (see _bare)
+
+    @property
+    def stat(self) -> fsutil.FileStat:
+        """The source's version it was copied from."""
+        return fsutil.FileStat(self.size, self.mtime_ns, self.ctime_ns, self.inode)
+
+    @classmethod
+    def of(
+        cls, source: str, stat: fsutil.FileStat, md5: str, linked: bool, racy: bool, bare: bool
+    ) -> Record:
+        return cls(source, *stat, md5, linked, racy, bare)
+
 
 # A file modified within fsutil.RACY_NS of being recorded may change again
 # without its stat changing: such records are re-checked by content.
@@ -47,9 +68,9 @@ def state_file(config: Config) -> Path:
 
 
 def source_moved(record: Record, source: str) -> bool:
-    """``source``'s FileStat now is not the one the record holds (its ``STAT``
-    fields). Raises OSError if it cannot be stat'ed."""
-    return fsutil.FileStat(*record[STAT]) != fsutil.FileStat.of(os.stat(source))
+    """``source``'s FileStat now is not the one the record holds (OSError if it
+    cannot be stat'ed)."""
+    return record.stat != fsutil.FileStat.of(os.stat(source))
 
 
 @dataclass
@@ -71,14 +92,18 @@ def load_identified(config: Config, repair: bool = True) -> tuple[store.Table, s
     (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
     token = identity if saved.get("root") == str(config.static_root) else None
-    records = store.Database(config.state_path, repair).table("collect", token, "collect")
+    records = store.Database(config.state_path, repair).table(
+        "collect", token, "collect", row=Record
+    )
     records.racy = list(saved.get("racy", [])) if records.token is not None else []
     return records, (identity if records.token is not None else None)
 
 
 def no_records(config: Config) -> store.Table:
     """An empty table (no state: every file is looked at), whatever is saved."""
-    return store.Database(config.state_path, repair=False).table("collect", None, "collect")
+    return store.Database(config.state_path, repair=False).table(
+        "collect", None, "collect", row=Record
+    )
 
 
 def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
@@ -127,7 +152,7 @@ def outputs_current(
         if not _matches(record, item.source, link):
             return False
         dest = os.path.join(root, name)
-        if is_racy(record):
+        if record.racy:
             if not _unchanged(record, item.source, link, dest):
                 return False
             continue
@@ -158,7 +183,7 @@ def _unchanged(
     try:
         if source_moved(record, source):
             return False
-        if is_racy(record) and md5_file(source) != record[MD5]:
+        if record.racy and md5_file(source) != record.md5:
             return False
     except OSError:
         return False
@@ -167,41 +192,30 @@ def _unchanged(
 
 def _matches(record: Record | None, source: str, link: bool) -> bool:
     """A record of this very source, copied (or linked) as asked now."""
-    return bool(record) and record[SOURCE] == source and record[LINKED] == link
+    return record is not None and record.source == source and record.linked == link
 
 
-def is_racy(record: Record) -> bool:
-    return len(record) > RACY and bool(record[RACY])
-
-
-_RACY = itemgetter(RACY)
+_RACY = attrgetter("racy")
 
 
 def racy_names(records: dict[str, Record]) -> list[str]:
-    """The names of the racy records (is_racy), picked at C speed: an edit's run
+    """The names of the racy records, picked at C speed: an edit's run
     looks at these few, not at every record."""
-    try:
-        return list(compress(records, map(_RACY, records.values())))
-    except IndexError:  # a record from before the racy field
-        return [name for name, record in records.items() if is_racy(record)]
-
-
-def is_bare(record: Record) -> bool:
-    """A copied JS file that is ASCII without the word every JS pattern needs
-    (``rules.JS_NEEDLE``): post-processing has nothing to rewrite in it."""
-    return len(record) > BARE and bool(record[BARE])
+    return list(compress(records, map(_RACY, records.values())))
 
 
 _NEEDLE = rules.JS_NEEDLE.encode()
 
 
 def _bare(data: bytes) -> bool:
+    """A copied JS file that is ASCII without the word every JS pattern needs
+    (``rules.JS_NEEDLE``): post-processing has nothing to rewrite in it."""
     return data.isascii() and _NEEDLE not in data
 
 
 def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
     """A record of this very source, in this mode, not racily clean."""
-    return _matches(record, item.source, options.link) and not is_racy(record)
+    return _matches(record, item.source, options.link) and not record.racy
 
 
 def copy_present(dest: str, link: bool) -> bool:
@@ -314,9 +328,9 @@ def collect(
             same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
         if not same:
             todo.append(name)  # its record (if any) stays until it is copied again
-        elif is_racy(record) and not _racy(record[MTIME], record[CTIME]):
+        elif record.racy and not _racy(record.mtime_ns, record.ctime_ns):
             # verified by content, and its stat is old enough now: settled
-            records[name] = [*record[:7], False, *record[8:]]
+            records[name] = record._replace(racy=False)
             racy.discard(name)
     result = CollectResult(records=records, unmodified=Except(found.keys(), todo))
     result.removed = gone
@@ -372,8 +386,9 @@ def collect(
             before = fsutil.FileStat.of(info)
             now = clock[0] if clock is not None and info.st_dev == clock[1] else None
             racy = _racy(before.mtime_ns, before.ctime_ns, now)
-            return [source, *before, digest, False, racy, bool(bare)]
-        return [source, *before, digest, True, _racy(before.mtime_ns, before.ctime_ns), False]
+            return Record.of(source, before, digest, False, racy, bool(bare))
+        racy = _racy(before.mtime_ns, before.ctime_ns)
+        return Record.of(source, before, digest, True, racy, False)
 
     blocked: list[str] = []  # (list.append: safe from the copying threads)
 
@@ -411,7 +426,7 @@ def collect(
             if record is not None:
                 records[name] = record
                 result.copied.append(name)
-                if is_racy(record):
+                if record.racy:
                     racy.add(name)
                 else:
                     racy.discard(name)

@@ -85,7 +85,7 @@ def act(run: Run) -> None:
     run.records = result.records
     run.removed = result.removed
     if not options.dry_run:  # a dry run records nothing it pretended to copy
-        run.copied_md5 = {name: result.records[name][collect.MD5] for name in result.copied}
+        run.copied_md5 = {name: result.records[name].md5 for name in result.copied}
     run.copy_ran = True
     run.drop_saved_records()  # superseded: free it
     run.summary.copied, run.summary.unmodified = result.copied, result.unmodified

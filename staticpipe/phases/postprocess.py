@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from ..engine.phase import Phase, hashing
 from ..ledger import lock, state, store
 from ..rewrite import rules
-from . import collect
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -47,7 +46,7 @@ def _check(run: Run) -> bool:
     for name, fields in files.items():
         entry = rules.expand(name, fields)
         record = records.get(name)
-        if record is None or entry.md5 != record[collect.MD5]:
+        if record is None or entry.md5 != record.md5:
             return False
         if entry.refs is None and not entry.raw and name.endswith((".css", ".js")):
             return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 
 from ..rewrite.rules import KEY, PLAIN, SavedEntry, saved_md5, saved_refs
-from .collect import MD5, Record
+from .collect import Record
 
 
 def names_to_redo(
@@ -45,7 +45,7 @@ def names_to_redo(
             name
             for name, record in records.items()
             if (fields := saved.get(name)) is None
-            or saved_md5(fields) != record[MD5]
+            or saved_md5(fields) != record.md5
             or unsettled(fields)
         }
     dirty = dirty.union(missing)

@@ -46,8 +46,8 @@ from ..rewrite.rules import (
     expand,
     saved_hashed,
 )
-from . import cleanup, collect, redo, undo
-from .collect import Record, is_bare
+from . import cleanup, redo, undo
+from .collect import Record
 
 # A cycle's fixed point with a hook is sought this many sweeps at most (Django
 # settles within its 1 + max_post_process_passes = 6 passes, or fails).
@@ -220,7 +220,7 @@ class _Run:
         return None if fields is None else expand(name, fields)
 
     def where(self, name: str) -> str:
-        source = self.records[name][collect.SOURCE]
+        source = self.records[name].source
         try:
             return os.path.relpath(source)
         except ValueError:
@@ -237,10 +237,8 @@ class _Run:
             data = self.original(name)
         else:
             with open(self.base + name, "rb", buffering=0) as handle:
-                data = handle.read(
-                    record[collect.SIZE] + 1
-                )  # one read(2) when it has the recorded size
-                if len(data) != record[collect.SIZE]:  # it grew, or a short read (FUSE, 9p...)
+                data = handle.read(record.size + 1)  # one read(2) when it has the recorded size
+                if len(data) != record.size:  # it grew, or a short read (FUSE, 9p...)
                     data += handle.readall()
         return decode(data, name, lambda: self.where(name), self.config.encoding_errors)
 
@@ -248,10 +246,10 @@ class _Run:
         """The source's bytes, which must be those its copy was made of: with a
         hook the copy may have been written over (a name it left unhashed)."""
         record = self.records[name]
-        with open(record[collect.SOURCE], "rb") as handle:
+        with open(record.source, "rb") as handle:
             data = handle.read()
-        if md5_bytes(data) != record[collect.MD5]:
-            raise StaticpipeError(f"{record[collect.SOURCE]}: changed during the run; run again")
+        if md5_bytes(data) != record.md5:
+            raise StaticpipeError(f"{record.source}: changed during the run; run again")
         return data
 
     def written_over(self, name: str) -> bool:
@@ -266,13 +264,13 @@ class _Run:
         record = self.records[name]
         dest = self.base + name
         undo.keep(self.config, name)  # (until the new manifest is in place)
-        if record[collect.LINKED]:  # --link: a symlink, as the copy phase makes it
-            fsutil.symlink(record[collect.SOURCE], dest, self.config.directory_permissions_mode)
+        if record.linked:  # --link: a symlink, as the copy phase makes it
+            fsutil.symlink(record.source, dest, self.config.directory_permissions_mode)
             return
         modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
-        digest, _info, _bare = fsutil.copy_hashing(record[collect.SOURCE], dest, *modes)
-        if digest != record[collect.MD5]:
-            raise StaticpipeError(f"{record[collect.SOURCE]}: changed during the run; run again")
+        digest, _info, _bare = fsutil.copy_hashing(record.source, dest, *modes)
+        if digest != record.md5:
+            raise StaticpipeError(f"{record.source}: changed during the run; run again")
 
     # -- names -----------------------------------------------------------------
     def plain_name(self, name: str, md5: str) -> str:
@@ -280,9 +278,7 @@ class _Run:
         hook's hash of the collected copy (Django hashes the original's bytes)."""
         if self.hook is None:
             return hashed_path(name, md5)
-        return with_hash(
-            name, self.hook.of_file(name, self.base + name, self.records[name][collect.SOURCE])
-        )
+        return with_hash(name, self.hook.of_file(name, self.base + name, self.records[name].source))
 
     def rewritten_name(self, name: str, data: bytes) -> str:
         """The hashed name of a rewritten file: from its bytes (Django's rule)."""
@@ -312,14 +308,14 @@ class _Run:
     # -- references ----------------------------------------------------------
     def refs(self, name: str) -> tuple[str, ...] | None:
         """Keys referenced by an adjustable file (cached by md5); None if not rewritable."""
-        md5 = self.records[name][collect.MD5]
+        md5 = self.records[name].md5
         old = self.old(name)
         if old is not None and old.md5 == md5 and old.refs is not None:
             return old.refs
         if old is not None and old.md5 == md5 and old.raw:
             self.warnings.append(self.undecodable(name))
             return None
-        if is_bare(self.records[name]) and not self.config.js_modules:
+        if self.records[name].bare and not self.config.js_modules:
             return ()  # ASCII JS without a sourceMappingURL (the copy looked): unread
         text = self.text(name)
         if text.text is None:
@@ -374,7 +370,7 @@ class _Run:
 
     def ref_key(self, name: str, refs: list[str]) -> list[str]:
         return [
-            self.records[name][collect.MD5],
+            self.records[name].md5,
             *(f"{key}={self.target_state(key)}" for key in refs),
         ]
 
@@ -417,13 +413,13 @@ class _Run:
             undo.keep(self.config, name)  # (until the new manifest is in place)
             fsutil.write_new(path, data, *modes)
         self.processed.append(name)
-        self.new[name] = Entry(self.records[name][collect.MD5], name, refs=tuple(refs))
+        self.new[name] = Entry(self.records[name].md5, name, refs=tuple(refs))
         self.final[name] = name
 
     def record(
         self, name: str, hashed: str, key: str | None, refs: tuple[str, ...] | None = None
     ) -> None:
-        md5 = self.records[name][collect.MD5]
+        md5 = self.records[name].md5
         if key is not None and refs is not None:
             self.new[name] = Entry(md5, hashed, refs=refs, key=key)
         else:
@@ -442,7 +438,7 @@ class _Run:
         the md5 computed while copying names them. Returns the links to make."""
         todo = []
         for name in names:
-            md5 = self.records[name][collect.MD5]
+            md5 = self.records[name].md5
             old = self.old(name)
             # "plain": the hashed name is the md5's (or, with the same settings, the
             # hook's of these very bytes), so an unchanged md5 keeps it
@@ -477,17 +473,17 @@ class _Run:
         record = self.records[name]
         dest = self.base + hashed
         modes = self.config.file_permissions_mode, self.config.directory_permissions_mode
-        if not record[collect.LINKED]:
+        if not record.linked:
             fsutil.link_or_copy(self.base + name, dest, *modes)
             self.advance()
             return
         # --link: the collected name is a symlink to the source. A hard link to the
         # source would change its ctime (every source "changed" at the next run) and
         # would let an in-place edit of the source rewrite a published hashed file.
-        digest, _info, _bare = fsutil.copy_hashing(record[collect.SOURCE], dest, *modes)
-        if digest != record[collect.MD5]:
+        digest, _info, _bare = fsutil.copy_hashing(record.source, dest, *modes)
+        if digest != record.md5:
             fsutil.remove(dest)
-            raise StaticpipeError(f"{record[collect.SOURCE]}: changed during the run; run again")
+            raise StaticpipeError(f"{record.source}: changed during the run; run again")
         self.advance()
 
     def link_all(self, todo: list[tuple[str, str]]) -> None:

@@ -22,9 +22,9 @@ from pathlib import Path
 from ..config import Config
 from ..ledger import state
 from ..sources.finders import Found
-from .collect import SOURCE, STAT
+from .collect import Record
 
-_FIELDS = 4  # fsutil.FileStat's fields, in its order: as collect records them (collect.STAT)
+_FIELDS = 4  # fsutil.FileStat's fields (a record's ``stat``), in their order
 _MISSING = (-1, -1, -1, -1)  # a source that could not be stat'ed, or was never copied
 _MISSING_BYTES = array("q", [-1]).tobytes()
 _BLOCK = 256  # entries compared at once
@@ -110,7 +110,7 @@ class Changed(set):
 def save(
     config: Config,
     found: Mapping[str, Found],
-    records: Mapping[str, list],
+    records: Mapping[str, Record],
     listing: tuple | None,
     previous: array | None = None,
     moved: Iterable[str] | None = None,
@@ -156,8 +156,8 @@ def save(
     )
 
 
-def _fields(record: list | None, item: Found) -> tuple | list:
-    return record[STAT] if record is not None and record[SOURCE] == item.source else _MISSING
+def _fields(record: Record | None, item: Found) -> tuple:
+    return record.stat if record is not None and record.source == item.source else _MISSING
 
 
 def discard(config: Config) -> None:
