@@ -191,5 +191,5 @@ def test_only_sources_stamped_since_the_copy_phase_began_are_racy(tmp_path):
         pytest.skip("no filesystem clock here: the wall-clock window applies to all")
     found = discovery.find_all(config)
     records = collect.collect(found, config, RunOptions(), lambda _: None).records
-    assert collect.is_racy(records["img/logo.png"])
-    assert not collect.is_racy(records["css/app.css"])
+    assert records["img/logo.png"].racy
+    assert not records["css/app.css"].racy
