@@ -213,11 +213,6 @@ def _bare(data: bytes) -> bool:
     return data.isascii() and _NEEDLE not in data
 
 
-def _recorded(record: Record | None, item: Found, options: RunOptions) -> bool:
-    """A record of this very source, in this mode, not racily clean."""
-    return _matches(record, item.source, options.link) and not record.racy
-
-
 def copy_present(dest: str, link: bool) -> bool:
     """The copy (or link, with ``link``) of a file is in place at ``dest``."""
     try:
@@ -297,119 +292,158 @@ def collect(
     (signatures.py); other sources are not stat'ed again."""
     if records is None:
         records = load_records(config)
-    root = str(config.static_root)
-    link = options.link
     names = _candidates(found, records, changed, suspect)
     incremental = names is not None
     # (incremental: every record is of a found name, see _candidates)
     gone = [] if incremental else sorted(records.keys() - found.keys())
     if gone and not found and not options.clear:
         _refuse_emptying(config, gone)
-    if names is None:  # look at every file
-        names = found
     racy = set(records.racy) if incremental else set(racy_names(records.load()))
     if records.token is None and not options.dry_run:
         # No state (lost, damaged, or a first run): the copies the last manifest
         # names are this pipeline's outputs; those no longer found become garbage.
         named = cleanup.named_by_manifest(config, True, False)
         gone = sorted(set(gone).union(name for name in named if name not in found))
-    todo: list[str] = []
-    for name in names:
-        item = found[name]
-        record = records.get(name)
-        trusted = changed is not None and name not in changed
-        trusted = trusted and _recorded(record, item, options)  # its stat did not move
-        check_copy = suspect is None or name.rpartition("/")[0] in suspect
-        if trusted and not check_copy:
-            same = True  # the common case of an incremental run: no syscall
-        elif trusted:
-            same = copy_present(os.path.join(root, name), link)
-        else:
-            same = _unchanged(record, item.source, link, os.path.join(root, name), check_copy)
-        if not same:
-            todo.append(name)  # its record (if any) stays until it is copied again
-        elif record.racy and not _racy(record.mtime_ns, record.ctime_ns):
-            # verified by content, and its stat is old enough now: settled
-            records[name] = record._replace(racy=False)
-            racy.discard(name)
-    result = CollectResult(records=records, unmodified=Except(found.keys(), todo))
-    result.removed = gone
+    look = _Look(found, records, racy, str(config.static_root), options.link, changed, suspect)
+    todo = [name for name in (found if names is None else names) if not look.same(name)]
+    result = CollectResult(records=records, unmodified=Except(found.keys(), todo), removed=gone)
     if options.dry_run:
         verb = "link" if options.link else "copy"
         for name in todo:
             log(f"Pretending to {verb} '{found[name].source}'")
         result.copied = todo
         return result
-
     # Copies no record names yet are journalled before they are written: a run
     # killed after writing them, whose sources then go, leaves no unknown file.
     unrecorded = [name for name in todo if name not in records]
     if unrecorded:
         cleanup.expect(config, unrecorded)
+    copies: list[Record | None] = [None] * len(todo)
+    try:
+        if todo:
+            _copy_all(todo, copies, _Copier(found, config, options), config, options)
+    finally:
+        # Whatever was copied is recorded, even if another copy failed (a failed
+        # copy's old record stays: its old copy is still in place).
+        copied = {name: copy for name, copy in zip(todo, copies, strict=True) if copy}
+        result.copied = list(copied)
+        _record(config, records, racy, copied, gone, found)
+    return result
 
-    # The filesystem's time before any copy's stat (one reading for all: a source
-    # changed since the phase began is racy, see _racy).
-    clock = None
-    if todo and not options.link:
-        fsutil.makedirs(root, config.directory_permissions_mode)
-        clock = fsutil.fs_clock(root)
 
-    base = fsutil.prefix(root)
-    siblings = _sibling_suffixes(config) if todo else ()
-    # A copy the manifest in place names is kept (a hard link) until the new
-    # manifest is in place, and put back if the run fails (undo.py).
-    keeper = undo.area(config) if todo and _keeps_old_copies(config, options) else None
-    keep = keeper.keep if keeper is not None else None
+class _Look:
+    """Whether a found file's copy is still its source's (then it is not copied)."""
 
-    def copy_one(name: str) -> Record:
-        source = found[name].source
-        dest = base + name
+    def __init__(
+        self,
+        found: dict[str, Found],
+        records: store.Table,
+        racy: set[str],
+        root: str,
+        link: bool,
+        changed: set[str] | None,
+        suspect: set[str] | None,
+    ):
+        self.found, self.records, self.racy, self.root, self.link = found, records, racy, root, link
+        self.changed, self.suspect = changed, suspect
+
+    def same(self, name: str) -> bool:
+        """Its record is of this source's stat and its copy is in place (looked at
+        only where a copy may have gone: ``suspect``). A racy record proven by
+        content, whose stat is old enough now, is settled on the way."""
+        record = self.records.get(name)
+        source = self.found[name].source
+        dest = os.path.join(self.root, name)
+        trusted = self.changed is not None and name not in self.changed  # its stat did not move
+        trusted = trusted and _matches(record, source, self.link) and not record.racy
+        check_copy = self.suspect is None or name.rpartition("/")[0] in self.suspect
+        if trusted:  # the common case of an incremental run: no syscall
+            return not check_copy or copy_present(dest, self.link)
+        if not _unchanged(record, source, self.link, dest, check_copy):
+            return False  # its record (if any) stays until it is copied again
+        if record.racy and not _racy(record.mtime_ns, record.ctime_ns):
+            self.records[name] = record._replace(racy=False)
+            self.racy.discard(name)
+        return True
+
+
+class _Copier:
+    """Copies (or links) one found file into static_root and returns its record.
+    Called on several threads at once."""
+
+    def __init__(self, found: dict[str, Found], config: Config, options: RunOptions):
+        self.found, self.config, self.link = found, config, options.link
+        root = str(config.static_root)
+        self.base = fsutil.prefix(root)
+        # The filesystem's time before any copy's stat (one reading for all: a
+        # source changed since the phase began is racy, see _racy).
+        self.clock = None
+        if not options.link:
+            fsutil.makedirs(root, config.directory_permissions_mode)
+            self.clock = fsutil.fs_clock(root)
+        self.siblings = _sibling_suffixes(config)
+        # A copy the manifest in place names is kept (a hard link) until the new
+        # manifest is in place, and put back if the run fails (undo.py).
+        keeper = undo.area(config) if _keeps_old_copies(config, options) else None
+        self.keep = keeper.keep if keeper is not None else None
+
+    def __call__(self, name: str) -> Record:
+        source, dest, keep = self.found[name].source, self.base + name, self.keep
         if keep is not None:
             keep(name)
-        for suffix in siblings:  # of the bytes being replaced: gone first, never served stale
-            if name + suffix not in found:
+        for suffix in self.siblings:  # of the bytes replaced: gone first, never served stale
+            if name + suffix not in self.found:
                 if keep is not None:  # (put back with the copy if the run fails)
                     keep(name + suffix, beside=True)
                 fsutil.remove(dest + suffix)
-        if options.link:
+        if self.link:
             before = fsutil.FileStat.of(os.stat(source))
-            fsutil.symlink(source, dest, config.directory_permissions_mode)
-            digest = md5_file(source)
-        else:
-            digest, info, bare = fsutil.copy_hashing(
-                source,
-                dest,
-                config.file_permissions_mode,
-                config.directory_permissions_mode,
-                _bare if name.endswith(".js") else None,
-            )
-            before = fsutil.FileStat.of(info)
-            now = clock[0] if clock is not None and info.st_dev == clock[1] else None
-            racy = _racy(before.mtime_ns, before.ctime_ns, now)
-            return Record.of(source, before, digest, False, racy, bool(bare))
-        racy = _racy(before.mtime_ns, before.ctime_ns)
-        return Record.of(source, before, digest, True, racy, False)
+            fsutil.symlink(source, dest, self.config.directory_permissions_mode)
+            racy = _racy(before.mtime_ns, before.ctime_ns)
+            return Record.of(source, before, md5_file(source), True, racy, False)
+        digest, info, bare = fsutil.copy_hashing(
+            source,
+            dest,
+            self.config.file_permissions_mode,
+            self.config.directory_permissions_mode,
+            _bare if name.endswith(".js") else None,
+        )
+        before = fsutil.FileStat.of(info)
+        clock = self.clock
+        now = clock[0] if clock is not None and info.st_dev == clock[1] else None
+        racy = _racy(before.mtime_ns, before.ctime_ns, now)
+        return Record.of(source, before, digest, False, racy, bool(bare))
 
+
+def _copy_all(
+    todo: list[str],
+    copies: list[Record | None],
+    copy: _Copier,
+    config: Config,
+    options: RunOptions,
+) -> None:
+    """``copies[i] = copy(todo[i])``, on a few threads, with a progress bar. A
+    file where a directory now goes (or the reverse) is copied after the old
+    one made way; a source gone since discovery is a one-line error."""
     blocked: list[str] = []  # (list.append: safe from the copying threads)
 
     def copy_or_defer(name: str) -> Record | None:
         try:
-            return copy_one(name)
+            return copy(name)
         except (FileExistsError, NotADirectoryError, IsADirectoryError):
             blocked.append(name)  # the previous build's shape is in the way
             return None
 
-    copies: list[Record | None] = [None] * len(todo)
     shown = progress.bar(len(todo), "link" if options.link else "copy", options.verbosity)
     work = copy_or_defer if shown is None else progress.counting(copy_or_defer, shown)
     try:
         fill(copies, work, todo, options.workers)
-        if blocked:  # a file where a directory now goes, or the reverse
+        if blocked:
             owned = cleanup.written_before(config)
             position = {name: index for index, name in enumerate(todo)}
             for name in blocked:
-                cleanup.make_way(config, name, owned, keep)
-                copies[position[name]] = copy_one(name)
+                cleanup.make_way(config, name, owned, copy.keep)
+                copies[position[name]] = copy(name)
     except FileNotFoundError as error:
         # A source vanished after discovery (deleted meanwhile, or a symlink whose
         # target went away): the next run must walk the sources again.
@@ -420,25 +454,32 @@ def collect(
     finally:
         if shown is not None:
             shown.close()
-        # Whatever was copied is recorded, even if another copy failed (a failed
-        # copy's old record stays: its old copy is still in place).
-        for name, record in zip(todo, copies, strict=True):
-            if record is not None:
-                records[name] = record
-                result.copied.append(name)
-                if record.racy:
-                    racy.add(name)
-                else:
-                    racy.discard(name)
-        for name in gone:
-            records.pop(name, None)
+
+
+def _record(
+    config: Config,
+    records: store.Table,
+    racy: set[str],
+    copied: dict[str, Record],
+    gone: list[str],
+    found: dict[str, Found],
+) -> None:
+    """The new records, and the removed sources' dropped (their copies retired:
+    kept, as Django keeps them, until pruned), committed with the racy names."""
+    for name, record in copied.items():
+        records[name] = record
+        if record.racy:
+            racy.add(name)
+        else:
             racy.discard(name)
-        if gone:  # kept, as Django keeps them: retired until pruned
-            cleanup.retire(config, gone, live=found.keys())
-        if records.changed or not state.exists(state_file(config)):
-            save_records(config, records, sorted(racy))
-        records.racy = sorted(racy)
-    return result
+    for name in gone:
+        records.pop(name, None)
+        racy.discard(name)
+    if gone:
+        cleanup.retire(config, gone, live=found.keys())
+    if records.changed or not state.exists(state_file(config)):
+        save_records(config, records, sorted(racy))
+    records.racy = sorted(racy)
 
 
 def _sibling_suffixes(config: Config) -> tuple[str, ...]:
