@@ -258,12 +258,12 @@ def _explain_derived(
     wanted = engine.wanted(config, after.hashing, derived)
     before = header.get("settings")
     result = DerivedExplanation(derived.name)
-    rows = ledger.table(derived.name, header.get("token"), derived.name)
+    rows = engine.rows_of(ledger, derived, header)
     base = fsutil.prefix(str(config.static_root))
     if wanted is None:
         if before is None:
             return None
-        written = [o for row in rows.values() for o in engine.Row(*row).outputs]
+        written = [o for row in rows.values() for o in row.outputs]
         written += [name for name in derived.files if os.path.lexists(base + name)]
         shown = ", ".join(written[:3])
         if len(written) > 3:
@@ -291,7 +291,7 @@ def _explain_derived(
     for name, why in decided.todo.items():
         if not derived.concerns(name):
             continue  # (built again, writing nothing: an image is not compressed)
-        row = engine.Row(*rows[name]) if name in rows else None
+        row = rows.get(name)
         missing = engine.missing_output(base, row) if row is not None else None
         hashed, because = after.hashed(name)
         if why == engine.NEW:
@@ -307,7 +307,7 @@ def _explain_derived(
         else:
             result.redo.append(Reason(name, f"its hashed name changes ({because})"))
     for name in decided.gone:
-        outputs = engine.Row(*rows[name]).outputs
+        outputs = rows[name].outputs
         if outputs:
             result.retired.append(Reason(name, ", ".join(outputs)))
     if derived.finish is not None:  # (it writes its files when a row changed)

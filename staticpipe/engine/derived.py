@@ -95,14 +95,19 @@ def phase(derived: Derived) -> Phase:
     )
 
 
+def rows_of(ledger: store.Database, derived: Derived, header: dict[str, Any]) -> store.Table:
+    """The phase's rows (``Row``s) in the ledger, if its header's token holds."""
+    return ledger.table(derived.name, header.get("token"), derived.name, row=Row)
+
+
 def written(config: Config, derived: Derived) -> list[str]:
     """What the phase's rows say it wrote in static_root, and its own files."""
     ledger = store.Database(config.state_path, repair=False)
     header = ledger.header(derived.name)
     if header.get("settings") is None:
         return []
-    rows = ledger.table(derived.name, header.get("token"), derived.name)
-    return [*(output for row in rows.values() for output in Row(*row).outputs), *derived.files]
+    rows = rows_of(ledger, derived, header)
+    return [*(output for row in rows.values() for output in row.outputs), *derived.files]
 
 
 def written_by_all(config: Config) -> set[str]:
@@ -150,7 +155,7 @@ def check(run: Run, derived: Derived) -> bool:
     suspect = run.suspect()
     if suspect == set():
         return True
-    rows = run.ledger().table(derived.name, header["token"], derived.name)
+    rows = rows_of(run.ledger(), derived, header)
     names = run.found if suspect is None else _in_dirs(run.found, suspect)
     return all(_outputs_present(run, rows.get(name)) for name in names)
 
@@ -171,7 +176,7 @@ def _in_dirs(names: Iterable[str], dirs: set[str]) -> list[str]:
     return [name for name in names if name.rpartition("/")[0] in dirs]
 
 
-def _outputs_present(run: Run, row: tuple | None) -> bool:
+def _outputs_present(run: Run, row: Row | None) -> bool:
     if row is None:
         return False
     return missing_output(run.static_base(), row) is None
@@ -220,10 +225,10 @@ class Plan(NamedTuple):
 def plan(
     names: Iterable[str],
     found: Container[str],
-    rows: Mapping[str, tuple],
+    rows: Mapping[str, Row],
     same: bool,
     fingerprint: Callable[[str], str],
-    missing: Callable[[tuple], str | None],
+    missing: Callable[[Row], str | None],
 ) -> Plan:
     """Of ``names`` (the names looked at), those to build again and why, and those
     whose rows go: ``same`` (the settings the rows were made with; False: every
@@ -241,16 +246,16 @@ def plan(
             todo[name] = RENEWED
         elif row is None:
             todo[name] = NEW
-        elif row[0] != fingerprint(name):
+        elif row.fingerprint != fingerprint(name):
             todo[name] = FINGERPRINT
         elif missing(row) is not None:
             todo[name] = MISSING
     return Plan(todo, gone)
 
 
-def missing_output(base: str, row: tuple) -> str | None:
+def missing_output(base: str, row: Row) -> str | None:
     """The first of the row's outputs not in static_root (``base``: its prefix)."""
-    for output in Row(*row).outputs:
+    for output in row.outputs:
         if not os.path.exists(base + output):
             return output
     return None
@@ -267,7 +272,7 @@ def act(run: Run, derived: Derived) -> None:
         return
     renew = run.fresh or run.options.clear
     # (other settings: every row is made again, but the old ones say what to replace)
-    rows = ledger.table(derived.name, header.get("token"), derived.name)
+    rows = rows_of(ledger, derived, header)
     how = scope(header, settings, rows.token is not None, run.upstream(now=False), renew)
     if how == CHANGED_ONLY:
         names = set(run.changed_names())
@@ -305,14 +310,14 @@ def act(run: Run, derived: Derived) -> None:
     for name, row in built.items():
         old = rows.get(name)
         if old is not None:
-            for output in Row(*old).outputs:
+            for output in old.outputs:
                 if output not in row.outputs:
                     of_current = output.rpartition(".")[0] in files[name]
                     (stale if of_current else retired).append(output)
-        rows[name] = tuple(row)
+        rows[name] = row
     _delete(run, stale)
     for name in gone:
-        retired.extend(Row(*rows[name]).outputs)
+        retired.extend(rows[name].outputs)
         del rows[name]
     if retired:
         cleanup.retire(run.config, retired)
@@ -329,8 +334,8 @@ def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
     """The phase was on and is off now: what it wrote goes (no manifest names it),
     then its rows; a run killed in between deletes the rest next time."""
     ledger = run.ledger()
-    rows = ledger.table(derived.name, header.get("token"), derived.name)
-    written = [output for row in rows.values() for output in Row(*row).outputs]
+    rows = rows_of(ledger, derived, header)
+    written = [output for row in rows.values() for output in row.outputs]
     if derived.may_write is not None:
         base = run.static_base()
         for name in run.found:
