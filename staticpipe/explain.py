@@ -256,56 +256,28 @@ def _explain_derived(
     ledger = store.Database(config.state_path, repair=False)
     header = ledger.header(derived.name)
     wanted = engine.wanted(config, after.hashing, derived)
-    before = header.get("settings")
-    result = DerivedExplanation(derived.name)
     rows = engine.rows_of(ledger, derived, header)
     base = fsutil.prefix(str(config.static_root))
+    result = DerivedExplanation(derived.name)
     if wanted is None:
-        if before is None:
+        if header.get("settings") is None:
             return None
-        written = [o for row in rows.values() for o in row.outputs]
-        written += [name for name in derived.files if os.path.lexists(base + name)]
-        shown = ", ".join(written[:3])
-        if len(written) > 3:
-            shown += f" and {len(written) - 3} more"
-        result.whole = "switched off: " + (f"deletes {shown}" if written else "nothing to delete")
+        result.whole = _switched_off(derived, rows, base)
         return result
     upstream = (ledger.token("collect"), ledger.token("post") if after.hashing else None)
     how = engine.scope(header, wanted, rows.token is not None, upstream, options.clear)
     if how == engine.EVERY:
-        if options.clear:
-            result.whole = "--clear: every file again"
-        elif not header:
-            result.whole = "no earlier run of it: every file"
-        elif before is None:
-            result.whole = "switched on: every file"
-        else:
-            describe = derived.describe or (lambda old, new: f"{old!r} -> {new!r}")
-            said = describe(before, wanted)
-            result.whole = f"settings changed ({said}): every file again"
+        result.whole = _every_file(derived, header.get("settings"), wanted, bool(header), options)
         return result
     names = [*found, *(name for name in rows if name not in found)]
     decided = engine.plan(
         names, found, rows, True, after.fingerprint, lambda row: engine.missing_output(base, row)
     )
     for name, why in decided.todo.items():
-        if not derived.concerns(name):
-            continue  # (built again, writing nothing: an image is not compressed)
-        row = rows.get(name)
-        missing = engine.missing_output(base, row) if row is not None else None
-        hashed, because = after.hashed(name)
-        if why == engine.NEW:
-            result.redo.append(Reason(name, "new"))
-        elif missing is not None:
-            result.redo.append(Reason(name, f"{missing} missing"))
-        elif row is not None and row.fingerprint.partition(" ")[0] != after.md5(name):
-            result.redo.append(Reason(name, "content changed"))
-        elif hashed != UNKNOWN:
-            result.redo.append(Reason(name, f"hashed name now {hashed}"))
-        elif because.startswith("post-processed again"):
-            result.maybe.append(Reason(name, because))
-        else:
-            result.redo.append(Reason(name, f"its hashed name changes ({because})"))
+        if derived.concerns(
+            name
+        ):  # (else built again, writing nothing: an image is not compressed)
+            _add_reason(result, name, why == engine.NEW, rows.get(name), base, after)
     for name in decided.gone:
         outputs = rows[name].outputs
         if outputs:
@@ -320,6 +292,50 @@ def _explain_derived(
             elif result.maybe:
                 result.rewritten_maybe.append(name)
     return result
+
+
+def _switched_off(derived: Any, rows: Mapping[str, Any], base: str) -> str:
+    """What switching the phase off deletes."""
+    written = [output for row in rows.values() for output in row.outputs]
+    written += [name for name in derived.files if os.path.lexists(base + name)]
+    shown = ", ".join(written[:3])
+    if len(written) > 3:
+        shown += f" and {len(written) - 3} more"
+    return "switched off: " + (f"deletes {shown}" if written else "nothing to delete")
+
+
+def _every_file(derived: Any, before: Any, wanted: Any, has_run: bool, options: RunOptions) -> str:
+    """Why the phase builds every file again."""
+    if options.clear:
+        return "--clear: every file again"
+    if not has_run:
+        return "no earlier run of it: every file"
+    if before is None:
+        return "switched on: every file"
+    describe = derived.describe or (lambda old, new: f"{old!r} -> {new!r}")
+    return f"settings changed ({describe(before, wanted)}): every file again"
+
+
+def _add_reason(
+    result: DerivedExplanation, name: str, new: bool, row: Any, base: str, after: _After
+) -> None:
+    """Why the phase builds ``name`` again (``maybe``: if its hashed name changes)."""
+    from .engine import derived as engine
+
+    missing = engine.missing_output(base, row) if row is not None else None
+    hashed, because = after.hashed(name)
+    if new:
+        result.redo.append(Reason(name, "new"))
+    elif missing is not None:
+        result.redo.append(Reason(name, f"{missing} missing"))
+    elif row is not None and row.fingerprint.partition(" ")[0] != after.md5(name):
+        result.redo.append(Reason(name, "content changed"))
+    elif hashed != UNKNOWN:
+        result.redo.append(Reason(name, f"hashed name now {hashed}"))
+    elif because.startswith("post-processed again"):
+        result.maybe.append(Reason(name, because))
+    else:
+        result.redo.append(Reason(name, f"its hashed name changes ({because})"))
 
 
 def _post_state_valid(saved: Mapping[str, Any], config: Config) -> bool:

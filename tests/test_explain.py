@@ -467,12 +467,14 @@ def test_the_decision_is_derived_py_s_own():
     assert derived.scope(header, "gzip-9", True, ("c1", "p1"), False) == derived.CHANGED_ONLY
     assert derived.scope(header, "gzip-9", True, ("c0", "p1"), False) == derived.FINGERPRINTS
     assert derived.scope(header, "gzip-9", False, ("c1", "p1"), False) == derived.FINGERPRINTS
-    rows = {"a": ("m1 a", ("a.gz",)), "b": ("m2 b", ("b.gz",)), "c": ("m3 c", ()), "d": ("x", ())}
+    Row = derived.Row
+    rows = {"a": Row("m1 a", ("a.gz",)), "b": Row("m2 b", ("b.gz",)), "c": Row("m3 c", ())}
+    rows["d"] = Row("x", ())
     prints = {"a": "m1 a", "b": "m2 b", "c": "m4 c", "e": "m5 e"}
     found = ["a", "b", "c", "e"]
 
     def missing(row):
-        return "b.gz" if "b.gz" in row[1] else None
+        return "b.gz" if "b.gz" in row.outputs else None
 
     plan = derived.plan([*found, "d"], found, rows, True, prints.__getitem__, missing)
     assert plan.todo == {"b": derived.MISSING, "c": derived.FINGERPRINT, "e": derived.NEW}

@@ -274,15 +274,7 @@ def act(run: Run, derived: Derived) -> None:
     # (other settings: every row is made again, but the old ones say what to replace)
     rows = rows_of(ledger, derived, header)
     how = scope(header, settings, rows.token is not None, run.upstream(now=False), renew)
-    if how == CHANGED_ONLY:
-        names = set(run.changed_names())
-        suspect = run.suspect()
-        names.update(run.found if suspect is None else _in_dirs(run.found, suspect))
-        names = [name for name in run.found if name in names] + sorted(
-            name for name in names if name not in run.found
-        )
-    else:
-        names = [*run.found, *(name for name in rows if name not in run.found)]
+    names = _looked_at(run, rows, how)
     items: dict[str, Item] = {}
 
     def item_of(name: str) -> Item:
@@ -304,18 +296,7 @@ def act(run: Run, derived: Derived) -> None:
     if first:  # (before any is written: see _writing)
         ledger.put(_writing(derived), b"1")
     built = derived.build(run, todo) if todo else {}
-    retired: list[str] = []  # outputs of files the build no longer names
-    stale: list[str] = []  # outputs of its files no longer made (an encoding dropped)
-    files = {item.name: item.files for item in todo}
-    for name, row in built.items():
-        old = rows.get(name)
-        if old is not None:
-            for output in old.outputs:
-                if output not in row.outputs:
-                    of_current = output.rpartition(".")[0] in files[name]
-                    (stale if of_current else retired).append(output)
-        rows[name] = row
-    _delete(run, stale)
+    retired = _replace_rows(run, rows, built, {item.name: item.files for item in todo})
     for name in gone:
         retired.extend(rows[name].outputs)
         del rows[name]
@@ -328,6 +309,39 @@ def act(run: Run, derived: Derived) -> None:
         ledger.commit(derived.name, [rows], {"settings": settings, "made_from": made_from})
     if first:
         ledger.drop(_writing(derived))
+
+
+def _looked_at(run: Run, rows: store.Table, how: str) -> list[str]:
+    """The names to decide on: this run's changes and what is in suspect
+    directories (``CHANGED_ONLY``), else every found name and every row's."""
+    if how != CHANGED_ONLY:
+        return [*run.found, *(name for name in rows if name not in run.found)]
+    names = set(run.changed_names())
+    suspect = run.suspect()
+    names.update(run.found if suspect is None else _in_dirs(run.found, suspect))
+    return [name for name in run.found if name in names] + sorted(
+        name for name in names if name not in run.found
+    )
+
+
+def _replace_rows(
+    run: Run, rows: store.Table, built: dict[str, Row], files: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """The built rows in place of the old ones. An old output the new row does not
+    name is deleted if it was of a file still built (an encoding dropped: stale,
+    never served), and returned if it was of a file no longer (retired)."""
+    retired: list[str] = []
+    stale: list[str] = []
+    for name, row in built.items():
+        old = rows.get(name)
+        if old is not None:
+            for output in old.outputs:
+                if output not in row.outputs:
+                    of_current = output.rpartition(".")[0] in files[name]
+                    (stale if of_current else retired).append(output)
+        rows[name] = row
+    _delete(run, stale)
+    return retired
 
 
 def _switch_off(run: Run, derived: Derived, header: dict[str, Any]) -> None:
