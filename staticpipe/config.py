@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -532,3 +533,19 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if table is None:
         raise ConfigError(f"{config_file}: no [tool.staticpipe] table")
     return from_mapping(table, config_file.parent, config_file)
+
+
+ConfigSource = Config | Callable[[], Config] | str | os.PathLike[str] | None
+
+
+def resolve_config(source: ConfigSource) -> Config:
+    """The Config a task was made with: a Config, a callable returning one, a path
+    to a pyproject.toml (or its directory), or None: ``$STATICPIPE_CONFIG``, else
+    the nearest ``[tool.staticpipe]`` from the current directory."""
+    if isinstance(source, Config):
+        return source
+    if callable(source):
+        return source()
+    if source is None and os.environ.get("STATICPIPE_CONFIG"):
+        source = os.environ["STATICPIPE_CONFIG"]
+    return load_config(source)

@@ -21,6 +21,11 @@ class StaticpipeFailed(TaskFailed):
     """A task failed on bad input or configuration; the message says why."""
 
 
+def failed(error: Exception) -> StaticpipeFailed:
+    """A task's failure on ``error``: reported once, as one line."""
+    return StaticpipeFailed(str(error))
+
+
 def error_line(message: str) -> str:
     return f"staticpipe: error: {message}"
 

@@ -3,7 +3,8 @@
 In a project directory whose pyproject.toml has ``[tool.staticpipe]``, a dodo.py of
 one line, ``from staticpipe.tasks import *``, gives ``doit collect``, ``doit
 findstatic``, ``doit watch`` and ``doit serve``. An existing dodo.py can instead
-call :func:`make_tasks` with a Config and a name prefix.
+call :func:`make_tasks` with a Config and a name prefix. (The tasks that are
+commands, not phases, are in ``commands.py``.)
 
 The doit layer is thin: each phase task's ``uptodate`` is the phase's check and
 its action the phase's act (engine/phases.py), on one shared ``Run``. A phase's
@@ -27,8 +28,8 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.globals import Globals
 
-from . import layout
-from .config import Config, find_config_file, load_config
+from . import commands, layout
+from .config import Config, ConfigSource, find_config_file, resolve_config
 from .engine import phases
 from .engine.phases import Phase, phases_of
 from .engine.run import Run, without_gc
@@ -37,7 +38,7 @@ from .fs import fsutil
 from .ledger import crash
 from .options import RunOptions, pruned_line
 from .phases import cleanup
-from .reporter import Reporter, StaticpipeFailed, error_line
+from .reporter import Reporter, error_line, failed
 from .sources import finders
 
 
@@ -104,8 +105,7 @@ DOIT_CONFIG = {
 COLLECT_PARAMS: list[dict[str, Any]] = [
     {"name": "clear", "long": "clear", "short": "c", "type": bool, "default": False,
      "help": "Delete every file in static_root before collecting."},
-    {"name": "dry_run", "long": "dry-run", "short": "n", "type": bool, "default": False,
-     "help": "Print what would be done; change nothing."},
+    commands.DRY_RUN,
     {"name": "link", "long": "link", "short": "l", "type": bool, "default": False,
      "help": "Symlink each file instead of copying it."},
     {"name": "no_post_process", "long": "no-post-process", "type": bool, "default": False,
@@ -114,8 +114,7 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
      "help": "Ignore files matching this glob-style pattern, as Django's (repeatable)."},
     {"name": "no_default_ignore", "long": "no-default-ignore", "type": bool, "default": False,
      "help": "Don't ignore the defaults 'CVS', '.*' and '*~'."},
-    {"name": "verbosity", "long": "verbosity", "short": "v", "type": int, "default": 1,
-     "help": "0: errors only, 1: the summary, 2 (or 3): a line per file, as Django's."},
+    commands.VERBOSITY,
     {"name": "noinput", "long": "noinput", "type": bool, "default": False,
      "help": "Accepted for Django's collectstatic scripts (there is no prompt)."},
     {"name": "no_input", "long": "no-input", "type": bool, "default": False,
@@ -125,25 +124,6 @@ COLLECT_PARAMS: list[dict[str, Any]] = [
     {"name": "prune", "long": "prune", "type": bool, "default": False,
      "help": "Then delete old versions the retention policy lets go (keep_builds, keep_age)."},
 ]  # fmt: skip
-
-PUBLISH_PARAMS = ("dry_run", "verbosity")  # collect's, with the same meaning (prune's too)
-
-ConfigSource = Config | Callable[[], Config] | str | os.PathLike[str] | None
-
-
-def _resolve_config(source: ConfigSource) -> Config:
-    if isinstance(source, Config):
-        return source
-    if callable(source):
-        return source()
-    if source is None and os.environ.get("STATICPIPE_CONFIG"):
-        source = os.environ["STATICPIPE_CONFIG"]
-    return load_config(source)
-
-
-def _failed(error: Exception) -> TaskFailed:
-    """The task's failure: reported once, as one line (reporter.py)."""
-    return StaticpipeFailed(str(error))
 
 
 def _forget_former_source_states(task: str, source: str | None) -> None:
@@ -268,13 +248,13 @@ def _act(phase: Phase, run: Run) -> TaskFailed | None:
     (Run.abort). After a failure no later phase acts (``doit --continue``): the
     manifest in place must stay the previous build's."""
     if run.failed is not None:
-        return _failed(StaticpipeError(f"not run: the {run.failed} phase failed"))
+        return failed(StaticpipeError(f"not run: the {run.failed} phase failed"))
     try:
         run.begin()  # (doit may run an action without asking its check)
         phase.act(run)
     except (StaticpipeError, OSError, KeyError) as error:
         run.abort(phase.name)
-        return _failed(error)
+        return failed(error)
     except BaseException:
         run.abort(phase.name)
         raise
@@ -324,7 +304,7 @@ def _explain_task(config: Config, options: RunOptions, prefix: str) -> dict[str,
 def _config_error_task(name: str, error: Exception) -> dict[str, Any]:
     return {
         "basename": name,
-        "actions": [lambda: _failed(error)],
+        "actions": [lambda: failed(error)],
         "clean": [functools.partial(_refuse_clean, error)],
         "verbosity": 2,
     }
@@ -358,23 +338,23 @@ def make_tasks(config: ConfigSource = None, prefix: str = "") -> dict[str, Calla
 
     def findstatic_creator():
         """Print where static files are found: doit findstatic PATH... [--first]."""
-        return _findstatic_task(config, prefix)
+        return commands.findstatic_task(config, prefix)
 
     def publish_creator():
         """Upload the build in static_root to the publish url (S3), manifest last."""
-        return _publish_task(config, prefix)
+        return commands.publish_task(config, prefix)
 
     def prune_creator():
         """Delete old versions the retention policy lets go (keep_builds, keep_age)."""
-        return _prune_task(config, prefix)
+        return commands.prune_task(config, prefix)
 
     def watch_creator():
         """Collect, then watch the sources and pyproject.toml and re-run on change."""
-        return _watch_task(config, prefix)
+        return commands.watch_task(config, prefix)
 
     def serve_creator():
         """Serve static files over HTTP: from the finders, or --collected."""
-        return _serve_task(config, prefix)
+        return commands.serve_task(config, prefix)
 
     return {
         f"task_{prefix}collect": collect_creator,
@@ -394,7 +374,7 @@ def _collect_creator(
     try:
         if verbosity not in (0, 1, 2, 3):
             raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
-        base = _resolve_config(config)
+        base = resolve_config(config)
         effective = base.with_options(
             globs=base.globs + tuple(ignore),
             default_ignore=base.default_ignore and not no_default_ignore,
@@ -413,145 +393,6 @@ def _collect_creator(
         yield _explain_task(effective, options, prefix)
     else:
         yield from _collect_tasks(effective, options, prefix)
-
-
-def _findstatic_task(config: ConfigSource, prefix: str) -> dict:
-    """The ``findstatic`` task (make_tasks)."""
-    from . import findstatic
-
-    def action(paths, first, verbosity):
-        try:
-            findstatic.main(lambda: _resolve_config(config), paths, first, verbosity)
-        except StaticpipeError as error:
-            return _failed(error)
-        return None
-
-    return {
-        "basename": f"{prefix}findstatic",
-        "actions": [action],
-        "pos_arg": "paths",
-        "params": findstatic.PARAMS,
-        "uptodate": [False],
-        "verbosity": 2,
-    }
-
-
-def _command_task(basename: str, action: Callable) -> dict:
-    """A task that is a command (``doit publish``, ``doit prune``): it always runs,
-    and takes ``-n`` and ``-v`` as ``collect`` does."""
-    return {
-        "basename": basename,
-        "actions": [action],
-        "params": [param for param in COLLECT_PARAMS if param["name"] in PUBLISH_PARAMS],
-        "uptodate": [False],
-        "verbosity": 2,
-    }
-
-
-def _publish_task(config: ConfigSource, prefix: str) -> dict:
-    """The ``publish`` task (make_tasks)."""
-
-    def action(dry_run, verbosity):
-        from .publish.run import publish
-
-        try:
-            if verbosity not in (0, 1, 2, 3):
-                raise StaticpipeError(f"--verbosity {verbosity}: expected 0, 1, 2 or 3")
-            summary = publish(_resolve_config(config), dry_run=dry_run, verbosity=verbosity)
-        except StaticpipeError as error:
-            return _failed(error)
-        if verbosity >= 1:
-            print(summary.line())
-        return None
-
-    return _command_task(f"{prefix}publish", action)
-
-
-def _prune_task(config: ConfigSource, prefix: str) -> dict:
-    """The ``prune`` task (make_tasks)."""
-
-    def action(dry_run, verbosity):
-        try:
-            conf = _resolve_config(config)
-            layout.check(conf, finders.locations(conf))
-            if dry_run:
-                names = cleanup.prunable(conf)
-                verb = "Pretending to delete"
-            else:
-                names = cleanup.prune(conf)
-                verb = "Deleting"
-        except StaticpipeError as error:
-            return _failed(error)
-        if verbosity >= 2:
-            for name in names:
-                print(f"{verb} '{name}'")
-        if verbosity >= 1:
-            print(pruned_line(len(names), conf.static_root, dry_run))
-        return None
-
-    return _command_task(f"{prefix}prune", action)
-
-
-def _watch_task(config: ConfigSource, prefix: str) -> dict:
-    """The ``watch`` task (make_tasks)."""
-
-    def action():
-        from . import watcher
-
-        return watcher.main(lambda: _resolve_config(config))
-
-    return {"basename": f"{prefix}watch", "actions": [action], "uptodate": [False],
-            "verbosity": 2}  # fmt: skip
-
-
-def _serve_task(config: ConfigSource, prefix: str) -> dict:
-    """The ``serve`` task (make_tasks)."""
-
-    def action(host, port, collected, watch):
-        from . import server
-
-        return server.main(
-            lambda: _resolve_config(config), host=host, port=port,
-            collected=collected, watch=watch,
-        )  # fmt: skip
-
-    return {
-        "basename": f"{prefix}serve",
-        "actions": [action],
-        "params": [
-            {
-                "name": "host",
-                "long": "host",
-                "type": str,
-                "default": "127.0.0.1",
-                "help": "Address to listen on.",
-            },
-            {
-                "name": "port",
-                "long": "port",
-                "short": "p",
-                "type": int,
-                "default": 8000,
-                "help": "Port to listen on.",
-            },
-            {
-                "name": "collected",
-                "long": "collected",
-                "type": bool,
-                "default": False,
-                "help": "Serve static_root (hashed names, long cache) like production.",
-            },
-            {
-                "name": "watch",
-                "long": "watch",
-                "type": bool,
-                "default": False,
-                "help": "Rebuild on change and reload open pages.",
-            },
-        ],  # fmt: skip
-        "uptodate": [False],
-        "verbosity": 2,
-    }
 
 
 def _warn_if_replacing(names: list[str]) -> None:

@@ -65,7 +65,7 @@ def record(
     clock = fsutil.fs_clock(root)  # before any directory's mtime is read
     dirs = _mtimes(paths)
     latest = max(dirs.values(), default=None)
-    if clock is not None and latest is not None and latest >= clock[0]:
+    if clock is not None and latest is not None and latest >= clock.now_ns:
         # Directories this run changed in the clock's own tick would be suspect
         # next time (a later change could share their mtime): read again once the
         # tick has passed. Those changes are all this run's, a few ms ago.

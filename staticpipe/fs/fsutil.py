@@ -55,9 +55,19 @@ def file_stat(path: str | os.PathLike[str]) -> FileStat | None:
         return None
 
 
-def mtime_moved(
-    path: str, recorded: int | None, since: int, clock: tuple[int, int] | None = None
-) -> bool:
+class FsClock(NamedTuple):
+    """The filesystem's own "now" on one device (``fs_clock``)."""
+
+    now_ns: int
+    device: int
+
+    def on(self, info: os.stat_result) -> int | None:
+        """Its time, if ``info`` is of a file on its device (else None: the two
+        clocks cannot be compared)."""
+        return self.now_ns if info.st_dev == self.device else None
+
+
+def mtime_moved(path: str, recorded: int | None, since: int, clock: FsClock | None = None) -> bool:
     """``path``'s mtime is not ``recorded`` (None: it did not exist), or was too close
     to the recording to be trusted: at or after ``since`` (the wall clock), or, on
     the filesystem of ``clock`` (``fs_clock`` read just before the recording), at
@@ -68,11 +78,11 @@ def mtime_moved(
         return recorded is not None
     if recorded is None:
         return True
-    limit = clock[0] if clock is not None and info.st_dev == clock[1] else since
-    return recorded >= limit or info.st_mtime_ns != recorded
+    limit = clock.on(info) if clock is not None else None
+    return recorded >= (since if limit is None else limit) or info.st_mtime_ns != recorded
 
 
-def fs_clock(directory: str | os.PathLike[str]) -> tuple[int, int] | None:
+def fs_clock(directory: str | os.PathLike[str]) -> FsClock | None:
     """The filesystem's own "now" in ``directory``, and its device: the timestamp
     of a new nameless file (``O_TMPFILE``: no name is made, so the directory's
     mtime does not move). Read *before* recording mtimes, for ``mtime_moved``'s
@@ -87,12 +97,12 @@ def fs_clock(directory: str | os.PathLike[str]) -> tuple[int, int] | None:
         info = os.fstat(fd)
     finally:
         os.close(fd)
-    return info.st_mtime_ns, info.st_dev
+    return FsClock(info.st_mtime_ns, info.st_dev)
 
 
 def clock_past(
     directory: str | os.PathLike[str], instant: int, limit_s: float = 0.02
-) -> tuple[int, int] | None:
+) -> FsClock | None:
     """``fs_clock(directory)`` once the filesystem's clock has moved past
     ``instant`` (the next timestamp tick: a few ms), polling for at most
     ``limit_s``; None if it does not (coarse timestamps) or cannot be read.
@@ -102,7 +112,7 @@ def clock_past(
     deadline = time.monotonic() + limit_s
     while True:
         clock = fs_clock(directory)
-        if clock is None or clock[0] > instant:
+        if clock is None or clock.now_ns > instant:
             return clock
         if time.monotonic() >= deadline:
             return None

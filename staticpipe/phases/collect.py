@@ -409,8 +409,7 @@ class _Copier:
             _bare if name.endswith(".js") else None,
         )
         before = fsutil.FileStat.of(info)
-        clock = self.clock
-        now = clock[0] if clock is not None and info.st_dev == clock[1] else None
+        now = self.clock.on(info) if self.clock is not None else None
         racy = _racy(before.mtime_ns, before.ctime_ns, now)
         return Record.of(source, before, digest, False, racy, bool(bare))
 

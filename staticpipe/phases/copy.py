@@ -60,11 +60,7 @@ def act(run: Run) -> None:
     try:
         suspect = None if options.clear or run.fresh else run.suspect()
         if options.clear:
-            written = derived.written_by_all(config) if not options.dry_run else ()
-            run.summary.deleted = collect.clear(config, options, run.log, written)
-            if not options.dry_run:
-                for name in run.summary.deleted:  # Django's clear_dir, at -v 1
-                    run.log(f"Deleting '{name}'")
+            _clear(run)
         if run.fresh:  # every file again, as from no state
             cleanup.keep_known(config)
             records, changes = collect.no_records(config), None
@@ -91,19 +87,35 @@ def act(run: Run) -> None:
     run.summary.copied, run.summary.unmodified = result.copied, result.unmodified
     if options.dry_run:
         return
-    known = changes is not None  # then only these names' signatures can move
-    signatures.save(
-        config, run.found, result.records, state.token(run.found_file),
-        run.signatures if known else None,
-        [*result.copied, *changes] if known else None,
-        result.records.token,
-        getattr(changes, "positions", None),
-    )  # fmt: skip
+    _save_signatures(run, result, changes)
     if config.storage == "plain":
         _drop_post_processing(run)
         run.collect_garbage(None)
     elif options.clear and not run.post_processing:
         run.collect_garbage(None, manifest=False)  # what was there goes, manifest too
+
+
+def _clear(run: Run) -> None:
+    """``--clear``: what is in static_root becomes garbage (collect.clear)."""
+    config, options = run.config, run.options
+    written = derived.written_by_all(config) if not options.dry_run else ()
+    run.summary.deleted = collect.clear(config, options, run.log, written)
+    if not options.dry_run:
+        for name in run.summary.deleted:  # Django's clear_dir, at -v 1
+            run.log(f"Deleting '{name}'")
+
+
+def _save_signatures(run: Run, result: collect.CollectResult, changes: set[str] | None) -> None:
+    """The sources' signatures as copied: patched where only ``changes`` (and the
+    copies) can have moved, else all made again (signatures.py)."""
+    known = changes is not None
+    signatures.save(
+        run.config, run.found, result.records, state.token(run.found_file),
+        run.signatures if known else None,
+        [*result.copied, *changes] if known else None,
+        result.records.token,
+        getattr(changes, "positions", None),
+    )  # fmt: skip
 
 
 def _collect(

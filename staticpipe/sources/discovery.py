@@ -25,11 +25,11 @@ def state_file(config: Config):
     return config.state_path / "found.state"
 
 
-def _unchanged(visited: Visited, since: int, clock: tuple[int, int] | None) -> bool:
+def _unchanged(visited: Visited, since: int, clock: fsutil.FsClock | None) -> bool:
     return not any(fsutil.mtime_moved(path, mtime, since, clock) for path, mtime in visited.items())
 
 
-def _clock(config: Config) -> tuple[int, int] | None:
+def _clock(config: Config) -> fsutil.FsClock | None:
     """The state directory's filesystem clock (sources on other filesystems are
     judged by the wall clock)."""
     try:
