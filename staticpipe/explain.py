@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -388,7 +388,7 @@ def _settings_changes(saved: Mapping[str, Any], config: Config, options: RunOpti
 
 
 def _copy_reason(
-    record: list | None,
+    record: collect.Record | None,
     source: str,
     link: bool,
     config: Config,
@@ -430,7 +430,7 @@ class _Post:
 def _post_reasons(
     config: Config,
     found: Mapping[str, finders.Found],
-    records: Mapping[str, list],
+    records: Mapping[str, collect.Record],
     entries: Mapping[str, Any],
     saved: Mapping[str, Any],
     md5s: Mapping[str, str],
@@ -440,19 +440,7 @@ def _post_reasons(
     with the settings the entries were made with; and which of them keep their
     hashed name (a hashed file gone) and which surely get a new one (their content
     changed, or that of a file they reference, directly or not, did)."""
-    reasons: dict[str, str] = {}
-    same_name: set[str] = set()  # redone, but its hashed name stays (see below)
-    for name in found:
-        fields = entries.get(name)
-        if fields is None:
-            reasons[name] = "new"
-        elif _content(name, md5s, records) != rules.saved_md5(fields):
-            reasons[name] = "content changed"
-        elif not os.path.lexists(
-            os.path.join(config.static_root, rules.saved_hashed(name, fields))
-        ):
-            reasons[name] = f"its hashed file {rules.saved_hashed(name, fields)} is missing"
-            same_name.add(name)
+    reasons, same_name = _own_reasons(config, found, records, entries, md5s)
     for name in [*saved.get("unsettled", ()), *saved.get("pending", ())]:
         if name in found:
             reasons.setdefault(name, "its last post-processing did not finish")
@@ -465,25 +453,61 @@ def _post_reasons(
     for name in (*new, *gone):
         for directory in _parents(name):
             causes.setdefault(directory, f"references {directory}/ (its files changed)")
-    pending = list(causes)
-    while pending:
-        target = pending.pop()
-        for referrer in saved["referrers"].get(target, ()):
-            if referrer in found and referrer not in reasons:
-                reasons[referrer] = causes[target]
-                causes[referrer] = f"references {referrer}"
-                pending.append(referrer)
+    referrers = saved["referrers"]
+    for referrer, target in _referrers_of(list(causes), referrers, found, set(reasons)):
+        reasons[referrer] = causes[target]
+        causes[referrer] = f"references {referrer}"
     renamed = {name for name, why in reasons.items() if why in ("new", "content changed")}
-    pending = list(renamed)
-    while pending:
-        for referrer in saved["referrers"].get(pending.pop(), ()):
-            if referrer in found and referrer not in renamed:
-                renamed.add(referrer)
-                pending.append(referrer)
+    renamed |= {referrer for referrer, _ in _referrers_of(renamed, referrers, found, renamed)}
     return _Post(reasons, same_name, renamed)
 
 
-def _content(name: str, md5s: Mapping[str, str], records: Mapping[str, list]) -> str | None:
+def _own_reasons(
+    config: Config,
+    found: Mapping[str, finders.Found],
+    records: Mapping[str, collect.Record],
+    entries: Mapping[str, Any],
+    md5s: Mapping[str, str],
+) -> tuple[dict[str, str], set[str]]:
+    """Why each file is redone for its own sake (new, changed, its hashed file
+    gone), and those of them whose hashed name stays (only the file was gone)."""
+    reasons: dict[str, str] = {}
+    same_name: set[str] = set()
+    for name in found:
+        fields = entries.get(name)
+        if fields is None:
+            reasons[name] = "new"
+        elif _content(name, md5s, records) != rules.saved_md5(fields):
+            reasons[name] = "content changed"
+        else:
+            hashed = rules.saved_hashed(name, fields)
+            if not os.path.lexists(os.path.join(config.static_root, hashed)):
+                reasons[name] = f"its hashed file {hashed} is missing"
+                same_name.add(name)
+    return reasons, same_name
+
+
+def _referrers_of(
+    targets: Iterable[str],
+    referrers: Mapping[str, Any],
+    found: Container[str],
+    known: Iterable[str],
+) -> Iterator[tuple[str, str]]:
+    """(referrer, the target it references), once each, for every found file not
+    ``known`` that references one of ``targets``, directly or not."""
+    pending, seen = list(targets), set(known)
+    while pending:
+        target = pending.pop()
+        for referrer in referrers.get(target, ()):
+            if referrer in found and referrer not in seen:
+                seen.add(referrer)
+                yield referrer, target
+                pending.append(referrer)
+
+
+def _content(
+    name: str, md5s: Mapping[str, str], records: Mapping[str, collect.Record]
+) -> str | None:
     """The md5 of ``name``'s content now: as read here, else as last copied."""
     if name in md5s:
         return md5s[name]
