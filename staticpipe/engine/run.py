@@ -60,7 +60,7 @@ class Run:
         self.collect_file = collect.state_file(config)
         self.post_file = rules.post_state_file(config)
         # What the phases hand each other (None: that phase did not run):
-        self.records: store.Table | None = None  # the copy phase's, name -> Record
+        self.records: collect.Records | None = None  # the copy phase's, name -> Record
         self.removed: list[str] = []  # names whose records the copy phase dropped
         self.copied_md5: dict[str, str] = {}  # what this run copied, name -> md5
         self.hashed: Mapping[str, str] | None = None  # name -> hashed name
@@ -84,7 +84,7 @@ class Run:
         self._listing: bytes | None = None
         self._ledger: store.Database | None = None
         self._racy: dict[str, collect.Record] | None = None  # once records are dropped
-        self._saved_records: store.Table | None = None
+        self._saved_records: collect.Records | None = None
         self._saved_post: dict | None = None
         self._suspect: set[str] | None | bool = False  # False: not computed yet
         self._current: set[str] = set()  # the phases found up to date
@@ -181,7 +181,7 @@ class Run:
         return self._suspect
 
     # -- the copy and post-processing state, saved or this run's -----------------
-    def saved_records(self) -> store.Table:
+    def saved_records(self) -> collect.Records:
         if self._saved_records is None:
             self._saved_records, self.collect_loaded = collect.load_identified(
                 self.config, repair=self.options.writes
@@ -191,7 +191,7 @@ class Run:
     def drop_saved_records(self) -> None:
         self._saved_records = None
 
-    def current_records(self) -> store.Table:
+    def current_records(self) -> collect.Records:
         if self.records is None:  # the copy phase was up to date (or they were dropped)
             self.records = self.saved_records()
             if not self.copy_ran:

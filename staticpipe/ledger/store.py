@@ -201,16 +201,23 @@ class Database:
             crash.point(f"ledger:drop {name}")
 
     def table(
-        self, name: str, token: str | None, group: str, row: type[tuple] | None = None
+        self,
+        name: str,
+        token: str | None,
+        group: str,
+        row: type[tuple] | None = None,
+        kind: type[Table] | None = None,
     ) -> Table:
         """``name``'s entries, if ``token`` (from the phase's entry) is the
         one the database holds for ``group``; else an empty table. ``row``: the
-        NamedTuple its entries are (saved as plain tuples)."""
+        NamedTuple its entries are (saved as plain tuples); ``kind``: a Table
+        class of the phase's own."""
         valid = token is not None and self.token(group) == token
         buckets = self._value("SELECT buckets FROM shapes WHERE name = ?", name) if valid else None
         if not buckets:
             valid = False
-        return Table(self, name, token if valid else None, buckets if valid else None, row)
+        kind = kind or Table
+        return kind(self, name, token if valid else None, buckets if valid else None, row)
 
     def commit(
         self,
@@ -331,7 +338,6 @@ class Table(MutableMapping[str, Any]):
         self._reads = 0
         self._generation = db.generation
         self.broken = False  # a read failed: the database was damaged
-        self.racy: list[str] = []  # (collect's: the racy records' names)
         self._row = row
 
     def db(self) -> Database:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .. import progress
 from ..config import Config
@@ -73,40 +73,49 @@ def source_moved(record: Record, source: str) -> bool:
     return record.stat != fsutil.FileStat.of(os.stat(source))
 
 
+class Records(store.Table):
+    """The copy phase's table of records, and the names of its racy ones (kept in
+    the collect entry: an edit's run looks at those few, not at every record)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.racy: list[str] = []
+
+
 @dataclass
 class CollectResult:
-    records: store.Table
+    records: Records
     copied: list[str] = field(default_factory=list)
     unmodified: Collection[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # names whose records went
 
 
-def load_records(config: Config, repair: bool = True) -> store.Table:
+def load_records(config: Config, repair: bool = True) -> Records:
     """The saved records, read by name as asked (see store.py). ``repair``: a
     damaged database may be removed (not in a dry run)."""
     return load_identified(config, repair)[0]
 
 
-def load_identified(config: Config, repair: bool = True) -> tuple[store.Table, str | None]:
+def load_identified(config: Config, repair: bool = True) -> tuple[Records, str | None]:
     """``load_records``, and the token of the entry they were read from
     (None: no valid state). The table's ``racy`` holds the racy records' names."""
     saved, identity = state.load_identified(state_file(config))
     token = identity if saved.get("root") == str(config.static_root) else None
     records = store.Database(config.state_path, repair).table(
-        "collect", token, "collect", row=Record
+        "collect", token, "collect", row=Record, kind=Records
     )
     records.racy = list(saved.get("racy", [])) if records.token is not None else []
     return records, (identity if records.token is not None else None)
 
 
-def no_records(config: Config) -> store.Table:
+def no_records(config: Config) -> Records:
     """An empty table (no state: every file is looked at), whatever is saved."""
     return store.Database(config.state_path, repair=False).table(
-        "collect", None, "collect", row=Record
+        "collect", None, "collect", row=Record, kind=Records
     )
 
 
-def save_records(config: Config, records: store.Table, racy: list[str]) -> None:
+def save_records(config: Config, records: Records, racy: list[str]) -> None:
     """Commit the records' changes and the entry that names them, in one transaction."""
     entry = {"root": str(config.static_root), "racy": racy}
     records.db().commit("collect", [records], entries=state.packed(state_file(config), entry))
@@ -280,7 +289,7 @@ def collect(
     options: RunOptions,
     log: Callable[[str], None] = print,
     suspect: set[str] | None = None,
-    records: store.Table | None = None,
+    records: Records | None = None,
     changed: set[str] | None = None,
 ) -> CollectResult:
     """Copy what changed. ``suspect``: the only directories of static_root where a
@@ -337,7 +346,7 @@ class _Look:
     def __init__(
         self,
         found: dict[str, Found],
-        records: store.Table,
+        records: Records,
         racy: set[str],
         root: str,
         link: bool,
@@ -457,7 +466,7 @@ def _copy_all(
 
 def _record(
     config: Config,
-    records: store.Table,
+    records: Records,
     racy: set[str],
     copied: dict[str, Record],
     gone: list[str],
@@ -500,7 +509,7 @@ def _keeps_old_copies(config: Config, options: RunOptions) -> bool:
 
 def _candidates(
     found: dict[str, Found],
-    records: store.Table,
+    records: Records,
     changed: set[str] | None,
     suspect: set[str] | None,
 ) -> list[str] | None:

@@ -119,7 +119,7 @@ def _save_signatures(run: Run, result: collect.CollectResult, changes: set[str] 
 
 
 def _collect(
-    run: Run, suspect: set[str] | None, records: store.Table | None, changes: set[str] | None
+    run: Run, suspect: set[str] | None, records: collect.Records | None, changes: set[str] | None
 ) -> collect.CollectResult:
     return collect.collect(run.found, run.config, run.options, run.log, suspect, records, changes)
 
