@@ -28,15 +28,15 @@ def fill(
         for index, item in enumerate(items):
             results[index] = function(item)
         return
-    Runs(results, function, items, workers - 1, chunk).finish()
+    _Runs(results, function, items, workers - 1, chunk).finish()
 
 
-class Runs:
+class _Runs:
     """``results[i] = function(items[i])`` started on ``threads`` background threads;
     ``finish()`` has the calling thread take its share of what is left, then waits
     for the others and raises the first exception (``results`` holds what finished).
-    Meanwhile the calling thread is free for other work (Python work, say, while
-    these threads wait in the kernel).
+    (Python work on the calling thread meanwhile makes every thread wait for
+    the GIL after each system call: post-processing measured it no faster.)
 
     Threads take runs of ``chunk`` consecutive items, not one item at a time (a
     future per item costs more than a small file's copy), and the runs are dealt
