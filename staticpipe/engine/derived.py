@@ -152,7 +152,7 @@ def check(run: Run, derived: Derived) -> bool:
         return not _marked(run, derived)  # off, and nothing of it left
     if header.get("made_from") != run.upstream(now=True):
         return False
-    suspect = run.suspect()
+    suspect = run.suspect
     if suspect == set():
         return True
     rows = rows_of(run.ledger(), derived, header)
@@ -317,7 +317,7 @@ def _looked_at(run: Run, rows: store.Table, how: str) -> list[str]:
     if how != CHANGED_ONLY:
         return [*run.found, *(name for name in rows if name not in run.found)]
     names = set(run.changed_names())
-    suspect = run.suspect()
+    suspect = run.suspect
     names.update(run.found if suspect is None else _in_dirs(run.found, suspect))
     return [name for name in run.found if name in names] + sorted(
         name for name in names if name not in run.found

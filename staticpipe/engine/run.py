@@ -25,7 +25,7 @@ from ..fs import fsutil
 from ..integrity import INTEGRITY_NAME
 from ..ledger import lock, stamp, state, store
 from ..options import RunOptions, Summary, file_lines
-from ..phases import cleanup, collect, undo
+from ..phases import cleanup, collect, signatures, undo
 from ..rewrite import rules
 from ..sources import discovery, finders
 from . import outputs
@@ -75,9 +75,8 @@ class Run:
         self.post_loaded: str | None = None
         self.collect_start: str | None = None
         self.post_start: str | None = None
-        # the copy phase's look at the sources (phases/copy.py)
-        self.signatures = None
-        self.changes: set[str] | None | bool = False  # False: not computed yet
+        # the copy phase's look at the sources (phases/copy.py; None: not looked yet)
+        self.sources: signatures.Look | None = None
         self.acted = False  # a phase's action ran in this process
         self.failed: str | None = None  # the phase that failed (no later phase acts)
         self._begun = False
@@ -86,7 +85,6 @@ class Run:
         self._racy: dict[str, collect.Record] | None = None  # once records are dropped
         self._saved_records: collect.Records | None = None
         self._saved_post: dict | None = None
-        self._suspect: set[str] | None | bool = False  # False: not computed yet
         self._current: set[str] = set()  # the phases found up to date
         self._checks: dict[str, Callable[[], bool]] = {}  # each phase's uptodate
 
@@ -157,7 +155,7 @@ class Run:
         phase that runs rewrites its state, and the next phase must see that."""
         if not self.reused or self.options.clear or self.options.dry_run:
             return None
-        if self.suspect() != set():
+        if self.suspect != set():
             return None
         return stamp.holding(self.config, self.stamped_files(), self.settings())
 
@@ -174,11 +172,10 @@ class Run:
             self._racy = {name: records[name] for name in records.racy}
         return self._racy
 
+    @functools.cached_property
     def suspect(self) -> set[str] | None:
         """Output directories to check file by file (outputs.py); None: all."""
-        if self._suspect is False:
-            self._suspect = outputs.suspect(self.config, self.found, self.walk())
-        return self._suspect
+        return outputs.suspect(self.config, self.found, self.walk())
 
     # -- the copy and post-processing state, saved or this run's -----------------
     def saved_records(self) -> collect.Records:
@@ -296,8 +293,8 @@ class Run:
                 self.summary.unmodified = list(self.found)
             if self.post_processing and not self.post_ran:
                 self._repeat_warnings()
-            if self.copy_ran or self.hashed is not None or self.suspect() != set():
-                summary, suspect = self.summary, self.suspect()
+            if self.copy_ran or self.hashed is not None or self.suspect != set():
+                summary, suspect = self.summary, self.suspect
                 touched = None  # not known: every output directory is read again
                 if not self.options.clear and suspect is not None:
                     touched = [*summary.copied, *summary.post_processed, *summary.deleted]

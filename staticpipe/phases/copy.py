@@ -34,7 +34,7 @@ def check(run: Run) -> bool:
         return collect.racy_unchanged(racy, run.found, run.config, run.options.link)
     try:
         return collect.outputs_current(
-            run.found, run.saved_records(), run.config, run.options.link, run.suspect()
+            run.found, run.saved_records(), run.config, run.options.link, run.suspect
         )
     except store.StoreDamaged:
         return False  # (the copy phase starts again from no state)
@@ -44,12 +44,12 @@ def source_changes(run: Run) -> set[str] | None:
     """Names whose source's stat is not the one it was copied from
     (signatures.py); None: not known (no signatures for this listing, or the
     collect entry saved by another kind of run since): look at every source."""
-    if run.changes is False:
+    if run.sources is None:
         # A dry run saves no listing: the one saved may list other files.
         listing = None if run.options.dry_run else state.token(run.found_file)
-        run.signatures = signatures.load(run.config, listing, run.saved_records().token)
-        run.changes = signatures.changed(run.found, run.signatures)
-    return run.changes
+        saved = signatures.load(run.config, listing, run.saved_records().token)
+        run.sources = signatures.Look(saved, signatures.changed(run.found, saved))
+    return run.sources.changed
 
 
 def act(run: Run) -> None:
@@ -58,7 +58,7 @@ def act(run: Run) -> None:
     if not options.dry_run:
         lock.hold(config)
     try:
-        suspect = None if options.clear or run.fresh else run.suspect()
+        suspect = None if options.clear or run.fresh else run.suspect
         if options.clear:
             _clear(run)
         if run.fresh:  # every file again, as from no state
@@ -111,7 +111,7 @@ def _save_signatures(run: Run, result: collect.CollectResult, changes: set[str] 
     known = changes is not None
     signatures.save(
         run.config, run.found, result.records, state.token(run.found_file),
-        run.signatures if known else None,
+        run.sources.saved if known and run.sources is not None else None,
         [*result.copied, *changes] if known else None,
         result.records.token,
         getattr(changes, "positions", None),

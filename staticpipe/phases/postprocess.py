@@ -42,7 +42,7 @@ def _check(run: Run) -> bool:
     if saved.get("token") != rules.settings_token(run.config) or set(files) != set(run.found):
         return False
     root = str(run.config.static_root)
-    suspect = run.suspect()
+    suspect = run.suspect
     for name, fields in files.items():
         entry = rules.expand(name, fields)
         record = records.get(name)
@@ -71,7 +71,7 @@ def act(run: Run) -> None:
         run.removed,
     )
     fresh = run.options.clear or run.fresh  # every file, from no state
-    suspect = None if fresh else run.suspect()
+    suspect = None if fresh else run.suspect
 
     def rewrite_all(saved: dict | None, since: rewriting.Since | None):
         return rewriting.post_process(

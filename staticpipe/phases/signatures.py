@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
@@ -65,6 +66,15 @@ def load(config: Config, listing: tuple | None, records: str | None) -> array | 
     packed.unrecorded = _MISSING_BYTES in raw
     packed.records = records
     return packed
+
+
+@dataclass
+class Look:
+    """The copy phase's look at the sources: the signatures saved when they were
+    last copied, and the names whose source moved since (``changed``)."""
+
+    saved: Packed | None
+    changed: set[str] | None  # None: not known (every source is looked at)
 
 
 class Packed(array):
