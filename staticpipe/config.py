@@ -310,36 +310,8 @@ def from_mapping(
     _check_keys(data, where)
     base = base.resolve()
     fields: dict[str, Any] = _django_fields(data, base, where, head)
-    given = data.__contains__
-    if given("static_root"):
-        fields["static_root"] = (base / _path(where, "static_root", data["static_root"])).resolve()
-    if given("static_url"):
-        fields["static_url"] = _string(where, "static_url", data["static_url"], "a URL string")
-    if given("dirs"):
-        dirs = data["dirs"]
-        if not isinstance(dirs, list):
-            raise _invalid(where, "dirs", dirs, f"a list, each entry {DIRS_ENTRY}")
-        fields["dirs"] = tuple(_location(entry, base, where) for entry in dirs)
-    if given("packages"):
-        fields["packages"] = _strings(where, "packages", data["packages"], _is_dotted_name)
-        fields["apps"] = ()  # the table's packages in place of INSTALLED_APPS
-    for key in ("default_ignore", "manifest_strict", "js_modules"):
-        if given(key):
-            fields[key] = _bool(where, key, data[key])
-    if given("ignore"):
-        fields["ignore"] = _strings(where, "ignore", data["ignore"])
-    if given("storage"):
-        fields["storage"] = _choice(where, "storage", data["storage"], STORAGES)
-    for key in ("file_permissions_mode", "directory_permissions_mode"):
-        if given(key):
-            fields[key] = _mode(data[key], key, where)
-    for key, choices in (
-        ("missing", MISSING_POLICIES),
-        ("missing_sourcemap", MISSING_POLICIES),
-        ("encoding_errors", ENCODING_POLICIES),
-    ):
-        if given(key):
-            fields[key] = _choice(where, key, data[key], choices)
+    fields.update(_locations(data, base, where))
+    fields.update(_choices(data, where))
     file_hash = data.get("file_hash")
     if file_hash is not None and not (isinstance(file_hash, str) and _is_hook(file_hash)):
         raise _invalid(where, "file_hash", file_hash, '"package.module:function"')
@@ -371,6 +343,47 @@ def from_mapping(
         ),
         integrity=algorithm_setting(data.get("integrity"), where),
     )
+
+
+def _locations(data: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
+    """Where to build, the URL, and where to find files, as the table gives them."""
+    fields: dict[str, Any] = {}
+    if "static_root" in data:
+        fields["static_root"] = (base / _path(where, "static_root", data["static_root"])).resolve()
+    if "static_url" in data:
+        fields["static_url"] = _string(where, "static_url", data["static_url"], "a URL string")
+    if "dirs" in data:
+        dirs = data["dirs"]
+        if not isinstance(dirs, list):
+            raise _invalid(where, "dirs", dirs, f"a list, each entry {DIRS_ENTRY}")
+        fields["dirs"] = tuple(_location(entry, base, where) for entry in dirs)
+    if "packages" in data:
+        fields["packages"] = _strings(where, "packages", data["packages"], _is_dotted_name)
+        fields["apps"] = ()  # the table's packages in place of INSTALLED_APPS
+    return fields
+
+
+def _choices(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The switches, patterns, policies and modes the table gives."""
+    fields: dict[str, Any] = {}
+    for key in ("default_ignore", "manifest_strict", "js_modules"):
+        if key in data:
+            fields[key] = _bool(where, key, data[key])
+    if "ignore" in data:
+        fields["ignore"] = _strings(where, "ignore", data["ignore"])
+    if "storage" in data:
+        fields["storage"] = _choice(where, "storage", data["storage"], STORAGES)
+    for key in ("file_permissions_mode", "directory_permissions_mode"):
+        if key in data:
+            fields[key] = _mode(data[key], key, where)
+    for key, choices in (
+        ("missing", MISSING_POLICIES),
+        ("missing_sourcemap", MISSING_POLICIES),
+        ("encoding_errors", ENCODING_POLICIES),
+    ):
+        if key in data:
+            fields[key] = _choice(where, key, data[key], choices)
+    return fields
 
 
 PUBLISH_KEYS = (
