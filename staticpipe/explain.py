@@ -274,9 +274,9 @@ def _explain_derived(
         names, found, rows, True, after.fingerprint, lambda row: engine.missing_output(base, row)
     )
     for name, why in decided.todo.items():
-        if derived.concerns(
-            name
-        ):  # (else built again, writing nothing: an image is not compressed)
+        # (one the phase does not concern is built again, writing nothing: an
+        # image is not compressed)
+        if derived.concerns(name):
             _add_reason(result, name, why == engine.NEW, rows.get(name), base, after)
     for name in decided.gone:
         outputs = rows[name].outputs

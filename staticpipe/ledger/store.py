@@ -272,7 +272,7 @@ class Database:
 
 
 # -- entries: a phase's small state, pickled (state.py) --------------------------
-VERSION = 9  # of the entries' contents (9: collect.Record; 8: fsutil.FileStat)
+VERSION = 9  # of the entries' contents (9: collect.Record, fsutil.FsClock; 8: FileStat)
 
 
 def dumps(data: dict[str, Any], shared: bool = True) -> bytes:

@@ -327,10 +327,11 @@ def collect(
     unrecorded = [name for name in todo if name not in records]
     if unrecorded:
         cleanup.expect(config, unrecorded)
+    copy = _Copier(found, config, options) if todo else None
     copies: list[Record | None] = [None] * len(todo)
     try:
-        if todo:
-            _copy_all(todo, copies, _Copier(found, config, options), config, options)
+        if copy is not None:
+            _copy_all(todo, copies, copy, config, options)
     finally:
         # Whatever was copied is recorded, even if another copy failed (a failed
         # copy's old record stays: its old copy is still in place).

@@ -29,7 +29,7 @@ from .. import progress
 from ..config import Config
 from ..errors import DecodeError, MissingReferenceError, StaticpipeError
 from ..fs import fsutil
-from ..fs.parallel import CHUNK, fill
+from ..fs.parallel import fill
 from ..ledger import state
 from ..rewrite import hashhook, rules
 from ..rewrite.decoding import Text, decode
@@ -488,12 +488,9 @@ class _Run:
 
     def make_links(self, todo: list[tuple[str, str]], workers: int) -> None:
         """The hashed names of plain files, on ``workers`` threads (links are
-        kernel work: no GIL), once no Python work is left to do beside them."""
-        if len(todo) <= CHUNK:  # (an edit: a few, not worth a thread)
-            for item in todo:
-                self.link_plain(item)
-        else:
-            fill([None] * len(todo), self.link_plain, todo, workers)
+        kernel work: no GIL), once no Python work is left to do beside them (an
+        edit's few: on this one)."""
+        fill([None] * len(todo), self.link_plain, todo, workers)
         self.processed.extend(name for name, _ in todo)
 
     def advance(self, count: int = 1) -> None:
@@ -684,7 +681,7 @@ class _Run:
 
     def adjustable_files(self, names: list[str], links: list[tuple[str, str]]) -> None:
         """Parse and rewrite the CSS/JS files ``names``, dependencies first; the
-        links to make for those with nothing to rewrite are added to ``links``."""
+        links to make for those with nothing to rewrite go before ``links``."""
         refs: dict[str, list[str]] = {}
         unreferencing, raw = [], []
         for name in names:
@@ -695,7 +692,7 @@ class _Run:
                 unreferencing.append(name)
             else:
                 refs[name] = found
-        links += self.plan_plain(unreferencing + raw)
+        links[:0] = self.plan_plain(unreferencing + raw)  # (reported first, as before)
         for name in unreferencing:  # entries may be the saved ones: copy, don't mutate
             if self.new[name].refs != ():
                 self.new[name] = self.new[name]._replace(refs=())
