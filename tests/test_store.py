@@ -4,6 +4,7 @@ with the token their phase's state file holds."""
 from __future__ import annotations
 
 import sqlite3
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -119,6 +120,34 @@ def test_changes_on_top_of_another_runs_commit_are_refused(tmp_path):
     mine["b.css"] = 2
     with pytest.raises(store.StoreError, match="another run"):
         mine.db().commit("collect", [mine])
+
+
+class _Row(NamedTuple):
+    source: str
+    size: int
+
+
+def test_a_table_with_a_row_type_reads_its_rows_back_named(tmp_path):
+    rows = {f"dir{i % 5}/file{i}.css": _Row(f"/src/{i}", i) for i in range(300)}
+    db = store.Database(tmp_path)
+    table = db.table("collect", None, "collect", row=_Row)
+    table.update(rows)
+    token = db.commit("collect", [table])
+    again = store.Database(tmp_path).table("collect", token, "collect", row=_Row)
+    assert again["dir1/file1.css"].size == 1
+    assert dict(again.items()) == rows
+    again["dir1/file1.css"] = _Row("/src/edited", 7)  # (a commit of one bucket)
+    token = again.db().commit("collect", [again])
+    edited = store.Database(tmp_path).table("collect", token, "collect", row=_Row)
+    assert edited["dir1/file1.css"] == _Row("/src/edited", 7)
+    assert edited["dir2/file2.css"] == rows["dir2/file2.css"]
+
+
+def test_rows_of_another_shape_are_damage(tmp_path):
+    _, token = _written(tmp_path, {"a.css": ("/src/a", 1, "a field more")})
+    table = store.Database(tmp_path).table("collect", token, "collect", row=_Row)
+    with pytest.raises(store.StoreDamaged):
+        table.get("a.css")
 
 
 def test_a_damaged_database_is_started_again(tmp_path):
