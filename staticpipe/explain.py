@@ -29,9 +29,10 @@ copy record (its source's stat and md5) and each file's post-processing entry
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -440,7 +441,8 @@ def _post_reasons(
     with the settings the entries were made with; and which of them keep their
     hashed name (a hashed file gone) and which surely get a new one (their content
     changed, or that of a file they reference, directly or not, did)."""
-    reasons, same_name = _own_reasons(config, found, records, entries, md5s)
+    content = functools.partial(_content, md5s=md5s, records=records)
+    reasons, same_name = _own_reasons(str(config.static_root), found, entries, content)
     for name in [*saved.get("unsettled", ()), *saved.get("pending", ())]:
         if name in found:
             reasons.setdefault(name, "its last post-processing did not finish")
@@ -463,25 +465,25 @@ def _post_reasons(
 
 
 def _own_reasons(
-    config: Config,
-    found: Mapping[str, finders.Found],
-    records: Mapping[str, collect.Record],
+    root: str,
+    found: Iterable[str],
     entries: Mapping[str, Any],
-    md5s: Mapping[str, str],
+    content: Callable[[str], str | None],
 ) -> tuple[dict[str, str], set[str]]:
-    """Why each file is redone for its own sake (new, changed, its hashed file
-    gone), and those of them whose hashed name stays (only the file was gone)."""
+    """Why each file is redone for its own sake (new, ``content`` (its md5 now)
+    changed, its hashed file gone from ``root``), and those of them whose hashed
+    name stays (only the file was gone)."""
     reasons: dict[str, str] = {}
     same_name: set[str] = set()
     for name in found:
         fields = entries.get(name)
         if fields is None:
             reasons[name] = "new"
-        elif _content(name, md5s, records) != rules.saved_md5(fields):
+        elif content(name) != rules.saved_md5(fields):
             reasons[name] = "content changed"
         else:
             hashed = rules.saved_hashed(name, fields)
-            if not os.path.lexists(os.path.join(config.static_root, hashed)):
+            if not os.path.lexists(os.path.join(root, hashed)):
                 reasons[name] = f"its hashed file {hashed} is missing"
                 same_name.add(name)
     return reasons, same_name
