@@ -335,7 +335,7 @@ def collect(
     finally:
         # Whatever was copied is recorded, even if another copy failed (a failed
         # copy's old record stays: its old copy is still in place).
-        copied = {name: copy for name, copy in zip(todo, copies, strict=True) if copy}
+        copied = {name: made for name, made in zip(todo, copies, strict=True) if made is not None}
         result.copied = list(copied)
         _record(config, records, racy, copied, gone, found)
     return result
@@ -409,8 +409,9 @@ class _Copier:
         if self.link:
             before = fsutil.FileStat.of(os.stat(source))
             fsutil.symlink(source, dest, self.config.directory_permissions_mode)
-            racy = _racy(before.mtime_ns, before.ctime_ns)
-            return Record.of(source, before, md5_file(source), True, racy, False)
+            digest = md5_file(source)
+            racy = _racy(before.mtime_ns, before.ctime_ns)  # (now: after the hashing)
+            return Record.of(source, before, digest, True, racy, False)
         digest, info, bare = fsutil.copy_hashing(
             source,
             dest,
